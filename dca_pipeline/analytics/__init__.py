@@ -1,0 +1,1 @@
+"""Layer 2: technical indicators and return/risk statistics, vectorized in polars."""

@@ -1,0 +1,136 @@
+"""Typed, validated configuration: one YAML file, checked by pydantic when it is loaded."""
+from __future__ import annotations
+
+import os
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
+
+
+class ConfigError(ValueError):
+    """Raised when the configuration file is missing, malformed or out of range."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Fees(_Strict):
+    """Exchange fees as fractions of the traded notional (Mercado Bitcoin: maker 0.3%, taker 0.7%)."""
+
+    maker: Decimal = Field(ge=0, le=Decimal("0.05"))
+    taker: Decimal = Field(ge=0, le=Decimal("0.05"))
+
+
+class Tier(_Strict):
+    """One market-cap tier of the seed: USD market-cap range, BRL volume floor, target share, asset count."""
+
+    name: str = Field(min_length=1)
+    market_cap_min_usd: float = Field(ge=0)
+    market_cap_max_usd: float = Field(gt=0)
+    daily_volume_min_brl: float = Field(ge=0)
+    allocation_target: Decimal = Field(gt=0, le=1)
+    max_assets: int = Field(ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> "Tier":
+        if self.market_cap_min_usd >= self.market_cap_max_usd:
+            raise ValueError(
+                f"market_cap_min_usd ({self.market_cap_min_usd}) must be below market_cap_max_usd "
+                f"({self.market_cap_max_usd})"
+            )
+        return self
+
+
+class PortfolioSettings(_Strict):
+    """Optimizer constraints; `infeasible_policy` says what happens when caps cannot hold the tier targets."""
+
+    max_weight: Decimal = Field(gt=0, le=1)
+    min_assets: int = Field(ge=1, le=100)
+    turnover_cap: Decimal = Field(gt=0, le=1)
+    infeasible_policy: Literal["relax_cap", "cash"] = "relax_cap"
+    objective: Literal["min_volatility", "max_sharpe"] = "min_volatility"
+    lookback_days: int = Field(default=365, ge=60, le=2000)
+    risk_free_rate: Decimal = Field(default=Decimal("0.1075"), ge=0, le=1)
+
+
+class Settings(_Strict):
+    """The whole pipeline configuration."""
+
+    budget_brl_per_month: Decimal = Field(gt=0, le=Decimal("10000000"), decimal_places=2)
+    timezone: str = "America/Sao_Paulo"
+    source: Literal["replay", "ccxt"] = "replay"
+    broker: Literal["paper", "live"] = "paper"
+    history_start: date = date(2018, 1, 1)
+    fees: Fees
+    slippage_bps: float = Field(default=10, ge=0, le=500)
+    min_order_brl: Decimal = Field(gt=0, le=Decimal("100000"), decimal_places=2)
+    excluded_bases: tuple[str, ...] = ()
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+    portfolio: PortfolioSettings
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except Exception as exc:  # noqa: BLE001 - zoneinfo raises several types
+            raise ValueError(f"unknown IANA timezone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _tiers_consistent(self) -> "Settings":
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tier names must be unique, got {names}")
+        total = sum(t.allocation_target for t in self.tiers)
+        if total > 1:
+            raise ValueError(f"tier allocation_target values sum to {total}, which exceeds 1")
+        return self
+
+    @property
+    def budget_centavos(self) -> int:
+        return int(self.budget_brl_per_month * 100)
+
+    @property
+    def min_order_centavos(self) -> int:
+        return int(self.min_order_brl * 100)
+
+
+def _format_errors(exc: ValidationError, path: Path) -> str:
+    lines = [f"invalid configuration in {path}:"]
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "<root>"
+        lines.append(f"  {field}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load and validate the YAML configuration (default: $DCA_CONFIG or the packaged default)."""
+    cfg_path = Path(path or os.environ.get("DCA_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        raw = yaml.safe_load(cfg_path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration file not found: {cfg_path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"configuration file {cfg_path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"configuration file {cfg_path} must hold a mapping at the top level")
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, cfg_path)) from exc
+
+
+@lru_cache(maxsize=4)
+def cached_settings(path: str | None = None) -> Settings:
+    """Settings loaded once per process (the Dagster code location calls this at import)."""
+    return load_settings(path)

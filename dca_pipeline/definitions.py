@@ -1,0 +1,55 @@
+"""The Dagster code location: every layer's assets, checks, resources, jobs, schedules and sensors."""
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor, load_asset_checks_from_modules, load_assets_from_modules
+
+from dca_pipeline.analytics import assets as analytics_assets
+from dca_pipeline.config import cached_settings
+from dca_pipeline.execution import assets as execution_assets
+from dca_pipeline.ingestion import assets as ingestion_assets
+from dca_pipeline.intelligence import assets as intelligence_assets
+from dca_pipeline.monitoring import assets as monitoring_assets
+from dca_pipeline.monitoring.orchestration import (
+    daily_job,
+    daily_schedule,
+    ingest_history_job,
+    monthly_job,
+    monthly_schedule,
+    run_failure_alert,
+)
+from dca_pipeline.portfolio import assets as portfolio_assets
+from dca_pipeline.resources import Broker, MarketData, PipelineConfig, Warehouse
+from dca_pipeline.storage.io_managers import ParquetPartitionIOManager, WarehouseIOManager
+
+LAYER_MODULES = [
+    ingestion_assets,
+    analytics_assets,
+    intelligence_assets,
+    portfolio_assets,
+    execution_assets,
+    monitoring_assets,
+]
+
+
+def build_resources() -> dict[str, object]:
+    """Resources from the validated configuration; paths default to $DCA_HOME at run time."""
+    settings = cached_settings()
+    return {
+        "config": PipelineConfig(),
+        "market_data": MarketData(source=settings.source),
+        "broker": Broker(mode=settings.broker),
+        "warehouse": Warehouse(),
+        "warehouse_io_manager": WarehouseIOManager(),
+        "parquet_io_manager": ParquetPartitionIOManager(),
+    }
+
+
+defs = Definitions(
+    assets=load_assets_from_modules(LAYER_MODULES),
+    asset_checks=load_asset_checks_from_modules(LAYER_MODULES),
+    jobs=[daily_job, monthly_job, ingest_history_job],
+    schedules=[daily_schedule, monthly_schedule],
+    sensors=[run_failure_alert],
+    resources=build_resources(),
+    executor=in_process_executor,  # one process per run: DuckDB allows one writer per file
+)

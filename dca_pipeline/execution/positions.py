@@ -1,0 +1,60 @@
+"""Positions: quantity, average cost and market value per symbol, from the ledger's holdings."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import polars as pl
+
+from dca_pipeline.money import CENT, to_brl
+
+POSITION_SCHEMA = {
+    "date": pl.Date,
+    "symbol": pl.String,
+    "quantity": pl.Decimal(38, 8),
+    "avg_cost_brl": pl.Float64,
+    "cost_basis_brl": pl.Decimal(18, 2),
+    "close_brl": pl.Float64,
+    "price_date": pl.Date,
+    "market_value_brl": pl.Decimal(18, 2),
+}
+
+
+def value_positions(day: date, holdings: pl.DataFrame, prices: pl.DataFrame) -> pl.DataFrame:
+    """One row per held symbol: market value = quantity × close, rounded half-even to the centavo.
+
+    prices: symbol, close, date (the last close on or before `day`; `price_date` shows when it is stale).
+    A held symbol with no price at all is an error: a position must never silently vanish.
+    """
+    px = {s: (c, d) for s, c, d in prices.select("symbol", "close", "date").iter_rows()}
+    rows = []
+    for symbol, quantity, cost in holdings.select("symbol", "quantity", "cost_centavos").iter_rows():
+        if quantity == 0:
+            continue
+        if symbol not in px:
+            raise ValueError(f"no price on or before {day} for held symbol {symbol}")
+        close, price_date = px[symbol]
+        value = (Decimal(quantity) * Decimal(repr(close))).quantize(CENT, rounding=ROUND_HALF_EVEN)
+        rows.append(
+            {
+                "date": day,
+                "symbol": symbol,
+                "quantity": Decimal(quantity),
+                "avg_cost_brl": float(to_brl(cost)) / float(quantity),
+                "cost_basis_brl": to_brl(int(cost)),
+                "close_brl": close,
+                "price_date": price_date,
+                "market_value_brl": value,
+            }
+        )
+    return pl.DataFrame(rows, schema=POSITION_SCHEMA)
+
+
+def last_prices(bars: pl.DataFrame, day: date) -> pl.DataFrame:
+    """Each symbol's last close on or before `day`."""
+    return (
+        bars.filter(pl.col("date") <= day)
+        .sort("symbol", "date")
+        .group_by("symbol")
+        .agg(pl.col("close").last(), pl.col("date").last())
+    )

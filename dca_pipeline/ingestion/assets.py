@@ -1,0 +1,124 @@
+"""Ingestion assets: daily BRL bars, USD/BRL and monthly market caps, with their data-quality checks."""
+
+from datetime import timedelta
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetCheckExecutionContext,
+    BackfillPolicy,
+    asset,
+    asset_check,
+)
+
+from dca_pipeline.config import cached_settings
+from dca_pipeline.metadata import markdown_table
+from dca_pipeline.ingestion.quality import duplicate_keys, missing_symbol_days, ohlc_violations, split_valid_ohlcv
+from dca_pipeline.partitions import daily_partitions, month_start, monthly_partitions
+from dca_pipeline.resources import MarketData
+from dca_pipeline.storage.raw_store import write_quarantine
+
+SETTINGS = cached_settings()
+DAILY = daily_partitions(SETTINGS)
+MONTHLY = monthly_partitions(SETTINGS)
+GROUP = "ingestion"
+
+
+_preview = markdown_table
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=DAILY,
+    backfill_policy=BackfillPolicy.single_run(),
+    io_manager_key="parquet_io_manager",
+    pool="exchange_api",
+    kinds={"polars", "parquet"},
+)
+def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
+    """Every listed symbol's daily bar in BRL; invalid rows go to $DCA_HOME/quarantine with a reason."""
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date() - timedelta(days=1)
+    bars = market_data.client().fetch_ohlcv_1d(start, end)
+    valid, quarantined = split_valid_ohlcv(bars)
+    for key in context.partition_keys:
+        write_quarantine("raw_ohlcv_1d", key, quarantined.filter(pl.col("date").cast(pl.String) == key))
+    context.add_output_metadata(
+        {
+            "source": market_data.source,
+            "symbols": valid["symbol"].n_unique(),
+            "quarantined_rows": len(quarantined),
+            "quarantine_sample": _preview(quarantined.select("symbol", "date", "reason")),
+        }
+    )
+    return valid
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=DAILY,
+    backfill_policy=BackfillPolicy.single_run(),
+    io_manager_key="parquet_io_manager",
+    pool="exchange_api",
+    kinds={"polars", "parquet"},
+)
+def fx_usd_brl(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
+    """USD/BRL per calendar day; weekends and holidays carry the last published rate (`is_filled`)."""
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date() - timedelta(days=1)
+    fx = market_data.client().fetch_fx_usd_brl(start, end)
+    context.add_output_metadata({"filled_days": int(fx["is_filled"].sum()), "last_rate": float(fx["usd_brl"][-1])})
+    return fx
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=MONTHLY,
+    io_manager_key="parquet_io_manager",
+    metadata={"partition_column": "month"},
+    pool="exchange_api",
+    kinds={"polars", "parquet"},
+)
+def market_caps(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
+    """Market caps known at the start of the month (latest snapshot on or before it: no look-ahead)."""
+    month = month_start(context.partition_key)
+    caps = market_data.client().fetch_market_caps(month)
+    context.add_output_metadata(
+        {"snapshot_date": str(caps["snapshot_date"][0]), "coins": len(caps)}
+    )
+    return caps.with_columns(pl.lit(month).alias("month")).select(
+        "month", "snapshot_date", "symbol", "base", "market_cap_usd"
+    )
+
+
+@asset_check(asset=raw_ohlcv_1d, blocking=True, description="low <= open, close <= high; prices > 0; volume >= 0")
+def ohlc_consistency(raw_ohlcv_1d: pl.DataFrame) -> AssetCheckResult:
+    bad = ohlc_violations(raw_ohlcv_1d)
+    return AssetCheckResult(
+        passed=bad.is_empty(),
+        metadata={"violations": len(bad), "sample": _preview(bad.select("symbol", "date", "reason"))},
+    )
+
+
+@asset_check(asset=raw_ohlcv_1d, blocking=True, description="exactly one bar per (symbol, date)")
+def unique_symbol_date(raw_ohlcv_1d: pl.DataFrame) -> AssetCheckResult:
+    dups = duplicate_keys(raw_ohlcv_1d)
+    return AssetCheckResult(passed=dups.is_empty(), metadata={"duplicate_keys": len(dups), "sample": _preview(dups)})
+
+
+@asset_check(asset=raw_ohlcv_1d, description="every symbol the market lists has a valid bar for every day")
+def no_missing_symbol_days(
+    context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame, market_data: MarketData
+) -> AssetCheckResult:
+    days = raw_ohlcv_1d["date"]
+    if days.is_empty():
+        return AssetCheckResult(passed=False, metadata={"error": "partition holds no bars at all"})
+    expected = market_data.client().listed_symbols(days.min(), days.max())
+    missing = missing_symbol_days(raw_ohlcv_1d, expected)
+    return AssetCheckResult(
+        passed=missing.is_empty(),
+        severity=AssetCheckSeverity.WARN,
+        metadata={"missing_symbol_days": len(missing), "expected": len(expected), "sample": _preview(missing)},
+    )

@@ -1,0 +1,1 @@
+"""Layer 6: performance, schedules, sensors and alerts."""

@@ -1,0 +1,98 @@
+"""Monitoring asset: daily performance (invested, value, cash, P&L, TWR) and the ledger reconciliation check."""
+
+from datetime import date, timedelta
+
+import polars as pl
+from dagster import AssetCheckResult, AssetExecutionContext, asset, asset_check
+
+from dca_pipeline.config import cached_settings
+from dca_pipeline.execution import ledger
+from dca_pipeline.execution.assets import positions
+from dca_pipeline.monitoring.performance import next_day_performance
+from dca_pipeline.money import to_brl
+from dca_pipeline.partitions import daily_partitions
+from dca_pipeline.resources import Warehouse
+from dca_pipeline.storage import duck
+
+DAILY = daily_partitions(cached_settings())
+
+PERFORMANCE_SCHEMA = {
+    "date": pl.Date,
+    "invested_brl": pl.Decimal(18, 2),
+    "value_brl": pl.Decimal(18, 2),
+    "cash_brl": pl.Decimal(18, 2),
+    "positions_value_brl": pl.Decimal(18, 2),
+    "fees_brl": pl.Decimal(18, 2),
+    "pnl_brl": pl.Decimal(18, 2),
+    "daily_return": pl.Float64,
+    "twr": pl.Float64,
+}
+
+
+def _previous(db, day: date) -> tuple[int, float]:  # noqa: ANN001
+    """(value in centavos, TWR) of the day before; a portfolio with no earlier activity starts at (0, 0)."""
+    if duck.table_exists(db, "monitoring", "portfolio_performance"):
+        prev = duck.query(db, "select value_brl, twr from monitoring.portfolio_performance where date = ?", [day - timedelta(days=1)])
+        if len(prev):
+            return int(prev["value_brl"][0] * 100), float(prev["twr"][0])
+    if ledger.has_activity_before(db, day):
+        raise RuntimeError(f"portfolio_performance for {day - timedelta(days=1)} is missing: materialize the days in order")
+    return 0, 0.0
+
+
+@asset(
+    group_name="monitoring",
+    partitions_def=DAILY,
+    io_manager_key="warehouse_io_manager",
+    metadata={"schema": "monitoring", "partition_column": "date"},
+    pool="duckdb_warehouse",
+    kinds={"polars", "duckdb"},
+)
+def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFrame, warehouse: Warehouse) -> pl.DataFrame:
+    """Invested (contributions), value (positions + cash), P&L and the time-weighted return to date."""
+    day = date.fromisoformat(context.partition_key)
+    db = warehouse.db()
+    totals = ledger.ledger_totals(db, day)
+    cash = sum(totals.values())
+    positions_value = int(sum(positions["market_value_brl"].to_list(), 0) * 100) if len(positions) else 0
+    prev_value, prev_twr = _previous(db, day)
+    flow = duck.query(
+        db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date = ? and kind = 'contribution'", [day]
+    )["c"][0]
+    perf = next_day_performance(prev_value, prev_twr, int(flow), positions_value + cash, cash, totals.get("contribution", 0))
+    row = {
+        "date": day,
+        "invested_brl": to_brl(perf.invested_centavos),
+        "value_brl": to_brl(perf.value_centavos),
+        "cash_brl": to_brl(cash),
+        "positions_value_brl": to_brl(positions_value),
+        "fees_brl": to_brl(-totals.get("fee", 0)),
+        "pnl_brl": to_brl(perf.pnl_centavos),
+        "daily_return": perf.daily_return,
+        "twr": perf.twr,
+    }
+    context.add_output_metadata({k: (float(v) if v is not None and k != "date" else str(v)) for k, v in row.items()})
+    return pl.DataFrame([row], schema=PERFORMANCE_SCHEMA)
+
+
+@asset_check(asset=portfolio_performance, blocking=True, description="contributions = cash + cost basis + fees, to the centavo")
+def ledger_reconciles(context, warehouse: Warehouse) -> AssetCheckResult:  # noqa: ANN001
+    db = warehouse.db()
+    day = date.fromisoformat(context.run.tags.get("dagster/partition", "9999-12-31")) if context.run.tags.get("dagster/partition") else date(9999, 12, 31)
+    totals = ledger.ledger_totals(db, day)
+    held = ledger.holdings(db, day)
+    cost = int(held["cost_centavos"].sum()) if len(held) else 0
+    fills_fees = duck.query(db, "select coalesce(sum(fee_centavos), 0)::bigint as f from execution.fills where date <= ?", [day])["f"][0] if duck.table_exists(db, "execution", "fills") else 0
+    contributions = totals.get("contribution", 0)
+    cash = sum(totals.values())
+    diff = contributions - (cash + cost + int(fills_fees))
+    return AssetCheckResult(
+        passed=diff == 0,
+        metadata={
+            "contributions_brl": float(to_brl(contributions)),
+            "cash_brl": float(to_brl(cash)),
+            "cost_basis_brl": float(to_brl(cost)),
+            "fees_brl": float(to_brl(int(fills_fees))),
+            "difference_centavos": diff,
+        },
+    )

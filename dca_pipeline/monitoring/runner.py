@@ -1,0 +1,56 @@
+"""Run a month end to end in process: ingest history, optimize the month, then execute each day in order.
+
+Used by the demo command and the end-to-end test; each step is an ordinary Dagster run, so every run shows
+up in the UI's run list and asset catalog when $DAGSTER_HOME is set.
+"""
+from datetime import date, timedelta
+
+from dagster import DagsterInstance
+
+from dca_pipeline.analytics.assets import LOOKBACK_DAYS
+from dca_pipeline.config import Settings, cached_settings
+from dca_pipeline.portfolio.optimize import MIN_HISTORY_DAYS  # noqa: F401 - documents why history is long
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def month_days(month: date) -> list[date]:
+    nxt = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    return [month + timedelta(days=i) for i in range((nxt - month).days)]
+
+
+def history_days_needed(settings: Settings) -> int:
+    """Raw history the month needs before its first day: indicators and the optimizer's lookback."""
+    return max(LOOKBACK_DAYS, settings.portfolio.lookback_days) + 1
+
+
+def run_month(month: date, instance: DagsterInstance, log=print) -> None:  # noqa: ANN001
+    """Materialize the monthly partition and every daily partition of `month` (data must exist for them)."""
+    from dca_pipeline.definitions import defs
+
+    settings = cached_settings()
+    days = month_days(month)
+    first_history = max(settings.history_start, month - timedelta(days=history_days_needed(settings)))
+    ingest = defs.resolve_job_def("ingest_history_job")
+    daily = defs.resolve_job_def("daily_job")
+    monthly = defs.resolve_job_def("monthly_job")
+
+    log(f"ingesting raw bars and USD/BRL {first_history} .. {days[-1]} (one single-run backfill)")
+    ingest.execute_in_process(
+        instance=instance, tags={RANGE_START: first_history.isoformat(), RANGE_END: days[-1].isoformat()}
+    )
+    eve = month - timedelta(days=1)
+    log(f"features for {eve} (the monthly optimization reads the month's eve)")
+    daily.execute_in_process(instance=instance, partition_key=eve.isoformat(), asset_selection=[_key("features_daily")])
+    log(f"monthly optimization for {month:%Y-%m}")
+    monthly.execute_in_process(instance=instance, partition_key=month.isoformat())
+    for day in days:
+        log(f"daily run {day}")
+        daily.execute_in_process(instance=instance, partition_key=day.isoformat())
+
+
+def _key(name: str):  # noqa: ANN202
+    from dagster import AssetKey
+
+    return AssetKey(name)
