@@ -57,6 +57,7 @@ class PortfolioSettings(_Strict):
     min_assets: int = Field(ge=1, le=100)
     turnover_cap: Decimal = Field(gt=0, le=1)
     infeasible_policy: Literal["relax_cap", "cash"] = "relax_cap"
+    relax_headroom: Decimal = Field(default=Decimal("0.25"), ge=0, le=2)
     objective: Literal["min_volatility", "max_sharpe"] = "min_volatility"
     lookback_days: int = Field(default=365, ge=60, le=2000)
     risk_free_rate: Decimal = Field(default=Decimal("0.1075"), ge=0, le=1)

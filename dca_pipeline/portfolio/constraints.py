@@ -32,7 +32,8 @@ def plan_constraints(counts: dict[str, int], tiers: tuple[Tier, ...], settings: 
     1. Targets are renormalized over the tiers that have assets (the seed's unassigned 5% and any empty
        tier's target go pro rata to the others): a DCA budget is meant to be invested.
     2. If a tier's share exceeds n_assets × max_weight (the seed: 18 × 5% = 90% < 95%), then under
-       `relax_cap` the tier's cap becomes share / n_assets (the smallest feasible cap), and under `cash`
+       `relax_cap` the tier's cap becomes (1 + relax_headroom) × share / n_assets — the smallest feasible
+       cap plus headroom, so the optimizer can still tell assets apart (headroom 0 pins equal weights) — and under `cash`
        the tier's share is cut to n_assets × max_weight and the rest stays in cash.
     """
     cap = float(settings.max_weight)
@@ -48,8 +49,12 @@ def plan_constraints(counts: dict[str, int], tiers: tuple[Tier, ...], settings: 
         if share <= n * cap + 1e-12:
             budgets.append(TierBudget(t.name, n, share, cap, False))
         elif settings.infeasible_policy == "relax_cap":
-            budgets.append(TierBudget(t.name, n, share, share / n, True))
-            notes.append(f"{t.name}: {n} assets × cap {cap:.2%} < share {share:.2%}; cap relaxed to {share / n:.4%}")
+            relaxed = min(1.0, share / n * (1 + float(settings.relax_headroom)))
+            budgets.append(TierBudget(t.name, n, share, relaxed, True))
+            notes.append(
+                f"{t.name}: {n} assets × cap {cap:.2%} < share {share:.2%}; cap relaxed to {relaxed:.4%} "
+                f"(smallest feasible {share / n:.4%} + {float(settings.relax_headroom):.0%} headroom)"
+            )
         else:
             budgets.append(TierBudget(t.name, n, n * cap, cap, False))
             notes.append(f"{t.name}: share cut from {share:.2%} to {n * cap:.2%}; the rest stays in cash")

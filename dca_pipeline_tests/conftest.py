@@ -1,0 +1,35 @@
+"""Every test runs with temporary $DCA_HOME and $DAGSTER_HOME, and never touches the network."""
+from pathlib import Path
+
+import pytest
+
+from dca_pipeline.storage import duck
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def temp_homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "dca_home"
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    monkeypatch.setenv("DCA_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    yield home
+    duck.close_all()
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail loudly if anything tries to open a non-loopback socket."""
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):  # noqa: ANN001, ANN202
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("/"):
+            raise RuntimeError(f"tests must not touch the network (tried {address!r})")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)

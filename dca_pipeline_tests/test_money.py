@@ -1,0 +1,28 @@
+"""Money: daily slices add up to the monthly budget exactly; fees round to the centavo."""
+from datetime import date
+from decimal import Decimal
+
+from dca_pipeline.money import daily_contribution_centavos, fee_centavos, floor_quantity, to_brl, to_centavos
+
+
+def test_daily_slices_sum_to_budget_in_every_month_length() -> None:
+    for month in (date(2021, 1, 1), date(2021, 2, 1), date(2020, 2, 1), date(2021, 4, 1)):
+        n = (date(month.year + (month.month == 12), month.month % 12 + 1, 1) - month).days
+        slices = [daily_contribution_centavos(100_000, month.replace(day=d)) for d in range(1, n + 1)]
+        assert sum(slices) == 100_000
+        assert max(slices) - min(slices) <= 1
+
+
+def test_january_slices_by_hand() -> None:
+    # 100000 / 31 = 3225.8: floor(100000*1/31)=3225, floor(100000*2/31)=6451 -> 3226
+    assert daily_contribution_centavos(100_000, date(2021, 1, 1)) == 3225
+    assert daily_contribution_centavos(100_000, date(2021, 1, 2)) == 3226
+
+
+def test_fee_and_conversions() -> None:
+    assert fee_centavos(3225, Decimal("0.007")) == 23  # 22.575 -> 23
+    assert fee_centavos(1000, Decimal("0.007")) == 7
+    assert fee_centavos(50, Decimal("0.007")) == 0  # 0.35 -> 0
+    assert to_brl(123456) == Decimal("1234.56")
+    assert to_centavos("10.005") == 1000  # banker's rounding
+    assert floor_quantity(Decimal("1.123456789")) == Decimal("1.12345678")
