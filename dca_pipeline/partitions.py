@@ -31,7 +31,8 @@ def monthly_partitions(settings: Settings) -> MonthlyPartitionsDefinition:
         nxt = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
         end = nxt.isoformat()
     start = settings.history_start.replace(day=1)
-    return MonthlyPartitionsDefinition(start_date=start.isoformat(), end_date=end, timezone="UTC")
+    # end_offset=1: a month's partition exists from its first day (it is planned at the start, not the end)
+    return MonthlyPartitionsDefinition(start_date=start.isoformat(), end_date=end, timezone="UTC", end_offset=1)
 
 
 def month_start(partition_key: str) -> date:

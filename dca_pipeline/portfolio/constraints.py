@@ -59,8 +59,8 @@ def plan_constraints(counts: dict[str, int], tiers: tuple[Tier, ...], settings: 
             budgets.append(TierBudget(t.name, n, n * cap, cap, False))
             notes.append(f"{t.name}: share cut from {share:.2%} to {n * cap:.2%}; the rest stays in cash")
     cash = max(0.0, 1.0 - sum(b.share for b in budgets))
-    if total_target < 1 and not notes:
-        notes.append(f"tier targets sum to {total_target:.0%}; renormalized to 100% over non-empty tiers")
+    if total_target < 1 or len(present) < len(tiers):
+        notes.insert(0, f"targets of non-empty tiers sum to {total_target:.0%}; renormalized to 100% (fully invested DCA)")
     return ConstraintPlan(tuple(budgets), settings.infeasible_policy, cash, tuple(notes))
 
 
