@@ -18,7 +18,7 @@ from dca_pipeline.metadata import markdown_table
 from dca_pipeline.ingestion.quality import duplicate_keys, missing_symbol_days, ohlc_violations, split_valid_ohlcv
 from dca_pipeline.partitions import daily_partitions, month_start, monthly_partitions
 from dca_pipeline.resources import MarketData
-from dca_pipeline.storage.raw_store import write_quarantine
+from dca_pipeline.storage.raw_store import read_quarantine, write_quarantine
 
 SETTINGS = cached_settings()
 DAILY = daily_partitions(SETTINGS)
@@ -116,7 +116,9 @@ def no_missing_symbol_days(
     if days.is_empty():
         return AssetCheckResult(passed=False, metadata={"error": "partition holds no bars at all"})
     expected = market_data.client().listed_symbols(days.min(), days.max())
-    missing = missing_symbol_days(raw_ohlcv_1d, expected)
+    quarantined = read_quarantine("raw_ohlcv_1d", days.min(), days.max()).select("symbol", "date", "reason")
+    missing = missing_symbol_days(raw_ohlcv_1d, expected).join(quarantined, on=["symbol", "date"], how="left")
+    missing = missing.with_columns(pl.col("reason").fill_null("not delivered by the source"))
     return AssetCheckResult(
         passed=missing.is_empty(),
         severity=AssetCheckSeverity.WARN,

@@ -10,10 +10,12 @@ def _reason_expr() -> pl.Expr:
     """First failed rule of a row, or null when the row is valid."""
     price_cols = ["open", "high", "low", "close"]
     return (
-        pl.when(pl.any_horizontal([pl.col(c).is_null() | pl.col(c).is_nan() for c in OHLCV_COLUMNS]))
-        .then(pl.lit("missing value"))
+        pl.when(pl.any_horizontal([pl.col(c).is_null() | pl.col(c).is_nan() for c in price_cols]))
+        .then(pl.lit("missing price"))
         .when(pl.any_horizontal([pl.col(c) <= 0 for c in price_cols]))
         .then(pl.lit("non-positive price"))
+        .when(pl.col("volume").is_null() | pl.col("volume").is_nan())
+        .then(pl.lit("missing volume"))
         .when(pl.col("low") > pl.min_horizontal("open", "close"))
         .then(pl.lit("low above open/close"))
         .when(pl.col("high") < pl.max_horizontal("open", "close"))

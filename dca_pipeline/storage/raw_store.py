@@ -37,3 +37,13 @@ def write_quarantine(asset: str, key: str, rows: pl.DataFrame) -> Path:
     else:
         rows.write_parquet(path)
     return path
+
+
+def read_quarantine(asset: str, start: date, end: date) -> pl.DataFrame:
+    """Quarantined rows (with their `reason`) for start <= date <= end."""
+    folder = dca_home() / "quarantine" / asset
+    files = [folder / f"{start + timedelta(days=i)}.parquet" for i in range((end - start).days + 1)]
+    present = [f for f in files if f.exists()]
+    if not present:
+        return pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "reason": pl.String})
+    return pl.concat([pl.read_parquet(f) for f in present], how="vertical_relaxed")

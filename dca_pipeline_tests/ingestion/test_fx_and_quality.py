@@ -51,7 +51,8 @@ def test_bad_rows_are_quarantined_with_reason() -> None:
             ("D/BRL", d, 0.0, 0.0, 0.0, 0.0, 5.0),  # zero prices (SHIB at float precision)
             ("E/BRL", d, 10.0, 11.0, 9.0, 10.5, -1.0),  # negative volume
             ("A/BRL", d, 10.0, 11.0, 9.0, 10.5, 5.0),  # duplicate key
-            ("F/BRL", d, None, 11.0, 9.0, 10.5, 5.0),  # missing
+            ("F/BRL", d, None, 11.0, 9.0, 10.5, 5.0),  # missing price
+            ("G/BRL", d, 10.0, 11.0, 9.0, 10.5, None),  # missing volume
         ]
     )
     valid, quarantined = split_valid_ohlcv(frame)
@@ -63,7 +64,8 @@ def test_bad_rows_are_quarantined_with_reason() -> None:
         "D/BRL": "non-positive price",
         "E/BRL": "negative volume",
         "A/BRL": "duplicate key",
-        "F/BRL": "missing value",
+        "F/BRL": "missing price",
+        "G/BRL": "missing volume",
     }
     assert len(valid) + len(quarantined) == len(frame)  # nothing is lost
     assert len(ohlc_violations(frame.drop_nulls())) == 4
