@@ -46,7 +46,7 @@ def features_daily(context: AssetExecutionContext) -> pl.DataFrame:
     return features
 
 
-@asset_check(asset=features_daily, description="RSI within [0, 100], volatilities and ATR non-negative")
+@asset_check(asset=features_daily, partitions_def=DAILY, description="RSI within [0, 100], volatilities and ATR non-negative")
 def features_in_range(features_daily: pl.DataFrame) -> AssetCheckResult:
     bad = features_daily.filter(
         ~pl.col("rsi_14").is_between(0, 100)

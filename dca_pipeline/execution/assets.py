@@ -127,21 +127,23 @@ def positions(context: AssetExecutionContext, warehouse: Warehouse) -> pl.DataFr
     return out
 
 
-@asset_check(asset=dca_orders, blocking=True, description="the day's orders never exceed the cash available that day")
+@asset_check(asset=dca_orders, partitions_def=DAILY, blocking=True, description="the day's orders never exceed the cash available that day")
 def orders_within_budget(context, config: PipelineConfig, warehouse: Warehouse) -> AssetCheckResult:  # noqa: ANN001
     db = warehouse.db()
+    day = date.fromisoformat(context.partition_key)
     rows = duck.query(
         db,
         "select date, sum(amount_centavos)::bigint as spent, min(amount_centavos)::bigint as smallest "
-        "from execution.dca_orders group by date order by date",
-    ) if duck.table_exists(db, "execution", "dca_orders") else pl.DataFrame()
+        "from execution.dca_orders where date = ? group by date",
+        [day],
+    )
     min_order = config.settings().min_order_centavos
     bad = []
-    for day, spent, smallest in rows.iter_rows():
-        available = ledger.cash_balance_centavos(db, day - timedelta(days=1)) + _contribution(db, day)
+    for d, spent, smallest in rows.iter_rows():
+        available = ledger.cash_balance_centavos(db, d - timedelta(days=1)) + _contribution(db, d)
         if spent > available or smallest < min_order:
-            bad.append({"date": str(day), "ordered_centavos": spent, "available_centavos": available, "smallest": smallest})
-    return AssetCheckResult(passed=not bad, metadata={"days_checked": len(rows), "violations": markdown_table(pl.DataFrame(bad))})
+            bad.append({"date": str(d), "ordered_centavos": spent, "available_centavos": available, "smallest": smallest})
+    return AssetCheckResult(passed=not bad, metadata={"orders_days": len(rows), "violations": markdown_table(pl.DataFrame(bad))})
 
 
 def _contribution(db, day: date) -> int:  # noqa: ANN001

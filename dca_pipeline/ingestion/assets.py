@@ -93,7 +93,7 @@ def market_caps(context: AssetExecutionContext, market_data: MarketData) -> pl.D
     )
 
 
-@asset_check(asset=raw_ohlcv_1d, blocking=True, description="low <= open, close <= high; prices > 0; volume >= 0")
+@asset_check(asset=raw_ohlcv_1d, partitions_def=DAILY, blocking=True, description="low <= open, close <= high; prices > 0; volume >= 0")
 def ohlc_consistency(raw_ohlcv_1d: pl.DataFrame) -> AssetCheckResult:
     bad = ohlc_violations(raw_ohlcv_1d)
     return AssetCheckResult(
@@ -102,13 +102,13 @@ def ohlc_consistency(raw_ohlcv_1d: pl.DataFrame) -> AssetCheckResult:
     )
 
 
-@asset_check(asset=raw_ohlcv_1d, blocking=True, description="exactly one bar per (symbol, date)")
+@asset_check(asset=raw_ohlcv_1d, partitions_def=DAILY, blocking=True, description="exactly one bar per (symbol, date)")
 def unique_symbol_date(raw_ohlcv_1d: pl.DataFrame) -> AssetCheckResult:
     dups = duplicate_keys(raw_ohlcv_1d)
     return AssetCheckResult(passed=dups.is_empty(), metadata={"duplicate_keys": len(dups), "sample": _preview(dups)})
 
 
-@asset_check(asset=raw_ohlcv_1d, description="every symbol the market lists has a valid bar for every day")
+@asset_check(asset=raw_ohlcv_1d, partitions_def=DAILY, description="every symbol the market lists has a valid bar for every day")
 def no_missing_symbol_days(
     context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame, market_data: MarketData
 ) -> AssetCheckResult:

@@ -78,7 +78,7 @@ def asset_scores(context: AssetExecutionContext, asset_tiers: pl.DataFrame, ware
     return scores.with_columns(pl.lit(month).alias("month")).select("month", *[c for c in scores.columns])
 
 
-@asset_check(asset=asset_scores, description="scores are finite and every tiered coin is scored once")
+@asset_check(asset=asset_scores, partitions_def=MONTHLY, description="scores are finite and every tiered coin is scored once")
 def scores_complete(asset_scores: pl.DataFrame) -> AssetCheckResult:
     non_finite = asset_scores.filter(~pl.col("score").is_finite())
     dup = asset_scores.group_by("symbol").len().filter(pl.col("len") > 1)

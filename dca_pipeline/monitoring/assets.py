@@ -75,10 +75,10 @@ def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFram
     return pl.DataFrame([row], schema=PERFORMANCE_SCHEMA)
 
 
-@asset_check(asset=portfolio_performance, blocking=True, description="contributions = cash + cost basis + fees, to the centavo")
+@asset_check(asset=portfolio_performance, partitions_def=DAILY, blocking=True, description="contributions = cash + cost basis + fees, to the centavo")
 def ledger_reconciles(context, warehouse: Warehouse) -> AssetCheckResult:  # noqa: ANN001
     db = warehouse.db()
-    day = date.fromisoformat(context.run.tags.get("dagster/partition", "9999-12-31")) if context.run.tags.get("dagster/partition") else date(9999, 12, 31)
+    day = date.fromisoformat(context.partition_key)
     totals = ledger.ledger_totals(db, day)
     held = ledger.holdings(db, day)
     cost = int(held["cost_centavos"].sum()) if len(held) else 0

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset, asset_check
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, MetadataValue, asset, asset_check
 
 from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
@@ -101,7 +101,7 @@ def target_weights(
     return out
 
 
-@asset_check(asset=target_weights, blocking=True, description="weights within [0, cap] and summing to at most 1")
+@asset_check(asset=target_weights, partitions_def=MONTHLY, blocking=True, description="weights within [0, cap] and summing to at most 1")
 def weights_within_caps(target_weights: pl.DataFrame) -> AssetCheckResult:
     over = target_weights.filter((pl.col("weight") < 0) | (pl.col("weight") > pl.col("cap") + 1e-6))
     total = float(target_weights["weight"].sum()) if len(target_weights) else 0.0
@@ -111,8 +111,10 @@ def weights_within_caps(target_weights: pl.DataFrame) -> AssetCheckResult:
     )
 
 
-@asset_check(asset=target_weights, description="at least portfolio.min_assets assets are held")
+@asset_check(asset=target_weights, partitions_def=MONTHLY, description="at least portfolio.min_assets assets are held")
 def enough_assets(target_weights: pl.DataFrame, config: PipelineConfig) -> AssetCheckResult:
     n = len(target_weights.filter(pl.col("weight") > 0))
     need = config.settings().portfolio.min_assets
-    return AssetCheckResult(passed=n >= need, metadata={"assets": n, "min_assets": need})
+    return AssetCheckResult(
+        passed=n >= need, severity=AssetCheckSeverity.WARN, metadata={"assets": n, "min_assets": need}
+    )

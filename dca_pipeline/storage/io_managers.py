@@ -1,6 +1,6 @@
 """Dagster IO managers: raw partitions as Parquet files, tables as `<group>.<asset>` in the DuckDB warehouse."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -8,6 +8,20 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from dca_pipeline.paths import dca_home, warehouse_path
 from dca_pipeline.storage import duck
+
+
+def _partition_keys(context: InputContext | OutputContext, column: str) -> list[str]:
+    """Partition keys of the window, derived from dates (Dagster's own key listing is slow on long histories)."""
+    start, end = _window_dates(context)  # type: ignore[misc]
+    keys: list[str] = []
+    day = start
+    while day < end:
+        keys.append(day.isoformat())
+        if column == "month":
+            day = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+        else:
+            day += timedelta(days=1)
+    return keys
 
 
 def _window_dates(context: InputContext | OutputContext) -> tuple[date, date] | None:
@@ -41,7 +55,7 @@ class ParquetPartitionIOManager(ConfigurableIOManager):
         if not context.has_asset_partitions:
             raise ValueError(f"{context.asset_key.to_user_string()} must be partitioned for Parquet storage")
         col = self._column(context)
-        keys = context.asset_partition_keys
+        keys = _partition_keys(context, col)
         folder = self._dir(context)
         folder.mkdir(parents=True, exist_ok=True)
         for key in keys:
@@ -56,7 +70,7 @@ class ParquetPartitionIOManager(ConfigurableIOManager):
         if not context.has_asset_partitions:
             raise ValueError("ParquetPartitionIOManager only loads partitioned inputs")
         folder = self._dir(context)
-        files = [folder / f"{k}.parquet" for k in context.asset_partition_keys]
+        files = [folder / f"{k}.parquet" for k in _partition_keys(context, self._column(context))]
         present = [f for f in files if f.exists()]
         if not present:
             raise FileNotFoundError(
