@@ -39,6 +39,12 @@ class Warehouse(ConfigurableResource):
     def db(self) -> Path:
         return Path(self.path) if self.path else warehouse_path()
 
+    def teardown_after_execution(self, context) -> None:  # noqa: ANN001
+        """Release the file lock as soon as the run (or step) is done."""
+        from dca_pipeline.storage import duck
+
+        duck.close_all()
+
 
 class Broker(ConfigurableResource):
     """Where orders go: `paper` (simulated fills at the next open) or `live` (refused unless opted in)."""

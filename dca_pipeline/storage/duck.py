@@ -1,7 +1,15 @@
-"""One DuckDB connection per warehouse file per process (DuckDB allows a single writer per file)."""
+"""One DuckDB connection per warehouse file per process (DuckDB allows a single writer per file).
+
+A connection is held for the length of a Dagster run (in-process executor) or step (multiprocess) and
+closed by the resources' teardown, so another process waiting on the file lock gets it soon after; opening
+retries on lock conflicts for up to $DCA_DUCKDB_LOCK_TIMEOUT seconds (default 600).
+"""
 from __future__ import annotations
 
+import os
+import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,9 +28,23 @@ def connection(path: Path) -> duckdb.DuckDBPyConnection:
         con = _CONNECTIONS.get(key)
         if con is None:
             Path(key).parent.mkdir(parents=True, exist_ok=True)
-            con = duckdb.connect(key)
+            con = _connect_with_retry(key)
             _CONNECTIONS[key] = con
         return con
+
+
+def _connect_with_retry(path: str) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting (with jittered backoff) while another process holds its lock."""
+    deadline = time.monotonic() + float(os.environ.get("DCA_DUCKDB_LOCK_TIMEOUT", "600"))
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
 
 
 def close_all() -> None:

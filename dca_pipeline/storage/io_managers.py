@@ -91,6 +91,9 @@ class WarehouseIOManager(ConfigurableIOManager):
     def _db(self) -> Path:
         return Path(self.path) if self.path else warehouse_path()
 
+    def teardown_after_execution(self, context) -> None:  # noqa: ANN001
+        duck.close_all()
+
     @staticmethod
     def _names(context: InputContext | OutputContext) -> tuple[str, str]:
         meta = context.definition_metadata or {}

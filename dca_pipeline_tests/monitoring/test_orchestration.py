@@ -1,0 +1,49 @@
+"""The run-failure sensor records an alert; `dagster definitions validate` accepts the workspace."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import DagsterInstance, build_run_status_sensor_context, job, op
+
+from dca_pipeline.monitoring.orchestration import run_failure_alert
+from dca_pipeline.paths import PROJECT_ROOT, dca_home
+
+
+@op
+def explode() -> None:
+    raise RuntimeError("exchange unreachable")
+
+
+@job
+def failing_job() -> None:
+    explode()
+
+
+def test_failed_run_writes_an_alert() -> None:
+    with DagsterInstance.ephemeral() as instance:
+        result = failing_job.execute_in_process(instance=instance, raise_on_error=False)
+        assert not result.success
+        context = build_run_status_sensor_context(
+            sensor_name="run_failure_alert",
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            dagster_event=result.get_run_failure_event(),
+        ).for_run_failure()
+        run_failure_alert(context)
+    alerts = [json.loads(line) for line in (dca_home() / "alerts.jsonl").read_text().splitlines()]
+    assert len(alerts) == 1
+    assert alerts[0]["kind"] == "run_failure" and alerts[0]["job"] == "failing_job"
+    assert alerts[0]["run_id"] == result.run_id and "explode" in alerts[0]["message"]
+
+
+def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    dagster = Path(sys.executable).with_name("dagster")
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "All code locations passed validation" in proc.stdout + proc.stderr
