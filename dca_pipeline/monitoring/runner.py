@@ -13,6 +13,7 @@ from dca_pipeline.portfolio.optimize import MIN_HISTORY_DAYS  # noqa: F401 - doc
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # events still reach the instance/UI
 
 
 def month_days(month: date) -> list[date]:
@@ -38,16 +39,16 @@ def run_month(month: date, instance: DagsterInstance, log=print) -> None:  # noq
 
     log(f"ingesting raw bars and USD/BRL {first_history} .. {days[-1]} (one single-run backfill)")
     ingest.execute_in_process(
-        instance=instance, tags={RANGE_START: first_history.isoformat(), RANGE_END: days[-1].isoformat()}
+        instance=instance, run_config=QUIET, tags={RANGE_START: first_history.isoformat(), RANGE_END: days[-1].isoformat()}
     )
     eve = month - timedelta(days=1)
     log(f"features for {eve} (the monthly optimization reads the month's eve)")
-    daily.execute_in_process(instance=instance, partition_key=eve.isoformat(), asset_selection=[_key("features_daily")])
+    daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=eve.isoformat(), asset_selection=[_key("features_daily")])
     log(f"monthly optimization for {month:%Y-%m}")
-    monthly.execute_in_process(instance=instance, partition_key=month.isoformat())
+    monthly.execute_in_process(instance=instance, run_config=QUIET, partition_key=month.isoformat())
     for day in days:
         log(f"daily run {day}")
-        daily.execute_in_process(instance=instance, partition_key=day.isoformat())
+        daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=day.isoformat())
 
 
 def _key(name: str):  # noqa: ANN202
