@@ -63,6 +63,23 @@ class PortfolioSettings(_Strict):
     risk_free_rate: Decimal = Field(default=Decimal("0.1075"), ge=0, le=1)
 
 
+class ScoringWeights(_Strict):
+    """Weights of the factor groups in the composite score (primary 70%, secondary 30% in the seed)."""
+
+    momentum: Decimal = Field(default=Decimal("0.35"), ge=0, le=1)
+    mean_reversion: Decimal = Field(default=Decimal("0.20"), ge=0, le=1)
+    liquidity: Decimal = Field(default=Decimal("0.15"), ge=0, le=1)
+    volatility_regime: Decimal = Field(default=Decimal("0.15"), ge=0, le=1)
+    diversification: Decimal = Field(default=Decimal("0.15"), ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> "ScoringWeights":
+        total = sum(self.model_dump().values())
+        if total != 1:
+            raise ValueError(f"scoring weights must sum to 1, got {total}")
+        return self
+
+
 class Settings(_Strict):
     """The whole pipeline configuration."""
 
@@ -77,6 +94,7 @@ class Settings(_Strict):
     excluded_bases: tuple[str, ...] = ()
     tiers: tuple[Tier, ...] = Field(min_length=1)
     portfolio: PortfolioSettings
+    scoring: ScoringWeights = ScoringWeights()
 
     @field_validator("timezone")
     @classmethod

@@ -3,12 +3,12 @@
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetCheckResult, AssetExecutionContext, asset, asset_check
+from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset, asset_check
 
 from dca_pipeline.analytics.assets import features_daily
 from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
-from dca_pipeline.intelligence.scores import momentum, score_assets
+from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import assign_tiers, average_volume_brl
 from dca_pipeline.metadata import markdown_table
 from dca_pipeline.partitions import month_start, monthly_partitions
@@ -18,7 +18,8 @@ from dca_pipeline.universe import history_before, investable
 
 MONTHLY = monthly_partitions(cached_settings())
 VOLUME_WINDOW_DAYS = 30
-MOMENTUM_HISTORY_DAYS = 190
+FACTOR_HISTORY_DAYS = 400  # GARCH needs a year of returns; momentum 180 days
+REGIME_HISTORY_DAYS = 1100  # about three years of market history for the HMM
 WAREHOUSE_META = {"schema": "intelligence", "partition_column": "month"}
 
 
@@ -63,19 +64,31 @@ def asset_tiers(context: AssetExecutionContext, market_caps: pl.DataFrame, confi
     pool="duckdb_warehouse",
     kinds={"polars", "duckdb"},
 )
-def asset_scores(context: AssetExecutionContext, asset_tiers: pl.DataFrame, warehouse: Warehouse) -> pl.DataFrame:
-    """Momentum 30/90/180 and RSI/Bollinger mean reversion, z-scored within tier, as of the month's eve."""
+def asset_scores(
+    context: AssetExecutionContext, asset_tiers: pl.DataFrame, warehouse: Warehouse, config: PipelineConfig
+) -> pl.DataFrame:
+    """Every factor, its within-tier z-score, the group scores and the weighted composite, as of the month's eve."""
     month = month_start(context.partition_key)
     as_of = month - timedelta(days=1)
-    closes = history_before(month, MOMENTUM_HISTORY_DAYS).select("symbol", "date", "close")
-    feats = duck.query(warehouse.db(), "select * from analytics.features_daily where date = ?", [as_of]) if duck.table_exists(
-        warehouse.db(), "analytics", "features_daily"
-    ) else pl.DataFrame()
+    bars = history_before(month, FACTOR_HISTORY_DAYS)
+    db = warehouse.db()
+    feats = (
+        duck.query(db, "select * from analytics.features_daily where date = ?", [as_of])
+        if duck.table_exists(db, "analytics", "features_daily")
+        else pl.DataFrame()
+    )
     if feats.is_empty():
         raise FileNotFoundError(f"features_daily for {as_of} is missing: materialize that daily partition first")
-    scores = score_assets(asset_tiers, momentum(closes, as_of), feats)
-    context.add_output_metadata({"scored": len(scores), "top": markdown_table(scores.select("tier", "symbol", "score"), 10)})
-    return scores.with_columns(pl.lit(month).alias("month")).select("month", *[c for c in scores.columns])
+    scores = score_assets(compute_factors(bars, feats, asset_tiers, as_of), config.settings().scoring)
+    shown = ["tier", "symbol", "score", *[f"{g}_score" for g in FACTOR_GROUPS], "factors_missing"]
+    context.add_output_metadata(
+        {
+            "scored": len(scores),
+            "weights": MetadataValue.json({k: float(v) for k, v in config.settings().scoring.model_dump().items()}),
+            "ranking": markdown_table(scores.select(shown).with_columns(pl.col(pl.Float64).round(3)), 30),
+        }
+    )
+    return scores.with_columns(pl.lit(month).alias("month")).select("month", *scores.columns)
 
 
 @asset_check(asset=asset_scores, partitions_def=MONTHLY, description="scores are finite and every tiered coin is scored once")
@@ -86,3 +99,48 @@ def scores_complete(asset_scores: pl.DataFrame) -> AssetCheckResult:
         passed=non_finite.is_empty() and dup.is_empty(),
         metadata={"non_finite": len(non_finite), "duplicates": len(dup)},
     )
+
+
+@asset(
+    group_name="intelligence",
+    partitions_def=MONTHLY,
+    deps=[raw_ohlcv_1d],
+    io_manager_key="warehouse_io_manager",
+    metadata=WAREHOUSE_META,
+    pool="duckdb_warehouse",
+    kinds={"hmmlearn", "duckdb"},
+)
+def market_regime(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
+    """Bull / bear / sideways / crisis from a Gaussian HMM on market return, volatility and correlation,
+    fit only on data before the month; states are named by their fitted means, not their index."""
+    from dca_pipeline.intelligence.regime import fit_regimes, market_features
+
+    settings = config.settings()
+    month = month_start(context.partition_key)
+    as_of = month - timedelta(days=1)
+    bars = history_before(month, REGIME_HISTORY_DAYS)
+    excluded = [f"{b}/BRL" for b in settings.excluded_bases]
+    wide = (
+        bars.filter(~pl.col("symbol").is_in(excluded))
+        .pivot(on="symbol", index="date", values="close")
+        .sort("date")
+    )
+    result = fit_regimes(market_features(wide), as_of)
+    context.add_output_metadata(
+        {
+            "regime": result.label,
+            "probabilities": MetadataValue.json({k: round(v, 4) for k, v in result.probabilities.items()}),
+            "state_means": markdown_table(result.state_means.with_columns(pl.col(pl.Float64).round(4))),
+            "training_days": len(result.history),
+        }
+    )
+    row = {"month": month, "as_of": as_of, "regime": result.label, "log_likelihood": result.log_likelihood}
+    row.update({f"p_{k}": float(v) for k, v in result.probabilities.items()})
+    return pl.DataFrame([row])
+
+
+@asset_check(asset=market_regime, partitions_def=MONTHLY, description="regime probabilities sum to 1")
+def regime_probabilities_sum_to_one(market_regime: pl.DataFrame) -> AssetCheckResult:
+    cols = [c for c in market_regime.columns if c.startswith("p_")]
+    total = float(market_regime.select(pl.sum_horizontal(cols)).item()) if len(market_regime) else 0.0
+    return AssetCheckResult(passed=abs(total - 1) < 1e-6, metadata={"sum": total, "regime": str(market_regime["regime"][0]) if len(market_regime) else ""})

@@ -21,7 +21,7 @@ SETTINGS = cached_settings()
 from dca_pipeline.partitions import daily_partitions, monthly_partitions  # noqa: E402
 
 DAILY_ASSETS = ["raw_ohlcv_1d", "fx_usd_brl", "features_daily", "dca_orders", "fills", "positions", "portfolio_performance"]
-MONTHLY_ASSETS = ["market_caps", "asset_tiers", "asset_scores", "target_weights"]
+MONTHLY_ASSETS = ["market_caps", "asset_tiers", "asset_scores", "market_regime", "target_weights"]
 INGEST_ASSETS = ["raw_ohlcv_1d", "fx_usd_brl"]
 
 daily_job = define_asset_job(

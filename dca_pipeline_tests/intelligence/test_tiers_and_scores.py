@@ -2,11 +2,13 @@
 from datetime import date, timedelta
 import math
 
+import numpy as np
+
 import polars as pl
 import pytest
 
-from dca_pipeline.config import load_settings
-from dca_pipeline.intelligence.scores import momentum, score_assets, zscore
+from dca_pipeline.config import ScoringWeights, load_settings
+from dca_pipeline.intelligence.scores import diversification, liquidity, risk_adjusted_momentum, score_assets, zscore
 from dca_pipeline.intelligence.tiers import assign_tiers
 
 
@@ -30,15 +32,50 @@ def test_tier_assignment_smallest_cap_tier_wins_and_reasons() -> None:
     assert got["G"] == (None, "no market cap in snapshot")
 
 
-def test_momentum_by_hand() -> None:
+def _bars(closes: dict[str, list[float]], end: date, volume: float = 1e6) -> pl.DataFrame:
+    rows = []
+    for sym, series in closes.items():
+        n = len(series)
+        for i, c in enumerate(series):
+            rows.append({"symbol": sym, "date": end - timedelta(days=n - 1 - i), "close": c, "volume_brl": volume})
+    return pl.DataFrame(rows)
+
+
+def test_risk_adjusted_momentum_by_hand() -> None:
     as_of = date(2021, 6, 30)
-    days = [as_of - timedelta(days=i) for i in range(200)]
-    closes = pl.DataFrame({"symbol": ["X"] * 200, "date": days, "close": [100.0 + i for i in range(200)][::-1]})
-    # close(as_of) = 100 + 199 = 299? No: reversed list -> as_of gets 299 - 0... compute explicitly
-    by_day = dict(zip(days, closes["close"].to_list()))
-    mom = momentum(closes, as_of).row(0, named=True)
-    assert mom["mom_30"] == pytest.approx(math.log(by_day[as_of] / by_day[as_of - timedelta(days=30)]))
-    assert mom["mom_180"] == pytest.approx(math.log(by_day[as_of] / by_day[as_of - timedelta(days=180)]))
+    # alternating +2% / +1% log returns: mean of the window (decay-weighted) over sample std, x sqrt(365)
+    rets = [0.02 if i % 2 == 0 else 0.01 for i in range(200)]
+    closes = list(np.exp(np.cumsum([0.0] + rets)) * 10)
+    bars = _bars({"X": closes}, as_of)
+    mom = risk_adjusted_momentum(bars, as_of).row(0, named=True)
+    r30 = np.array(rets[-30:])
+    ages = np.arange(29, -1, -1)
+    w = np.exp(-np.log(2) * ages / 15)
+    expected = (w @ r30 / w.sum()) / r30.std(ddof=1) * np.sqrt(365)
+    assert mom["mom_30"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_momentum_needs_coverage_and_ignores_the_future() -> None:
+    as_of = date(2021, 6, 30)
+    rng = np.random.default_rng(3)
+    closes = list(100 * np.exp(np.cumsum(rng.normal(0, 0.03, 120))))
+    bars = _bars({"Y": closes}, as_of)
+    mom = risk_adjusted_momentum(bars, as_of).row(0, named=True)
+    assert mom["mom_30"] is not None and mom["mom_90"] is not None
+    assert mom["mom_180"] is None  # only 119 returns: less than 80% of 180 days
+    future = _bars({"Y": [1e9] * 10}, as_of + timedelta(days=10))
+    assert risk_adjusted_momentum(pl.concat([bars, future]), as_of).row(0, named=True) == mom
+
+
+def test_liquidity_by_hand() -> None:
+    as_of = date(2021, 6, 30)
+    vols = [100.0] * 83 + [400.0] * 7  # 90 days: the last week is 4x the rest
+    bars = pl.DataFrame(
+        {"symbol": ["X"] * 90, "date": [as_of - timedelta(days=89 - i) for i in range(90)], "close": [1.0] * 90, "volume_brl": vols}
+    )
+    row = liquidity(bars, as_of).row(0, named=True)
+    assert row["log_volume_30"] == pytest.approx(math.log((23 * 100 + 7 * 400) / 30))
+    assert row["volume_surge"] == pytest.approx(math.log(400 / ((83 * 100 + 7 * 400) / 90)))
 
 
 def test_zscore_within_group_and_singleton_is_zero() -> None:
@@ -46,14 +83,29 @@ def test_zscore_within_group_and_singleton_is_zero() -> None:
     assert f["z"].to_list() == pytest.approx([-1.0, 0.0, 1.0, 0.0])
 
 
-def test_scores_rank_momentum_and_reversion_within_tier() -> None:
-    tiers = pl.DataFrame({"symbol": ["A", "B", "C"], "tier": ["t", "t", None]})
-    mom = pl.DataFrame({"symbol": ["A", "B"], "mom_30": [0.2, 0.1], "mom_90": [0.2, 0.1], "mom_180": [0.2, 0.1]})
-    feats = pl.DataFrame({"symbol": ["A", "B"], "rsi_14": [50.0, 50.0], "bb_pctb": [0.5, 0.5]})
-    s = score_assets(tiers, mom, feats)
-    assert s["symbol"].to_list() == ["A", "B"]  # C has no tier: not scored
+def test_composite_weights_groups_and_ranks_within_tier() -> None:
+    factors = pl.DataFrame(
+        {"symbol": ["A", "B"], "tier": ["t", "t"], "mom_30": [0.2, 0.1], "mom_90": [0.2, 0.1], "mom_180": [0.2, 0.1],
+         "rsi_reversion": [0.0, 0.0], "bb_reversion": [0.0, 0.0]}
+    )
+    s = score_assets(factors, ScoringWeights())
     a = s.row(0, named=True)
-    # momentum z = +0.7071 for A (two values, sample std), reversion z = 0 (no dispersion)
+    assert a["symbol"] == "A" and a["rank_in_tier"] == 1
+    # momentum z = +1/sqrt(2) for A (two values, sample std); every other group is neutral
     assert a["momentum_score"] == pytest.approx(1 / math.sqrt(2))
-    assert a["score"] == pytest.approx(0.6 / math.sqrt(2))
-    assert a["rank_in_tier"] == 1
+    assert a["score"] == pytest.approx(0.35 / math.sqrt(2))
+    assert a["factors_missing"] == 4  # liquidity (2), volatility regime, diversification
+
+
+def test_diversification_prefers_the_uncorrelated_coin() -> None:
+    as_of = date(2021, 6, 30)
+    rng = np.random.default_rng(5)
+    common = rng.normal(0, 0.03, 120)
+    series = {
+        "A": 10 * np.exp(np.cumsum(common + rng.normal(0, 0.005, 120))),
+        "B": 10 * np.exp(np.cumsum(common + rng.normal(0, 0.005, 120))),
+        "C": 10 * np.exp(np.cumsum(rng.normal(0, 0.03, 120))),
+    }
+    d = diversification(_bars({k: list(v) for k, v in series.items()}, as_of), as_of, ["A", "B", "C"])
+    got = dict(zip(d["symbol"], d["diversification"]))
+    assert got["C"] > got["A"] and got["C"] > got["B"]
