@@ -132,6 +132,13 @@ def accumulation_distribution() -> pl.Expr:
     return (clv * pl.col("volume")).cum_sum()
 
 
+INDICATOR_COLUMNS = (
+    "sma_20", "sma_50", "sma_200", "ema_12", "ema_26", "macd", "macd_signal", "macd_hist", "adx_14", "plus_di_14",
+    "minus_di_14", "rsi_14", "stoch_k", "stoch_d", "williams_r_14", "roc_12", "bb_mid", "bb_upper", "bb_lower",
+    "bb_pctb", "bb_width", "atr_14", "vwap_14", "obv", "adl",
+)
+
+
 def indicator_exprs() -> dict[str, pl.Expr]:
     """Every per-symbol indicator of `compute_indicators`, by output column."""
     bands = bollinger()
@@ -156,37 +163,95 @@ def indicator_exprs() -> dict[str, pl.Expr]:
     }
 
 
+def _masked(expr: pl.Expr, warmup: int) -> pl.Expr:
+    """`expr` computed over the whole symbol-sorted column, nulled on each symbol's first `warmup` rows.
+
+    Rolling windows and shifts that reach back into the previous symbol only touch those rows, so the
+    result equals a per-symbol computation without paying for a group-by per expression.
+    """
+    return pl.when(pl.col("_pos") >= warmup).then(expr)
+
+
+def _wilder_lead(expr: pl.Expr, window: int, lead: int) -> pl.Expr:
+    """`wilder` for a series whose first `lead` rows per symbol are null: the seed position is known, so only
+    the recursive smoothing itself needs a per-symbol window (this is the hot path of ADX and ATR)."""
+    seed_at = lead + window - 1
+    seeded = (
+        pl.when(pl.col("_pos") < seed_at)
+        .then(None)
+        .when(pl.col("_pos") == seed_at)
+        .then(expr.rolling_mean(window))
+        .otherwise(expr)
+    )
+    return seeded.ewm_mean(alpha=1 / window, adjust=False, ignore_nulls=True).over("symbol")
+
+
 def compute_indicators(ohlcv: pl.DataFrame) -> pl.DataFrame:
     """The OHLCV frame (symbol, date, open, high, low, close, volume) sorted by symbol and date, with every
     indicator column added; values are null during each indicator's warm-up. All symbols in one pass.
 
-    ADX is computed in stages (directional moves, then smoothed sums, then DX) so that polars evaluates
-    each intermediate once instead of re-deriving it inside nested window expressions.
+    Fixed-window indicators run over the whole column with per-symbol warm-up masks; recursive ones (EMA,
+    Wilder smoothing, cumulative sums) run per symbol. Intermediates are computed once, in stages.
     """
-    frame = ohlcv.sort("symbol", "date")
-    exprs = indicator_exprs()
-    adx_cols = [c for c in exprs if c.startswith(("adx_", "plus_di_", "minus_di_"))]
-    window = int(adx_cols[0].rsplit("_", 1)[1])
-    up, down = pl.col("high").diff(), -pl.col("low").diff()
-    first = pl.int_range(pl.len()) == 0
-    staged = frame.with_columns(
-        _tr=pl.when(first).then(None).otherwise(true_range()).over("symbol"),
-        _pdm=pl.when(first).then(None).when((up > down) & (up > 0)).then(up).otherwise(0.0).over("symbol"),
-        _mdm=pl.when(first).then(None).when((down > up) & (down > 0)).then(down).otherwise(0.0).over("symbol"),
-    ).with_columns(
-        _trs=wilder_sum(pl.col("_tr"), window).over("symbol"),
-        _pdms=wilder_sum(pl.col("_pdm"), window).over("symbol"),
-        _mdms=wilder_sum(pl.col("_mdm"), window).over("symbol"),
-    ).with_columns(
-        (100 * pl.col("_pdms") / pl.col("_trs")).alias(f"plus_di_{window}"),
-        (100 * pl.col("_mdms") / pl.col("_trs")).alias(f"minus_di_{window}"),
-    ).with_columns(
-        _dx=(100 * (pl.col(f"plus_di_{window}") - pl.col(f"minus_di_{window}")).abs()
-             / (pl.col(f"plus_di_{window}") + pl.col(f"minus_di_{window}")))
-    ).with_columns(wilder(pl.col("_dx"), window).over("symbol").alias(f"adx_{window}"))
-    others = {name: e.over("symbol") for name, e in exprs.items() if name not in adx_cols}
-    out = staged.with_columns(**others).drop("_tr", "_pdm", "_mdm", "_trs", "_pdms", "_mdms", "_dx")
-    return out.select(*frame.columns, *exprs.keys())
+    c, h, l, v = pl.col("close"), pl.col("high"), pl.col("low"), pl.col("volume")
+    prev = _masked(c.shift(1), 1)
+    up, down = _masked(h.diff(), 1), _masked(-l.diff(), 1)
+    lf = ohlcv.sort("symbol", "date").lazy().with_columns(_pos=pl.int_range(pl.len()).over("symbol"))
+    lf = lf.with_columns(
+        _prev=prev,
+        _gain=_masked(c.diff().clip(lower_bound=0), 1).fill_null(0.0),
+        _loss=_masked((-c.diff()).clip(lower_bound=0), 1).fill_null(0.0),
+        _pdm=pl.when((up > down) & (up > 0)).then(up).when(up.is_not_null()).then(0.0),
+        _mdm=pl.when((down > up) & (down > 0)).then(down).when(down.is_not_null()).then(0.0),
+        _hh=_masked(h.rolling_max(14), 13),
+        _ll=_masked(l.rolling_min(14), 13),
+        _mid=_masked(c.rolling_mean(20), 19),
+        _std=_masked(c.rolling_std(20, ddof=0), 19),
+        sma_20=_masked(c.rolling_mean(20), 19),
+        sma_50=_masked(c.rolling_mean(50), 49),
+        sma_200=_masked(c.rolling_mean(200), 199),
+        roc_12=_masked(100 * (c - c.shift(12)) / c.shift(12), 12),
+        vwap_14=_masked(((h + l + c) / 3 * v).rolling_sum(14) / v.rolling_sum(14), 13),
+        obv=pl.when(c < c.shift(1)).then(-v).otherwise(v).cum_sum().over("symbol"),
+        adl=(
+            pl.when(h != l).then(((c - l) - (h - c)) / (h - l)).otherwise(0.0) * v
+        ).cum_sum().over("symbol"),
+    )
+    tr = pl.max_horizontal(h, pl.col("_prev")) - pl.min_horizontal(l, pl.col("_prev"))
+    lf = lf.with_columns(
+        _tr=tr,
+        _trd=pl.when(pl.col("_pos") >= 1).then(tr),
+        ema_12=ema("close", 12).over("symbol"),
+        ema_26=ema("close", 26).over("symbol"),
+        _avg_gain=pl.col("_gain").ewm_mean(alpha=1 / 14, adjust=False, min_samples=14).over("symbol"),
+        _avg_loss=pl.col("_loss").ewm_mean(alpha=1 / 14, adjust=False, min_samples=14).over("symbol"),
+        stoch_k=100 * (c - pl.col("_ll")) / (pl.col("_hh") - pl.col("_ll")),
+        williams_r_14=-100 * (pl.col("_hh") - c) / (pl.col("_hh") - pl.col("_ll")),
+        bb_mid=pl.col("_mid"),
+        bb_upper=pl.col("_mid") + 2 * pl.col("_std"),
+        bb_lower=pl.col("_mid") - 2 * pl.col("_std"),
+    )
+    lf = lf.with_columns(
+        macd=pl.col("ema_12") - pl.col("ema_26"),
+        rsi_14=pl.when(pl.col("_avg_loss") == 0).then(100.0).otherwise(100 - 100 / (1 + pl.col("_avg_gain") / pl.col("_avg_loss"))),
+        stoch_d=_masked(pl.col("stoch_k").rolling_mean(3), 15),
+        bb_pctb=(c - pl.col("bb_lower")) / (pl.col("bb_upper") - pl.col("bb_lower")),
+        bb_width=100 * (pl.col("bb_upper") - pl.col("bb_lower")) / pl.col("bb_mid"),
+        atr_14=_wilder_lead(pl.col("_tr"), 14, 0),
+        _trs=_wilder_lead(pl.col("_trd"), 14, 1) * 14,
+        _pdms=_wilder_lead(pl.col("_pdm"), 14, 1) * 14,
+        _mdms=_wilder_lead(pl.col("_mdm"), 14, 1) * 14,
+    )
+    lf = lf.with_columns(
+        macd_signal=ema(pl.col("macd"), 9).over("symbol"),
+        plus_di_14=100 * pl.col("_pdms") / pl.col("_trs"),
+        minus_di_14=100 * pl.col("_mdms") / pl.col("_trs"),
+    )
+    lf = lf.with_columns(
+        macd_hist=pl.col("macd") - pl.col("macd_signal"),
+        _dx=100 * (pl.col("plus_di_14") - pl.col("minus_di_14")).abs() / (pl.col("plus_di_14") + pl.col("minus_di_14")),
+    ).with_columns(adx_14=_wilder_lead(pl.col("_dx"), 14, 14))
+    return lf.select(*ohlcv.columns, *INDICATOR_COLUMNS).collect(engine="in-memory")
 
 
 def compute_features(ohlcv: pl.DataFrame) -> pl.DataFrame:
@@ -197,7 +262,7 @@ def compute_features(ohlcv: pl.DataFrame) -> pl.DataFrame:
         vol_90=rolling_volatility(90).over("symbol"),
     )
     keep = ["symbol", "date", "close"] + (["volume_brl"] if "volume_brl" in out.columns else [])
-    return out.select(*keep, "log_return", *indicator_exprs().keys(), "vol_30", "vol_90")
+    return out.select(*keep, "log_return", *INDICATOR_COLUMNS, "vol_30", "vol_90")
 
 
 def volatility_cone(
