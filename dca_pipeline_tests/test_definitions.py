@@ -8,7 +8,7 @@ from dca_pipeline.definitions import defs
 
 LAYERS = {
     "ingestion": {"raw_ohlcv_1d", "fx_usd_brl", "market_caps"},
-    "analytics": {"features_daily"},
+    "analytics": {"features_daily", "risk_metrics", "correlation_matrix"},
     "intelligence": {"asset_tiers", "asset_scores", "market_regime"},
     "portfolio": {"target_weights"},
     "execution": {"dca_orders", "fills", "positions"},

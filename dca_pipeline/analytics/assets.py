@@ -5,10 +5,12 @@ from datetime import date, timedelta
 import polars as pl
 from dagster import AssetExecutionContext, AssetCheckResult, asset, asset_check
 
+from dca_pipeline.analytics import statistics, transforms
 from dca_pipeline.analytics.indicators import compute_features
 from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.partitions import daily_partitions
+from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.storage.raw_store import read_daily_window
 
 DAILY = daily_partitions(cached_settings())
@@ -55,3 +57,70 @@ def features_in_range(features_daily: pl.DataFrame) -> AssetCheckResult:
         | (pl.col("atr_14") < 0)
     )
     return AssetCheckResult(passed=bad.is_empty(), metadata={"out_of_range_rows": len(bad)})
+
+
+RISK_WINDOW_DAYS = 365
+CORRELATION_WINDOW_DAYS = 90
+
+
+@asset(
+    group_name="analytics",
+    partitions_def=DAILY,
+    deps=[raw_ohlcv_1d],
+    io_manager_key="warehouse_io_manager",
+    metadata={"schema": "analytics", "partition_column": "date"},
+    pool="duckdb_warehouse",
+    kinds={"polars", "duckdb"},
+)
+def risk_metrics(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
+    """Per symbol over the last 365 days: 30/90-day vol, Sharpe and Sortino (risk-free = the configured CDI),
+    max drawdown, historical VaR 95/99 and CVaR 95 of daily log returns."""
+    day = date.fromisoformat(context.partition_key)
+    rf = float(config.settings().portfolio.risk_free_rate)
+    history = read_daily_window("raw_ohlcv_1d", day - timedelta(days=RISK_WINDOW_DAYS), day)
+    listed_today = history.filter(pl.col("date") == day).select("symbol")
+    metrics = statistics.risk_metrics(history.join(listed_today, on="symbol"), RISK_WINDOW_DAYS, rf)
+    metrics = metrics.with_columns(pl.lit(day).alias("date"), pl.lit(rf).alias("risk_free_rate"))
+    context.add_output_metadata({"symbols": len(metrics), "risk_free_rate": rf})
+    return metrics
+
+
+@asset(
+    group_name="analytics",
+    partitions_def=DAILY,
+    deps=[raw_ohlcv_1d],
+    io_manager_key="warehouse_io_manager",
+    metadata={"schema": "analytics", "partition_column": "date"},
+    pool="duckdb_warehouse",
+    kinds={"polars", "duckdb"},
+)
+def correlation_matrix(context: AssetExecutionContext) -> pl.DataFrame:
+    """Pairwise 90-day correlation of daily log returns (long: date, symbol_a, symbol_b, correlation)."""
+    day = date.fromisoformat(context.partition_key)
+    history = read_daily_window("raw_ohlcv_1d", day - timedelta(days=CORRELATION_WINDOW_DAYS), day)
+    returns = history.sort("symbol", "date").with_columns(
+        (pl.col("close") / pl.col("close").shift(1)).log().over("symbol").alias("r")
+    )
+    wide = transforms.align_daily(returns.drop_nulls("r"), "r", day - timedelta(days=CORRELATION_WINDOW_DAYS - 1), day)
+    corr = statistics.rolling_correlation(wide, CORRELATION_WINDOW_DAYS, CORRELATION_WINDOW_DAYS // 2)
+    corr = corr.filter(pl.col("date") == day)
+    context.add_output_metadata(
+        {"pairs": len(corr), "average_correlation": float(corr["correlation"].mean() or 0.0) if len(corr) else 0.0}
+    )
+    return corr
+
+
+@asset_check(asset=correlation_matrix, partitions_def=DAILY, description="correlations lie in [-1, 1]")
+def correlations_bounded(correlation_matrix: pl.DataFrame) -> AssetCheckResult:
+    bad = correlation_matrix.filter(~pl.col("correlation").is_between(-1 - 1e-9, 1 + 1e-9))
+    return AssetCheckResult(passed=bad.is_empty(), metadata={"pairs": len(correlation_matrix), "out_of_range": len(bad)})
+
+
+@asset_check(asset=risk_metrics, partitions_def=DAILY, description="VaR 99 >= VaR 95, CVaR 95 >= VaR 95, drawdown <= 0")
+def risk_metrics_consistent(risk_metrics: pl.DataFrame) -> AssetCheckResult:
+    bad = risk_metrics.filter(
+        (pl.col("var_99") < pl.col("var_95") - 1e-12)
+        | (pl.col("cvar_95") < pl.col("var_95") - 1e-12)
+        | (pl.col("max_drawdown") > 0)
+    )
+    return AssetCheckResult(passed=bad.is_empty(), metadata={"symbols": len(risk_metrics), "inconsistent": len(bad)})

@@ -353,17 +353,7 @@ def diversification_ratio(
 
 # --- daily risk table -------------------------------------------------------------------------------------
 
-RISK_METRICS_SCHEMA = {
-    "symbol": pl.String,
-    "vol_30": pl.Float64,
-    "vol_90": pl.Float64,
-    "sharpe": pl.Float64,
-    "sortino": pl.Float64,
-    "max_drawdown": pl.Float64,
-    "var_95": pl.Float64,
-    "var_99": pl.Float64,
-    "cvar_95": pl.Float64,
-}
+RISK_COLUMNS = ("vol_30", "vol_90", "sharpe", "sortino", "max_drawdown", "var_95", "var_99", "cvar_95")
 
 
 def _symbol_risk(closes: pl.DataFrame, as_of_window: int, risk_free_rate: float) -> dict[str, Any]:
@@ -397,8 +387,7 @@ def risk_metrics(ohlcv: pl.DataFrame, as_of_window: int = 365, risk_free_rate: f
     historical, on log returns, as positive losses; vols are annualized (×√365) and null with too little
     history; other undefined values (NaN) are stored as null, ±inf Sharpe/Sortino are kept.
     """
-    date_dtype = ohlcv.schema.get("date", pl.Date)
-    schema = {"symbol": pl.String, "date": date_dtype, **{k: v for k, v in RISK_METRICS_SCHEMA.items() if k != "symbol"}}
+    schema = {"symbol": pl.String, "date": ohlcv.schema.get("date", pl.Date), **dict.fromkeys(RISK_COLUMNS, pl.Float64)}
     valid = ohlcv.select("symbol", "date", pl.col("close").cast(pl.Float64).fill_nan(None)).filter(
         pl.col("close") > 0, pl.col("date").is_not_null()
     )

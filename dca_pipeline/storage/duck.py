@@ -104,6 +104,7 @@ def replace_rows(
     cur.register("__incoming", arrow)
     try:
         cur.execute(f'create table if not exists "{schema}"."{table}" as select * from __incoming limit 0')
+        _add_new_columns(cur, schema, table)
         if where_sql is None:
             cur.execute(f'delete from "{schema}"."{table}"')
         else:
@@ -111,3 +112,16 @@ def replace_rows(
         cur.execute(f'insert into "{schema}"."{table}" by name select * from __incoming')
     finally:
         cur.unregister("__incoming")
+
+
+def _add_new_columns(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
+    """Additive schema evolution: columns the incoming frame has and the table lacks are added (null for old rows)."""
+    existing = {
+        r[0]
+        for r in cur.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchall()
+    }
+    for name, dtype, *_ in cur.execute("describe select * from __incoming").fetchall():
+        if name not in existing:
+            cur.execute(f'alter table "{schema}"."{table}" add column "{name}" {dtype}')

@@ -40,3 +40,13 @@ def test_failed_transaction_leaves_nothing_behind() -> None:
     with duck.transaction(db) as cur:
         duck.replace_rows(cur, "s", "t", pl.DataFrame({"date": [2], "v": [99]}), "date = ?", [2])
     assert duck.query(db, "select * from s.t order by date")["v"].to_list() == [10, 99]
+
+
+def test_new_columns_are_added_to_an_existing_table() -> None:
+    db = warehouse_path()
+    with duck.transaction(db) as cur:
+        duck.replace_rows(cur, "s", "evolving", pl.DataFrame({"date": [1], "v": [10]}), None)
+    with duck.transaction(db) as cur:
+        duck.replace_rows(cur, "s", "evolving", pl.DataFrame({"date": [2], "v": [20], "w": [2.5]}), "date = ?", [2])
+    rows = duck.query(db, "select * from s.evolving order by date").rows()
+    assert rows == [(1, 10, None), (2, 20, 2.5)]
