@@ -102,8 +102,9 @@ def correlation_matrix(context: AssetExecutionContext) -> pl.DataFrame:
         (pl.col("close") / pl.col("close").shift(1)).log().over("symbol").alias("r")
     )
     wide = transforms.align_daily(returns.drop_nulls("r"), "r", day - timedelta(days=CORRELATION_WINDOW_DAYS - 1), day)
-    corr = statistics.rolling_correlation(wide, CORRELATION_WINDOW_DAYS, CORRELATION_WINDOW_DAYS // 2)
-    corr = corr.filter(pl.col("date") == day)
+    corr = statistics.pairwise_correlation(wide, CORRELATION_WINDOW_DAYS // 2).select(
+        pl.lit(day).alias("date"), "symbol_a", "symbol_b", "correlation"
+    )
     context.add_output_metadata(
         {"pairs": len(corr), "average_correlation": float(corr["correlation"].mean() or 0.0) if len(corr) else 0.0}
     )

@@ -397,3 +397,26 @@ def risk_metrics(ohlcv: pl.DataFrame, as_of_window: int = 365, risk_free_rate: f
     ]
     out = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
     return out.with_columns(pl.col(pl.Float64).fill_nan(None)).sort("symbol")
+
+
+def pairwise_correlation(returns_wide: pl.DataFrame, min_periods: int) -> pl.DataFrame:
+    """Pearson correlation of every pair of symbols over all rows of `returns_wide` (pairwise complete),
+    long: `symbol_a, symbol_b, correlation` with a < b; null with fewer than `min_periods` shared rows.
+
+    The one-window counterpart of `rolling_correlation`, computed by pandas' vectorized `corr`.
+    """
+    symbols = sorted(c for c in returns_wide.columns if c != "date")
+    schema = {"symbol_a": pl.String, "symbol_b": pl.String, "correlation": pl.Float64}
+    if len(symbols) < 2:
+        return pl.DataFrame(schema=schema)
+    corr = returns_wide.select(symbols).to_pandas().corr(min_periods=min_periods).to_numpy()
+    ia, ib = np.triu_indices(len(symbols), k=1)
+    values = corr[ia, ib]
+    return pl.DataFrame(
+        {
+            "symbol_a": [symbols[i] for i in ia],
+            "symbol_b": [symbols[j] for j in ib],
+            "correlation": [None if np.isnan(v) else float(v) for v in values],
+        },
+        schema=schema,
+    )

@@ -449,3 +449,24 @@ def test_risk_metrics_edges() -> None:
     assert row["max_drawdown"] == pytest.approx(-0.5)
     assert row["date"] == date(2024, 1, 6)
     assert row["var_95"] == pytest.approx(-np.quantile([math.log(0.5), math.log(2.0)], 0.05))
+
+
+def test_pairwise_correlation_equals_the_last_rolling_window() -> None:
+    from dca_pipeline.analytics.statistics import pairwise_correlation, rolling_correlation
+
+    rng = np.random.default_rng(7)
+    n = 60
+    base = rng.normal(0, 1, n)
+    wide = pl.DataFrame(
+        {
+            "date": pl.date_range(date(2021, 1, 1), date(2021, 1, 1) + timedelta(days=n - 1), eager=True),
+            "A": base + rng.normal(0, 0.5, n),
+            "B": base + rng.normal(0, 0.5, n),
+            "C": [None] * 20 + list(rng.normal(0, 1, n - 20)),
+        }
+    )
+    rolled = rolling_correlation(wide, window=n, min_periods=30).drop("date").sort("symbol_a", "symbol_b")
+    direct = pairwise_correlation(wide, min_periods=30).sort("symbol_a", "symbol_b")
+    assert direct["symbol_a"].to_list() == ["A", "A", "B"] and direct["symbol_b"].to_list() == ["B", "C", "C"]
+    np.testing.assert_allclose(direct["correlation"].to_numpy(), rolled["correlation"].to_numpy(), rtol=1e-10)
+    assert direct["correlation"][0] == pytest.approx(np.corrcoef(wide["A"], wide["B"])[0, 1])
