@@ -63,6 +63,13 @@ class PortfolioSettings(_Strict):
     risk_free_rate: Decimal = Field(default=Decimal("0.1075"), ge=0, le=1)
 
 
+class AnalyticsSettings(_Strict):
+    """Winsorization of daily log returns: quantiles per symbol over the feature lookback window."""
+
+    winsor_lower_q: float = Field(default=0.01, ge=0, le=0.5)
+    winsor_upper_q: float = Field(default=0.99, ge=0.5, le=1)
+
+
 class ScoringWeights(_Strict):
     """Weights of the factor groups in the composite score (primary 70%, secondary 30% in the seed)."""
 
@@ -95,6 +102,7 @@ class Settings(_Strict):
     tiers: tuple[Tier, ...] = Field(min_length=1)
     portfolio: PortfolioSettings
     scoring: ScoringWeights = ScoringWeights()
+    analytics: AnalyticsSettings = AnalyticsSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -17,12 +17,15 @@ DAILY = daily_partitions(cached_settings())
 LOOKBACK_DAYS = 400  # SMA 200 and 90-day volatility need this much history, with room for gaps
 
 
-def features_for_day(day: date) -> pl.DataFrame:
-    """Features of `day` from the stored raw bars of the preceding LOOKBACK_DAYS days."""
+def features_for_day(day: date, lower_q: float = 0.01, upper_q: float = 0.99) -> tuple[pl.DataFrame, int]:
+    """Features of `day` from the stored raw bars of the preceding LOOKBACK_DAYS days, plus `log_return_w`
+    (the log return winsorized to per-symbol quantiles of that window); returns how many values were clipped."""
     history = read_daily_window("raw_ohlcv_1d", day - timedelta(days=LOOKBACK_DAYS - 1), day)
     if history.is_empty():
         raise FileNotFoundError(f"no stored raw_ohlcv_1d bars up to {day}: materialize raw_ohlcv_1d first")
-    return compute_features(history).filter(pl.col("date") == day)
+    features = compute_features(history).with_columns(pl.col("log_return").alias("log_return_w"))
+    features, clipped = transforms.winsorize(features, "log_return_w", lower_q, upper_q)
+    return features.filter(pl.col("date") == day), clipped
 
 
 @asset(
@@ -34,12 +37,16 @@ def features_for_day(day: date) -> pl.DataFrame:
     pool="duckdb_warehouse",
     kinds={"polars", "duckdb"},
 )
-def features_daily(context: AssetExecutionContext) -> pl.DataFrame:
-    """Log return, SMA 20/50/200, EMA 12/26, MACD, RSI 14, Bollinger 20/2, ATR 14, 30/90-day vol (×√365)."""
+def features_daily(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
+    """Every indicator (trend, momentum, volatility, volume), log return (raw and winsorized), 30/90-day vol."""
     day = date.fromisoformat(context.partition_key)
-    features = features_for_day(day)
+    a = config.settings().analytics
+    features, clipped = features_for_day(day, a.winsor_lower_q, a.winsor_upper_q)
+    clipped_today = int((features["log_return_w"] != features["log_return"]).sum())
     context.add_output_metadata(
         {
+            "winsorized_in_window": clipped,
+            "winsorized_today": clipped_today,
             "symbols": len(features),
             "with_sma_200": int(features["sma_200"].is_not_null().sum()),
             "history_window_days": LOOKBACK_DAYS,

@@ -144,3 +144,21 @@ def regime_probabilities_sum_to_one(market_regime: pl.DataFrame) -> AssetCheckRe
     cols = [c for c in market_regime.columns if c.startswith("p_")]
     total = float(market_regime.select(pl.sum_horizontal(cols)).item()) if len(market_regime) else 0.0
     return AssetCheckResult(passed=abs(total - 1) < 1e-6, metadata={"sum": total, "regime": str(market_regime["regime"][0]) if len(market_regime) else ""})
+
+
+@asset_check(asset=asset_tiers, partitions_def=MONTHLY, description="every tiered coin meets its tier's market-cap range and volume floor")
+def tiers_respect_definitions(asset_tiers: pl.DataFrame, config: PipelineConfig) -> AssetCheckResult:
+    tiers = {t.name: t for t in config.settings().tiers}
+    bad = [
+        row
+        for row in asset_tiers.filter(pl.col("tier").is_not_null()).iter_rows(named=True)
+        if not (
+            tiers[row["tier"]].market_cap_min_usd <= row["market_cap_usd"] <= tiers[row["tier"]].market_cap_max_usd
+            and row["avg_volume_brl"] >= tiers[row["tier"]].daily_volume_min_brl
+        )
+    ]
+    counts = asset_tiers.group_by("tier").len().sort("tier")
+    return AssetCheckResult(
+        passed=not bad,
+        metadata={"violations": len(bad), "per_tier": markdown_table(counts), "sample": markdown_table(pl.DataFrame(bad))},
+    )
