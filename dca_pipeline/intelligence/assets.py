@@ -91,13 +91,20 @@ def asset_scores(
     return scores.with_columns(pl.lit(month).alias("month")).select("month", *scores.columns)
 
 
-@asset_check(asset=asset_scores, partitions_def=MONTHLY, description="scores are finite and every tiered coin is scored once")
-def scores_complete(asset_scores: pl.DataFrame) -> AssetCheckResult:
+@asset_check(
+    asset=asset_scores, partitions_def=MONTHLY, description="every tiered coin is scored exactly once, with a finite score"
+)
+def scores_complete(context, asset_scores: pl.DataFrame, warehouse: Warehouse) -> AssetCheckResult:  # noqa: ANN001
+    month = month_start(context.partition_key)
+    tiered = duck.query(
+        warehouse.db(), "select symbol from intelligence.asset_tiers where month = ? and tier is not null", [month]
+    )["symbol"].to_list()
     non_finite = asset_scores.filter(~pl.col("score").is_finite())
     dup = asset_scores.group_by("symbol").len().filter(pl.col("len") > 1)
+    unscored = sorted(set(tiered) - set(asset_scores["symbol"].to_list()))
     return AssetCheckResult(
-        passed=non_finite.is_empty() and dup.is_empty(),
-        metadata={"non_finite": len(non_finite), "duplicates": len(dup)},
+        passed=non_finite.is_empty() and dup.is_empty() and not unscored,
+        metadata={"tiered": len(tiered), "non_finite": len(non_finite), "duplicates": len(dup), "unscored": ", ".join(unscored) or "none"},
     )
 
 
