@@ -114,3 +114,17 @@ def test_rematerializing_a_day_changes_nothing(db: Path) -> None:
         result = defs.resolve_job_def("daily_job").execute_in_process(instance=instance, partition_key=day.isoformat())
     assert result.success
     assert snapshot() == before
+
+
+def test_backtest_replays_the_same_month_to_the_centavo(db: Path) -> None:
+    """The backtester runs the production functions: same targets, orders, fills and value as Dagster did."""
+    from dca_pipeline.backtest import run_backtest
+
+    result = run_backtest(load_settings(), MONTH, DAYS[-1])
+    stored = duck.query(db, "select symbol, weight from portfolio.target_weights where month = ? order by symbol", [MONTH])
+    assert result.targets.sort("symbol").select("symbol", "weight").rows() == stored.rows()
+    orders = duck.query(db, "select date, symbol, amount_centavos from execution.dca_orders order by all")
+    assert result.orders.select("date", "symbol", "amount_centavos").sort(pl.all()).rows() == orders.rows()
+    perf = duck.query(db, "select date, invested_brl, value_brl, cash_brl from monitoring.portfolio_performance order by date")
+    assert result.equity.select("date", "invested_brl", "value_brl", "cash_brl").rows() == perf.rows()
+    assert result.metrics["ledger_reconciles"] == 1.0

@@ -9,15 +9,14 @@ from dca_pipeline.analytics.assets import features_daily
 from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
-from dca_pipeline.intelligence.tiers import assign_tiers, average_volume_brl
+from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, tiers_for_month
 from dca_pipeline.metadata import markdown_table
 from dca_pipeline.partitions import month_start, monthly_partitions
 from dca_pipeline.resources import PipelineConfig, Warehouse
 from dca_pipeline.storage import duck
-from dca_pipeline.universe import history_before, investable
+from dca_pipeline.universe import history_before
 
 MONTHLY = monthly_partitions(cached_settings())
-VOLUME_WINDOW_DAYS = 30
 FACTOR_HISTORY_DAYS = 400  # GARCH needs a year of returns; momentum 180 days
 REGIME_HISTORY_DAYS = 1100  # about three years of market history for the HMM
 WAREHOUSE_META = {"schema": "intelligence", "partition_column": "month"}
@@ -39,8 +38,7 @@ def asset_tiers(context: AssetExecutionContext, market_caps: pl.DataFrame, confi
     bars = history_before(month, VOLUME_WINDOW_DAYS)
     if bars.is_empty():
         raise FileNotFoundError(f"no raw bars in the {VOLUME_WINDOW_DAYS} days before {month}: ingest them first")
-    universe = investable(bars, month - timedelta(days=1), settings)
-    tiers = assign_tiers(universe, market_caps, average_volume_brl(bars), settings.tiers)
+    tiers = tiers_for_month(bars, market_caps, month, settings)
     counts = tiers.group_by("reason").len().sort("reason")
     context.add_output_metadata(
         {
@@ -50,9 +48,7 @@ def asset_tiers(context: AssetExecutionContext, market_caps: pl.DataFrame, confi
             "snapshot_date": str(market_caps["snapshot_date"][0]),
         }
     )
-    return tiers.with_columns(pl.lit(month).alias("month")).select(
-        "month", "symbol", "tier", "market_cap_usd", "avg_volume_brl", "reason"
-    )
+    return tiers
 
 
 @asset(

@@ -83,7 +83,9 @@ def diversification(bars: pl.DataFrame, as_of: date, symbols: list[str], window:
     wide = rets.pivot(on="symbol", index="date", values="r").sort("date")
     cols = [c for c in wide.columns if c != "date"]
     if len(cols) < 2:
-        return pl.DataFrame({"symbol": cols, "diversification": [0.0] * len(cols)})
+        return pl.DataFrame(
+            {"symbol": cols, "diversification": [0.0] * len(cols)}, schema={"symbol": pl.String, "diversification": pl.Float64}
+        )
     corr = np.array(wide.select(cols).to_pandas().corr(min_periods=window // 2).to_numpy(), copy=True)
     np.fill_diagonal(corr, np.nan)
     mean_corr = np.nanmean(corr, axis=1)

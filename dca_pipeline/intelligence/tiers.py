@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from dca_pipeline.config import Tier
+from datetime import date, timedelta
+
+from dca_pipeline.config import Settings, Tier
 
 
 def average_volume_brl(bars: pl.DataFrame) -> pl.DataFrame:
@@ -48,3 +50,20 @@ def assign_tiers(
         .otherwise(pl.lit("BRL volume below tier floor"))
     )
     return frame.with_columns(tier_expr.alias("tier")).with_columns(reason.alias("reason")).sort("symbol")
+
+
+VOLUME_WINDOW_DAYS = 30
+
+
+def tiers_for_month(bars: pl.DataFrame, caps: pl.DataFrame, month: date, settings: Settings) -> pl.DataFrame:
+    """The month's tier table from bars before the month: the universe listed on the month's eve (minus
+    excluded bases), 30-day mean BRL volume, and the market caps known at the month's start."""
+    from dca_pipeline.universe import investable
+
+    eve = month - timedelta(days=1)
+    recent = bars.filter(pl.col("date").is_between(month - timedelta(days=VOLUME_WINDOW_DAYS), eve))
+    universe = investable(recent, eve, settings)
+    tiers = assign_tiers(universe, caps, average_volume_brl(recent), settings.tiers)
+    return tiers.with_columns(pl.lit(month).alias("month")).select(
+        "month", "symbol", "tier", "market_cap_usd", "avg_volume_brl", "reason"
+    )

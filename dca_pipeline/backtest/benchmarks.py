@@ -1,0 +1,58 @@
+"""What the investor would otherwise do, with the same budget slices: BTC-only DCA and equal-weight DCA."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import polars as pl
+
+from dca_pipeline.money import daily_contribution_centavos, to_brl
+
+
+def _brl(x: Decimal) -> Decimal:
+    return x.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+def dca_benchmark(
+    bars: pl.DataFrame, weights_by_month: dict[date, dict[str, float]], start: date, end: date, budget_centavos: int, fee: Decimal
+) -> pl.DataFrame:
+    """Each day's budget slice split by that month's weights and bought at the day's close, less the fee.
+
+    Returns date, invested_brl, value_brl (value at each day's close; a coin without a bar keeps its last close).
+    """
+    closes = {d: dict(zip(g["symbol"], g["close"])) for (d,), g in bars.partition_by("date", as_dict=True).items()}
+    qty: dict[str, Decimal] = {}
+    last: dict[str, float] = {}
+    invested, rows, day = 0, [], start
+    while day <= end:
+        today = closes.get(day, {})
+        last.update(today)
+        slice_c = daily_contribution_centavos(budget_centavos, day)
+        invested += slice_c
+        weights = weights_by_month.get(day.replace(day=1), {})
+        for sym, w in weights.items():
+            if sym in today and w > 0:
+                spend = Decimal(slice_c) / 100 * Decimal(repr(w))
+                qty[sym] = qty.get(sym, Decimal(0)) + spend * (1 - fee) / Decimal(repr(today[sym]))
+        value = sum((q * Decimal(repr(last[s])) for s, q in qty.items()), Decimal(0))
+        rows.append({"date": day, "invested_brl": to_brl(invested), "value_brl": _brl(value)})
+        day += timedelta(days=1)
+    return pl.DataFrame(rows)
+
+
+def btc_only(bars: pl.DataFrame, start: date, end: date, budget_centavos: int, fee: Decimal) -> pl.DataFrame:
+    months = {}
+    m = start.replace(day=1)
+    while m <= end:
+        months[m] = {"BTC/BRL": 1.0}
+        m = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+    return dca_benchmark(bars, months, start, end, budget_centavos, fee)
+
+
+def equal_weight(bars: pl.DataFrame, targets: pl.DataFrame, start: date, end: date, budget_centavos: int, fee: Decimal) -> pl.DataFrame:
+    """Equal weights over the coins the strategy held targets for in each month (same universe, no optimizer)."""
+    by_month: dict[date, dict[str, float]] = {}
+    for (month,), g in targets.partition_by("month", as_dict=True).items():
+        symbols = g.filter(pl.col("weight") > 0)["symbol"].to_list()
+        by_month[month] = {s: 1 / len(symbols) for s in symbols} if symbols else {}
+    return dca_benchmark(bars, by_month, start, end, budget_centavos, fee)

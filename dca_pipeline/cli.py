@@ -1,0 +1,57 @@
+"""`dca` command line: `dca backtest --start YYYY-MM-DD --end YYYY-MM-DD [--out report.html]`, `dca demo`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from dca_pipeline.backtest import run_backtest
+    from dca_pipeline.backtest.report import metrics_rows, write_tearsheet
+    from dca_pipeline.config import load_settings
+    from dca_pipeline.paths import dca_home
+
+    settings = load_settings(args.config)
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    if end < start:
+        print(f"--end {end} is before --start {start}", file=sys.stderr)
+        return 2
+    result = run_backtest(settings, start, end, progress=lambda m: print(f"  · {m}", flush=True))
+    out = Path(args.out) if args.out else dca_home() / "reports" / f"backtest_{start}_{end}.html"
+    write_tearsheet(result, out, f"dca_pipeline backtest {start} → {end}")
+    last = result.benchmarks.row(-1, named=True)
+    print(f"\nBacktest {start} → {end}")
+    for k, v in metrics_rows(result.metrics):
+        print(f"  {k:<18} {v}")
+    print(f"  {'btc_dca_value':<18} {float(last['btc_dca_brl']):,.2f}")
+    print(f"  {'equal_weight_dca':<18} {float(last['equal_weight_dca_brl']):,.2f}")
+    print(f"tearsheet: {out}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from dca_pipeline.demo import main as demo_main
+
+    return demo_main(["--month", args.month])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dca", description="dca_pipeline command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    bt = sub.add_parser("backtest", help="walk-forward backtest over the bundled history")
+    bt.add_argument("--start", required=True)
+    bt.add_argument("--end", required=True)
+    bt.add_argument("--out", help="HTML tearsheet path (default: $DCA_HOME/reports/...)")
+    bt.add_argument("--config", help="YAML configuration (default: $DCA_CONFIG or the packaged default)")
+    bt.set_defaults(func=_backtest)
+    demo = sub.add_parser("demo", help="run one month through Dagster and print a summary")
+    demo.add_argument("--month", default="2021-01")
+    demo.set_defaults(func=_demo)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
