@@ -36,6 +36,7 @@ def build_resources() -> dict[str, object]:
     settings = cached_settings()
     return {
         "config": PipelineConfig(),
+        "pipeline_config": PipelineConfig(),  # same settings, for assets whose `config` is run configuration
         "market_data": MarketData(source=settings.source),
         "broker": Broker(mode=settings.broker),
         "warehouse": Warehouse(),

@@ -12,7 +12,7 @@ LAYERS = {
     "intelligence": {"asset_tiers", "asset_scores", "market_regime"},
     "portfolio": {"target_weights"},
     "execution": {"dca_orders", "fills", "positions"},
-    "monitoring": {"portfolio_performance"},
+    "monitoring": {"portfolio_performance", "backtest_report"},
 }
 
 

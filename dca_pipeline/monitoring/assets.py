@@ -3,7 +3,7 @@
 from datetime import date, timedelta
 
 import polars as pl
-from dagster import AssetCheckResult, AssetExecutionContext, asset, asset_check
+from dagster import AssetCheckResult, AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset, asset_check
 
 from dca_pipeline.config import cached_settings
 from dca_pipeline.execution import ledger
@@ -11,7 +11,7 @@ from dca_pipeline.execution.assets import positions
 from dca_pipeline.monitoring.performance import next_day_performance
 from dca_pipeline.money import to_brl
 from dca_pipeline.partitions import daily_partitions
-from dca_pipeline.resources import Warehouse
+from dca_pipeline.resources import PipelineConfig, Warehouse
 from dca_pipeline.storage import duck
 
 DAILY = daily_partitions(cached_settings())
@@ -95,4 +95,33 @@ def ledger_reconciles(context, warehouse: Warehouse) -> AssetCheckResult:  # noq
             "fees_brl": float(to_brl(int(fills_fees))),
             "difference_centavos": diff,
         },
+    )
+
+
+class BacktestConfig(Config):
+    """Range and output of the backtest (set it in the launchpad when materializing from the UI)."""
+
+    start: str = "2019-01-01"
+    end: str = "2022-01-31"
+
+
+@asset(group_name="monitoring", kinds={"polars", "html"})
+def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipeline_config: PipelineConfig) -> MaterializeResult:
+    """Walk-forward backtest over the bundled history through the production functions, with an HTML tearsheet
+    in $DCA_HOME/reports and the headline metrics (vs BTC-only and equal-weight DCA) in this asset's metadata."""
+    from dca_pipeline.backtest import run_backtest
+    from dca_pipeline.backtest.report import metrics_rows, write_tearsheet
+    from dca_pipeline.paths import dca_home
+
+    start, end = date.fromisoformat(config.start), date.fromisoformat(config.end)
+    result = run_backtest(pipeline_config.settings(), start, end, progress=context.log.info)
+    path = write_tearsheet(result, dca_home() / "reports" / f"backtest_{start}_{end}.html", f"Backtest {start} → {end}")
+    last = result.benchmarks.row(-1, named=True)
+    rows = metrics_rows(result.metrics) + [
+        ("btc_dca_value_brl", f"{float(last['btc_dca_brl']):,.2f}"),
+        ("equal_weight_dca_value_brl", f"{float(last['equal_weight_dca_brl']):,.2f}"),
+    ]
+    table = "| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    return MaterializeResult(
+        metadata={"summary": MetadataValue.md(table), "tearsheet": MetadataValue.path(str(path)), **{k: float(v) for k, v in result.metrics.items()}}
     )

@@ -87,3 +87,21 @@ def test_cli_writes_a_tearsheet(tmp_path: Path, capsys: pytest.CaptureFixture[st
     printed = capsys.readouterr().out
     assert "irr" in printed and "tearsheet:" in printed
     assert cli_main(["backtest", "--start", "2021-02-01", "--end", "2021-01-01"]) == 2
+
+
+def test_backtest_report_asset_attaches_summary_and_tearsheet() -> None:
+    from dagster import materialize
+
+    from dca_pipeline.monitoring.assets import backtest_report
+    from dca_pipeline.paths import dca_home
+    from dca_pipeline.resources import PipelineConfig
+
+    result = materialize(
+        [backtest_report],
+        resources={"pipeline_config": PipelineConfig()},
+        run_config={"ops": {"backtest_report": {"config": {"start": "2021-01-01", "end": "2021-01-31"}}}},
+    )
+    meta = result.asset_materializations_for_node("backtest_report")[0].metadata
+    assert "| irr |" in meta["summary"].value and "btc_dca_value_brl" in meta["summary"].value
+    assert Path(meta["tearsheet"].value).exists() and Path(meta["tearsheet"].value).parent == dca_home() / "reports"
+    assert meta["ledger_reconciles"].value == 1.0
