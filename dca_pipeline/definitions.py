@@ -1,7 +1,7 @@
 """The Dagster code location: every layer's assets, checks, resources, jobs, schedules and sensors."""
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor, load_asset_checks_from_modules, load_assets_from_modules
+from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules, multiprocess_executor
 
 from dca_pipeline.analytics import assets as analytics_assets
 from dca_pipeline.config import cached_settings
@@ -52,5 +52,7 @@ defs = Definitions(
     schedules=[daily_schedule, monthly_schedule],
     sensors=[run_failure_alert],
     resources=build_resources(),
-    executor=in_process_executor,  # one process per run: DuckDB allows one writer per file
+    # Ad-hoc materializations from the UI run a process per step (parallel where the graph allows); DuckDB
+    # access waits for the file lock and releases it when each step ends. The scheduled jobs run in process.
+    executor=multiprocess_executor.configured({"max_concurrent": 2}),
 )

@@ -12,6 +12,7 @@ from dagster import (
     asset,
     asset_check,
 )
+from dagster import Backoff, Jitter, RetryPolicy
 
 from dca_pipeline.config import cached_settings
 from dca_pipeline.metadata import markdown_table
@@ -24,6 +25,8 @@ SETTINGS = cached_settings()
 DAILY = daily_partitions(SETTINGS)
 MONTHLY = monthly_partitions(SETTINGS)
 GROUP = "ingestion"
+# exchange and reference APIs fail transiently: retry with exponential backoff and jitter before failing the run
+NETWORK_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 
 
 _preview = markdown_table
@@ -35,6 +38,7 @@ _preview = markdown_table
     backfill_policy=BackfillPolicy.single_run(),
     io_manager_key="parquet_io_manager",
     pool="exchange_api",
+    retry_policy=NETWORK_RETRY,
     kinds={"polars", "parquet"},
 )
 def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
@@ -62,6 +66,7 @@ def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData) -> pl.
     backfill_policy=BackfillPolicy.single_run(),
     io_manager_key="parquet_io_manager",
     pool="exchange_api",
+    retry_policy=NETWORK_RETRY,
     kinds={"polars", "parquet"},
 )
 def fx_usd_brl(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
@@ -79,6 +84,7 @@ def fx_usd_brl(context: AssetExecutionContext, market_data: MarketData) -> pl.Da
     io_manager_key="parquet_io_manager",
     metadata={"partition_column": "month"},
     pool="exchange_api",
+    retry_policy=NETWORK_RETRY,
     kinds={"polars", "parquet"},
 )
 def market_caps(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:

@@ -10,6 +10,7 @@ from dagster import (
     RunRequest,
     ScheduleEvaluationContext,
     define_asset_job,
+    in_process_executor,
     run_failure_sensor,
     schedule,
 )
@@ -26,18 +27,21 @@ INGEST_ASSETS = ["raw_ohlcv_1d", "fx_usd_brl"]
 
 daily_job = define_asset_job(
     "daily_job",
+    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
     selection=AssetSelection.assets(*DAILY_ASSETS),
     partitions_def=daily_partitions(SETTINGS),
     description="Ingest the day, compute features, place and fill the DCA orders, value the portfolio.",
 )
 monthly_job = define_asset_job(
     "monthly_job",
+    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
     selection=AssetSelection.assets(*MONTHLY_ASSETS),
     partitions_def=monthly_partitions(SETTINGS),
     description="Market caps, tiers, scores and the month's target weights (data up to the month's eve).",
 )
 ingest_history_job = define_asset_job(
     "ingest_history_job",
+    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
     selection=AssetSelection.assets(*INGEST_ASSETS),
     partitions_def=daily_partitions(SETTINGS),
     description="Backfill raw bars and USD/BRL; a partition range runs as one run (single-run backfill policy).",
