@@ -30,6 +30,7 @@ def test_jobs_schedules_and_sensor() -> None:
     for name in ("daily_job", "monthly_job", "ingest_history_job"):
         assert defs.resolve_job_def(name) is not None
     assert defs.resolve_sensor_def("run_failure_alert") is not None
+    assert defs.resolve_sensor_def("daily_summary_alert") is not None
     daily = defs.resolve_schedule_def("daily_schedule")
     monthly = defs.resolve_schedule_def("monthly_schedule")
     assert daily.execution_timezone == monthly.execution_timezone == "America/Sao_Paulo"

@@ -128,3 +128,14 @@ def test_backtest_replays_the_same_month_to_the_centavo(db: Path) -> None:
     perf = duck.query(db, "select date, invested_brl, value_brl, cash_brl from monitoring.portfolio_performance order by date")
     assert result.equity.select("date", "invested_brl", "value_brl", "cash_brl").rows() == perf.rows()
     assert result.metrics["ledger_reconciles"] == 1.0
+
+
+def test_daily_summary_alert_reads_the_day_back(db: Path) -> None:
+    from dca_pipeline.monitoring.summary import daily_summary_alert
+
+    alert = daily_summary_alert(DAYS[-1].isoformat())
+    perf = duck.query(db, "select value_brl, pnl_brl from monitoring.portfolio_performance where date = ?", [DAYS[-1]]).row(0)
+    assert alert.severity.name == "INFO"
+    assert alert.fields["value"] == f"R$ {perf[0]:,.2f}" and alert.fields["pnl"] == f"R$ {perf[1]:,.2f}"
+    assert alert.fields["regime"] in {"bull", "bear", "sideways", "crisis"}
+    assert daily_summary_alert(DAYS[-1].isoformat(), ["raw_ohlcv_1d:no_missing_symbol_days"]).severity.name == "WARNING"

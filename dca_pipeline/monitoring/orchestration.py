@@ -1,22 +1,23 @@
 """Jobs, schedules (America/Sao_Paulo) and the run-failure alert sensor."""
 
-import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 from dagster import (
     AssetSelection,
     DefaultSensorStatus,
     RunFailureSensorContext,
+    DagsterRunStatus,
     RunRequest,
+    RunStatusSensorContext,
     ScheduleEvaluationContext,
     define_asset_job,
     in_process_executor,
     run_failure_sensor,
+    run_status_sensor,
     schedule,
 )
 
 from dca_pipeline.config import cached_settings
-from dca_pipeline.paths import dca_home
 
 SETTINGS = cached_settings()
 from dca_pipeline.partitions import daily_partitions, monthly_partitions  # noqa: E402
@@ -62,21 +63,43 @@ def monthly_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     return RunRequest(run_key=month.isoformat(), partition_key=month.isoformat())
 
 
-def write_alert(kind: str, message: str, **fields: str) -> dict:
-    """Append an alert to $DCA_HOME/alerts.jsonl (the UI shows it in the sensor's log too)."""
-    alert = {"at": datetime.now(timezone.utc).isoformat(), "kind": kind, "message": message, **fields}
-    with (dca_home() / "alerts.jsonl").open("a") as fh:
-        fh.write(json.dumps(alert) + "\n")
-    return alert
-
-
 @run_failure_sensor(default_status=DefaultSensorStatus.RUNNING)
 def run_failure_alert(context: RunFailureSensorContext) -> None:
-    """Log and record an alert for every failed run (job, partition, first error line)."""
+    """A CRITICAL alert for every failed run (job, partition, first error line), through the alert channels."""
+    from dca_pipeline.monitoring.alerts import Alert, Severity, router_from_env
+
     run = context.dagster_run
-    error = context.failure_event.message or "unknown error"
-    alert = write_alert(
-        "run_failure", error.splitlines()[0] if error else "", job=run.job_name, run_id=run.run_id,
-        partition=run.tags.get("dagster/partition", ""),
+    error = (context.failure_event.message or "unknown error").splitlines()[0]
+    partition = run.tags.get("dagster/partition", "")
+    alert = Alert(
+        Severity.CRITICAL, f"run failed: {run.job_name}", error, key=f"run_failure:{run.job_name}:{partition}",
+        fields={"job": run.job_name, "run_id": run.run_id, "partition": partition},
     )
-    context.log.error(f"ALERT: {alert}")
+    outcome = router_from_env().send(alert)
+    context.log.error(f"ALERT {alert.title}: {error} -> {outcome}")
+
+
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[daily_job], default_status=DefaultSensorStatus.RUNNING)
+def daily_summary_alert(context: RunStatusSensorContext) -> None:
+    """After each successful daily run: an INFO summary (orders, fills, value, P&L, regime, failed checks)."""
+    from dca_pipeline.monitoring.alerts import router_from_env
+    from dca_pipeline.monitoring.summary import daily_summary_alert as build
+
+    day = context.dagster_run.tags.get("dagster/partition")
+    if not day:
+        return
+    alert = build(day, failed_checks=_failed_checks(context))
+    router_from_env().send(alert)
+
+
+def _failed_checks(context: RunStatusSensorContext) -> list[str]:
+    """Names of asset checks that failed in the monitored run."""
+    from dagster import DagsterEventType
+
+    records = context.instance.all_logs(context.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    out = []
+    for rec in records:
+        data = rec.dagster_event.event_specific_data if rec.dagster_event else None
+        if data is not None and not data.passed:
+            out.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
+    return out

@@ -34,8 +34,9 @@ def test_failed_run_writes_an_alert() -> None:
         run_failure_alert(context)
     alerts = [json.loads(line) for line in (dca_home() / "alerts.jsonl").read_text().splitlines()]
     assert len(alerts) == 1
-    assert alerts[0]["kind"] == "run_failure" and alerts[0]["job"] == "failing_job"
-    assert alerts[0]["run_id"] == result.run_id and "explode" in alerts[0]["message"]
+    assert alerts[0]["severity"] == "CRITICAL" and alerts[0]["fields"]["job"] == "failing_job"
+    assert alerts[0]["fields"]["run_id"] == result.run_id and "explode" in alerts[0]["message"]
+    assert alerts[0]["outcome"] == {"log": "sent"}  # no external channel configured
 
 
 def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
