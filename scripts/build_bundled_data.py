@@ -62,12 +62,23 @@ def build_market_caps() -> pl.DataFrame:
     return pl.concat(frames).select("snapshot_date", "base", "market_cap_usd").sort("snapshot_date", "base")
 
 
+def build_ibov() -> pl.DataFrame:
+    """Ibovespa daily close (points) from Investing.com (MIT, fialhoFabio/tcc-usp-data-science)."""
+    raw = pl.read_csv(SHARED / "brazil_fialhoFabio" / "ibov.csv", infer_schema_length=0, encoding="utf8-lossy")
+    raw = raw.rename({raw.columns[0]: "Data"})
+    return raw.select(
+        pl.col("Data").str.to_date("%d.%m.%Y").alias("date"),
+        pl.col("Último").str.replace_all(".", "", literal=True).str.replace(",", ".").cast(pl.Float64).alias("close"),
+    ).sort("date")
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     for name, frame in {
         "ohlcv_1d_usd": build_ohlcv(),
         "usd_brl": build_usd_brl(),
         "market_caps_monthly": build_market_caps(),
+        "ibov": build_ibov(),
     }.items():
         frame.write_parquet(OUT / f"{name}.parquet", compression="zstd", compression_level=19, statistics=True)
         print(name, frame.shape)

@@ -56,3 +56,40 @@ def equal_weight(bars: pl.DataFrame, targets: pl.DataFrame, start: date, end: da
         symbols = g.filter(pl.col("weight") > 0)["symbol"].to_list()
         by_month[month] = {s: 1 / len(symbols) for s in symbols} if symbols else {}
     return dca_benchmark(bars, by_month, start, end, budget_centavos, fee)
+
+
+def index_dca(index: pl.DataFrame, start: date, end: date, budget_centavos: int) -> pl.DataFrame:
+    """Daily slices into an index (e.g. Ibovespa) with no fee: cash waits for the next trading day's close."""
+    closes = dict(zip(index["date"].to_list(), index["close"].to_list()))
+    units, pending, invested, last = Decimal(0), 0, 0, None
+    rows, day = [], start
+    while day <= end:
+        slice_c = daily_contribution_centavos(budget_centavos, day)
+        invested += slice_c
+        pending += slice_c
+        if day in closes:
+            last = Decimal(repr(closes[day]))
+            units += Decimal(pending) / 100 / last
+            pending = 0
+        value = units * last + Decimal(pending) / 100 if last is not None else Decimal(pending) / 100
+        rows.append({"date": day, "invested_brl": to_brl(invested), "value_brl": _brl(value)})
+        day += timedelta(days=1)
+    return pl.DataFrame(rows)
+
+
+def lump_sum(bars: pl.DataFrame, symbol: str, start: date, end: date, budget_centavos: int, fee: Decimal) -> pl.DataFrame:
+    """The whole period's budget put into `symbol` at the first day's close (invested counts it all from day one)."""
+    total = 0
+    day = start
+    while day <= end:
+        total += daily_contribution_centavos(budget_centavos, day)
+        day += timedelta(days=1)
+    series = bars.filter(pl.col("symbol") == symbol).sort("date").select("date", "close")
+    closes = dict(zip(series["date"].to_list(), series["close"].to_list()))
+    qty = Decimal(total) / 100 * (1 - fee) / Decimal(repr(closes[start]))
+    rows, last, day = [], closes[start], start
+    while day <= end:
+        last = closes.get(day, last)
+        rows.append({"date": day, "invested_brl": to_brl(total), "value_brl": _brl(qty * Decimal(repr(last)))})
+        day += timedelta(days=1)
+    return pl.DataFrame(rows)

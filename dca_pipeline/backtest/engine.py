@@ -15,7 +15,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import polars as pl
 
 from dca_pipeline.analytics.indicators import compute_features
-from dca_pipeline.backtest.benchmarks import btc_only, equal_weight
+from dca_pipeline.backtest.benchmarks import btc_only, equal_weight, index_dca, lump_sum
+from dca_pipeline.ingestion import bundle
 from dca_pipeline.backtest.ledger import MemoryLedger
 from dca_pipeline.backtest.metrics import performance_metrics
 from dca_pipeline.config import Settings
@@ -40,7 +41,7 @@ class BacktestResult:
     fills: pl.DataFrame
     targets: pl.DataFrame
     liquidations: pl.DataFrame
-    benchmarks: pl.DataFrame  # date, invested_brl, btc_dca_brl, equal_weight_dca_brl
+    benchmarks: pl.DataFrame  # date, invested_brl, btc_dca_brl, equal_weight_dca_brl, ibovespa_dca_brl, btc_lump_sum_brl
     metrics: dict[str, float]
 
 
@@ -124,7 +125,14 @@ def run_backtest(
     fee = settings.fees.taker
     btc = btc_only(bars, start, end, settings.budget_centavos, fee)
     ew = equal_weight(bars, targets_all, start, end, settings.budget_centavos, fee)
-    bench = btc.rename({"value_brl": "btc_dca_brl"}).join(ew.select("date", pl.col("value_brl").alias("equal_weight_dca_brl")), on="date")
+    ibov = index_dca(bundle.ibovespa(), start, end, settings.budget_centavos)
+    lump = lump_sum(bars, "BTC/BRL", start, end, settings.budget_centavos, fee)
+    bench = (
+        btc.rename({"value_brl": "btc_dca_brl"})
+        .join(ew.select("date", pl.col("value_brl").alias("equal_weight_dca_brl")), on="date")
+        .join(ibov.select("date", pl.col("value_brl").alias("ibovespa_dca_brl")), on="date")
+        .join(lump.select("date", pl.col("value_brl").alias("btc_lump_sum_brl")), on="date")
+    )
     return BacktestResult(
         benchmarks=bench,
         equity=equity,

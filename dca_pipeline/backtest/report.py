@@ -9,7 +9,8 @@ import polars as pl
 from dca_pipeline.backtest.engine import BacktestResult
 
 WIDTH, HEIGHT, PAD = 900, 320, 50
-COLORS = {"strategy": "#1f77b4", "invested": "#7f7f7f", "btc_dca": "#ff7f0e", "equal_weight_dca": "#2ca02c"}
+COLORS = {"strategy": "#1f77b4", "invested": "#7f7f7f", "btc_dca": "#ff7f0e", "equal_weight_dca": "#2ca02c",
+          "ibovespa_dca": "#9467bd", "btc_lump_sum": "#8c564b"}
 
 
 def _svg_lines(dates: list, series: dict[str, list[float]], title: str, percent: bool = False) -> str:
@@ -66,7 +67,8 @@ def write_tearsheet(result: BacktestResult, path: Path, title: str) -> Path:
         "paper fills at the next open with slippage and the taker fee. TWR = time-weighted, IRR = money-weighted.</p>",
         _table(metrics_rows(result.metrics)),
         _svg_lines(dates, {"strategy": as_float("value_brl"), "invested": as_float("invested_brl"),
-                           "btc_dca": as_float("btc_dca_brl"), "equal_weight_dca": as_float("equal_weight_dca_brl")},
+                           "btc_dca": as_float("btc_dca_brl"), "equal_weight_dca": as_float("equal_weight_dca_brl"),
+                           "ibovespa_dca": as_float("ibovespa_dca_brl"), "btc_lump_sum": as_float("btc_lump_sum_brl")},
                    "Portfolio value vs invested capital and benchmarks (BRL)"),
         _svg_lines(dates, {"strategy": dd}, "Drawdown of the time-weighted index", percent=True),
         "<h2>Monthly allocation</h2>",

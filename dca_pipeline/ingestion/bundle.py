@@ -9,7 +9,7 @@ import polars as pl
 from dca_pipeline.paths import bundled_data_dir
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=8)
 def _read(path: str) -> pl.DataFrame:
     return pl.read_parquet(path)
 
@@ -34,3 +34,8 @@ def usd_brl_published() -> pl.DataFrame:
 def market_cap_snapshots() -> pl.DataFrame:
     """Monthly CoinMarketCap snapshots: snapshot_date, base, market_cap_usd."""
     return _read(str(_file("market_caps_monthly")))
+
+
+def ibovespa() -> pl.DataFrame:
+    """Ibovespa daily close in points (Investing.com): date, close."""
+    return _read(str(_file("ibov")))

@@ -83,7 +83,7 @@ def test_cli_writes_a_tearsheet(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = tmp_path / "report.html"
     assert cli_main(["backtest", "--start", "2021-01-01", "--end", "2021-02-28", "--out", str(out)]) == 0
     text = out.read_text()
-    assert "<svg" in text and "cagr" in text and "btc_dca" in text
+    assert "<svg" in text and "cagr" in text and "btc_dca" in text and "ibovespa_dca" in text
     printed = capsys.readouterr().out
     assert "irr" in printed and "tearsheet:" in printed
     assert cli_main(["backtest", "--start", "2021-02-01", "--end", "2021-01-01"]) == 2
@@ -105,3 +105,22 @@ def test_backtest_report_asset_attaches_summary_and_tearsheet() -> None:
     assert "| irr |" in meta["summary"].value and "btc_dca_value_brl" in meta["summary"].value
     assert Path(meta["tearsheet"].value).exists() and Path(meta["tearsheet"].value).parent == dca_home() / "reports"
     assert meta["ledger_reconciles"].value == 1.0
+
+
+def test_ibovespa_dca_waits_for_trading_days_by_hand() -> None:
+    from dca_pipeline.backtest.benchmarks import index_dca
+
+    # Fri 2021-01-01 holiday, Sat, Sun: slices wait; Mon 2021-01-04 buys all four at 100, Tue closes 110
+    index = pl.DataFrame({"date": [date(2021, 1, 4), date(2021, 1, 5)], "close": [100.0, 110.0]})
+    out = index_dca(index, date(2021, 1, 1), date(2021, 1, 5), 3100)  # R$31/month -> R$1/day
+    assert out["value_brl"].to_list() == [Decimal("1.00"), Decimal("2.00"), Decimal("3.00"), Decimal("4.00"), Decimal("5.40")]
+    assert out["invested_brl"][-1] == Decimal("5.00")
+
+
+def test_lump_sum_by_hand() -> None:
+    from dca_pipeline.backtest.benchmarks import lump_sum
+
+    bars = pl.DataFrame({"symbol": ["BTC/BRL"] * 2, "date": [date(2021, 1, 1), date(2021, 1, 2)], "close": [100.0, 150.0]})
+    out = lump_sum(bars, "BTC/BRL", date(2021, 1, 1), date(2021, 1, 2), 3100, Decimal("0.007"))
+    # R$2 total, 0.7% fee -> 0.01986 BTC; at 150 -> R$2.979 -> R$2.98
+    assert out["value_brl"].to_list() == [Decimal("1.99"), Decimal("2.98")]
