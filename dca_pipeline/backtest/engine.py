@@ -121,6 +121,10 @@ def run_backtest(
             day += timedelta(days=1)
     equity = pl.DataFrame(equity_rows)
     metrics = performance_metrics(equity, float(settings.portfolio.risk_free_rate), float(to_brl(ledger.fees_centavos)))
+    fills_all = pl.concat(all_fills) if all_fills else pl.DataFrame()
+    metrics["total_slippage_brl"] = _slippage_brl(fills_all, settings.slippage_bps)
+    invested = float(equity["invested_brl"][-1]) if len(equity) else 0.0
+    metrics["cost_ratio"] = (metrics["total_fees_brl"] + metrics["total_slippage_brl"]) / invested if invested else 0.0
     targets_all = pl.concat(all_targets) if all_targets else pl.DataFrame(schema={"month": pl.Date, "symbol": pl.String, "weight": pl.Float64})
     fee = settings.fees.taker
     btc = btc_only(bars, start, end, settings.budget_centavos, fee)
@@ -137,11 +141,19 @@ def run_backtest(
         benchmarks=bench,
         equity=equity,
         orders=pl.concat(all_orders) if all_orders else pl.DataFrame(),
-        fills=pl.concat(all_fills) if all_fills else pl.DataFrame(),
+        fills=fills_all,
         targets=targets_all,
         liquidations=pl.DataFrame(liquidations),
         metrics={**metrics, "ledger_reconciles": float(_reconciles(ledger, liquidations))},
     )
+
+
+def _slippage_brl(fills: pl.DataFrame, slippage_bps: float) -> float:
+    """What buying above the next open cost: Σ notional × (1 − 1 / (1 + slippage))."""
+    if fills.is_empty():
+        return 0.0
+    notional = float(sum(fills["notional_centavos"].to_list())) / 100
+    return notional * (1 - 1 / (1 + slippage_bps / 10_000))
 
 
 def _value(quantity: Decimal, price: float) -> int:

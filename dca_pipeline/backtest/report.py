@@ -46,8 +46,58 @@ def _table(rows: list[tuple[str, str]]) -> str:
     return f"<table>{body}</table>"
 
 
+def monthly_returns(equity: pl.DataFrame) -> pl.DataFrame:
+    """Time-weighted return of each calendar month: year, month, return."""
+    return (
+        equity.with_columns((1 + pl.col("twr")).alias("idx"))
+        .group_by(pl.col("date").dt.year().alias("year"), pl.col("date").dt.month().alias("month"))
+        .agg(pl.col("idx").last().alias("end"), pl.col("date").min().alias("first"))
+        .sort("first")
+        .with_columns((pl.col("end") / pl.col("end").shift(1).fill_null(1.0) - 1).alias("return"))
+        .select("year", "month", "return")
+    )
+
+
+def _heat(v: float | None) -> str:
+    if v is None:
+        return "#fff"
+    x = max(-1.0, min(1.0, v / 0.5))  # ±50% a month saturates the colour
+    return f"rgba(44,160,44,{x:.2f})" if x >= 0 else f"rgba(214,39,40,{-x:.2f})"
+
+
+def heatmap_table(monthly: pl.DataFrame) -> str:
+    """Years × months grid of monthly returns, coloured green (gain) to red (loss)."""
+    head = "<tr><th>year</th>" + "".join(f"<th>{m}</th>" for m in range(1, 13)) + "</tr>"
+    rows = []
+    for year in sorted(monthly["year"].unique().to_list()):
+        values = dict(monthly.filter(pl.col("year") == year).select("month", "return").iter_rows())
+        cells = "".join(
+            f'<td style="background:{_heat(values.get(m))}">{"" if values.get(m) is None else f"{values[m]:.0%}"}</td>'
+            for m in range(1, 13)
+        )
+        rows.append(f"<tr><th>{year}</th>{cells}</tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def allocation_table(targets: pl.DataFrame, top: int = 12) -> str:
+    """Month × symbol target weights for the most-held symbols (shaded by weight)."""
+    if targets.is_empty():
+        return "<p>no targets</p>"
+    symbols = targets.group_by("symbol").agg(pl.col("weight").sum()).sort("weight", descending=True)["symbol"].head(top).to_list()
+    head = "<tr><th>month</th>" + "".join(f"<th>{html.escape(s.split('/')[0])}</th>" for s in symbols) + "<th>other</th></tr>"
+    rows = []
+    for (month,), g in sorted(targets.partition_by("month", as_dict=True).items()):
+        w = dict(zip(g["symbol"], g["weight"]))
+        other = sum(v for k, v in w.items() if k not in symbols)
+        cells = "".join(
+            f'<td style="background:rgba(31,119,180,{min(1.0, w.get(s, 0) / 0.15):.2f})">{w.get(s, 0):.0%}</td>' for s in symbols
+        )
+        rows.append(f"<tr><th>{month:%Y-%m}</th>{cells}<td>{other:.0%}</td></tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
 def metrics_rows(metrics: dict[str, float]) -> list[tuple[str, str]]:
-    pct = ("cagr", "volatility", "max_drawdown", "irr", "twr")
+    pct = ("cagr", "volatility", "max_drawdown", "irr", "twr", "cost_ratio")
     return [(k, f"{v:.2%}" if k in pct else f"{v:,.2f}") for k, v in metrics.items()]
 
 
@@ -71,10 +121,15 @@ def write_tearsheet(result: BacktestResult, path: Path, title: str) -> Path:
                            "ibovespa_dca": as_float("ibovespa_dca_brl"), "btc_lump_sum": as_float("btc_lump_sum_brl")},
                    "Portfolio value vs invested capital and benchmarks (BRL)"),
         _svg_lines(dates, {"strategy": dd}, "Drawdown of the time-weighted index", percent=True),
-        "<h2>Monthly allocation</h2>",
+        "<h2>Monthly returns (time-weighted)</h2>",
+        heatmap_table(monthly_returns(result.equity)),
+        "<h2>Allocation over time (target weights)</h2>",
+        allocation_table(result.targets),
         _table([(str(m), f"{n} assets, max weight {w:.2%}") for m, n, w in alloc.iter_rows()]),
         "<h2>Costs</h2>",
         _table([("fees (BRL)", f"{result.metrics.get('total_fees_brl', 0):,.2f}"),
+                ("slippage vs next open (BRL)", f"{result.metrics.get('total_slippage_brl', 0):,.2f}"),
+                ("costs as % of invested", f"{result.metrics.get('cost_ratio', 0):.3%}"),
                 ("delisted positions liquidated", str(len(result.liquidations)))]),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
