@@ -6,6 +6,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import polars as pl
+
 
 def _backtest(args: argparse.Namespace) -> int:
     from dca_pipeline.backtest import run_backtest
@@ -13,11 +15,29 @@ def _backtest(args: argparse.Namespace) -> int:
     from dca_pipeline.config import load_settings
     from dca_pipeline.paths import dca_home
 
-    settings = load_settings(args.config)
+    from dca_pipeline.backtest.sweep import override, run_sweep, sweep_settings
+    from dca_pipeline.config import ConfigError
+
     start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
     if end < start:
         print(f"--end {end} is before --start {start}", file=sys.stderr)
         return 2
+    try:
+        settings = load_settings(args.config)
+        for item in args.set or []:
+            key, _, value = item.partition("=")
+            settings = override(settings, key, value)
+        if args.sweep:
+            grid = {k: v.split(",") for k, _, v in (item.partition("=") for item in args.sweep)}
+            variants = sweep_settings(settings, grid)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.sweep:
+        table, _ = run_sweep(variants, start, end, progress=lambda m: print(f"  · {m}", flush=True))
+        with pl.Config(tbl_rows=100, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=200):
+            print(table)
+        return 0
     result = run_backtest(settings, start, end, progress=lambda m: print(f"  · {m}", flush=True))
     out = Path(args.out) if args.out else dca_home() / "reports" / f"backtest_{start}_{end}.html"
     write_tearsheet(result, out, f"dca_pipeline backtest {start} → {end}")
@@ -45,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--end", required=True)
     bt.add_argument("--out", help="HTML tearsheet path (default: $DCA_HOME/reports/...)")
     bt.add_argument("--config", help="YAML configuration (default: $DCA_CONFIG or the packaged default)")
+    bt.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting, e.g. portfolio.objective=max_sharpe")
+    bt.add_argument("--sweep", action="append", metavar="KEY=V1,V2", help="compare values side by side (repeatable: a grid)")
     bt.set_defaults(func=_backtest)
     demo = sub.add_parser("demo", help="run one month through Dagster and print a summary")
     demo.add_argument("--month", default="2021-01")

@@ -124,3 +124,28 @@ def test_lump_sum_by_hand() -> None:
     out = lump_sum(bars, "BTC/BRL", date(2021, 1, 1), date(2021, 1, 2), 3100, Decimal("0.007"))
     # R$2 total, 0.7% fee -> 0.01986 BTC; at 150 -> R$2.979 -> R$2.98
     assert out["value_brl"].to_list() == [Decimal("1.99"), Decimal("2.98")]
+
+
+def test_override_validates_and_names_the_field() -> None:
+    from dca_pipeline.backtest.sweep import override
+    from dca_pipeline.config import ConfigError
+
+    s = override(load_settings(), "portfolio.objective", "max_sharpe")
+    assert s.portfolio.objective == "max_sharpe"
+    with pytest.raises(ConfigError, match="portfolio.max_weight"):
+        override(load_settings(), "portfolio.max_weight", "2")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        override(load_settings(), "portfolio.nope", "1")
+
+
+def test_sweep_compares_variants_on_the_same_data(capsys: pytest.CaptureFixture[str]) -> None:
+    from dca_pipeline.backtest.sweep import run_sweep, sweep_settings
+
+    variants = sweep_settings(load_settings(), {"portfolio.objective": ["min_volatility", "max_sharpe"]})
+    table, results = run_sweep(variants, date(2021, 1, 1), date(2021, 2, 28))
+    assert table["variant"].to_list() == ["portfolio.objective=min_volatility", "portfolio.objective=max_sharpe"]
+    a, b = results.values()
+    assert a.equity["invested_brl"].to_list() == b.equity["invested_brl"].to_list()  # same budget, same days
+    assert a.targets["weight"].to_list() != b.targets["weight"].to_list()  # the flag really changes decisions
+    assert cli_main(["backtest", "--start", "2021-01-01", "--end", "2021-01-31", "--sweep", "min_order_brl=10,20"]) == 0
+    assert "min_order_brl=20" in capsys.readouterr().out
