@@ -1,6 +1,6 @@
 """Jobs, schedules (America/Sao_Paulo) and the run-failure alert sensor."""
 
-from datetime import timedelta, timezone
+from datetime import date, timedelta, timezone
 
 from dagster import (
     AssetSelection,
@@ -15,6 +15,9 @@ from dagster import (
     run_failure_sensor,
     run_status_sensor,
     schedule,
+    sensor,
+    SensorEvaluationContext,
+    SkipReason,
 )
 
 from dca_pipeline.config import cached_settings
@@ -71,9 +74,11 @@ def run_failure_alert(context: RunFailureSensorContext) -> None:
     run = context.dagster_run
     error = (context.failure_event.message or "unknown error").splitlines()[0]
     partition = run.tags.get("dagster/partition", "")
+    failed_checks = _failed_checks(context)
     alert = Alert(
         Severity.CRITICAL, f"run failed: {run.job_name}", error, key=f"run_failure:{run.job_name}:{partition}",
-        fields={"job": run.job_name, "run_id": run.run_id, "partition": partition},
+        fields={"job": run.job_name, "run_id": run.run_id, "partition": partition,
+                "failed_checks": ", ".join(failed_checks) or "none"},
     )
     outcome = router_from_env().send(alert)
     context.log.error(f"ALERT {alert.title}: {error} -> {outcome}")
@@ -103,3 +108,34 @@ def _failed_checks(context: RunStatusSensorContext) -> list[str]:
         if data is not None and not data.passed:
             out.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
     return out
+
+
+MAX_DATA_LAG_DAYS = 1
+
+
+@sensor(minimum_interval_seconds=3600, default_status=DefaultSensorStatus.RUNNING)
+def stale_data_alert(context: SensorEvaluationContext) -> SkipReason | None:
+    """WARNING when live daily bars lag: the newest `raw_ohlcv_1d` partition is older than yesterday (UTC).
+
+    With the replay source the data is history by design, so nothing is checked.
+    """
+    from datetime import datetime
+
+    from dagster import AssetKey
+
+    from dca_pipeline.monitoring.alerts import Alert, Severity, router_from_env
+
+    if SETTINGS.source == "replay":
+        return SkipReason("replay source: bundled history is not expected to be fresh")
+    event = context.instance.get_latest_materialization_event(AssetKey("raw_ohlcv_1d"))
+    partition = event.dagster_event.partition if event and event.dagster_event else None
+    expected = datetime.now(timezone.utc).date() - timedelta(days=1)
+    if partition and (expected - date.fromisoformat(partition)).days <= MAX_DATA_LAG_DAYS - 1:
+        return SkipReason(f"fresh: newest daily bars are for {partition}")
+    alert = Alert(
+        Severity.WARNING, "stale market data",
+        f"newest raw_ohlcv_1d partition is {partition or 'none'}, expected {expected}",
+        key=f"stale:{partition}", fields={"newest_partition": str(partition), "expected": str(expected)},
+    )
+    router_from_env().send(alert)
+    return None

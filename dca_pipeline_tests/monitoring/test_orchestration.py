@@ -48,3 +48,19 @@ def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "All code locations passed validation" in proc.stdout + proc.stderr
+
+
+def test_stale_data_sensor_alerts_only_for_live_data(monkeypatch) -> None:  # noqa: ANN001
+    from dagster import AssetMaterialization, build_sensor_context
+
+    from dca_pipeline.monitoring import orchestration
+
+    with DagsterInstance.ephemeral() as instance:
+        with build_sensor_context(instance=instance) as ctx:
+            assert "replay" in orchestration.stale_data_alert(ctx).skip_message  # history is not stale
+        monkeypatch.setattr(orchestration, "SETTINGS", orchestration.SETTINGS.model_copy(update={"source": "ccxt"}))
+        instance.report_runless_asset_event(AssetMaterialization("raw_ohlcv_1d", partition="2021-01-05"))
+        with build_sensor_context(instance=instance) as ctx:
+            assert orchestration.stale_data_alert(ctx) is None  # it alerted
+    alert = json.loads((dca_home() / "alerts.jsonl").read_text().splitlines()[-1])
+    assert alert["title"] == "stale market data" and alert["fields"]["newest_partition"] == "2021-01-05"
