@@ -38,15 +38,23 @@ def _backtest(args: argparse.Namespace) -> int:
         with pl.Config(tbl_rows=100, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=200):
             print(table)
         return 0
-    result = run_backtest(settings, start, end, progress=lambda m: print(f"  · {m}", flush=True))
+    result = run_backtest(settings, start, end, progress=lambda m: print(f"  · {m}", flush=True), with_regime=not args.no_regime)
+    parts = None
+    if args.attribution:
+        from dca_pipeline.backtest.attribution import attribution
+
+        print("  · attribution: re-running without costs", flush=True)
+        parts = attribution(settings, start, end, result)
     out = Path(args.out) if args.out else dca_home() / "reports" / f"backtest_{start}_{end}.html"
-    write_tearsheet(result, out, f"dca_pipeline backtest {start} → {end}")
+    write_tearsheet(result, out, f"dca_pipeline backtest {start} → {end}", parts)
     last = result.benchmarks.row(-1, named=True)
     print(f"\nBacktest {start} → {end}")
     for k, v in metrics_rows(result.metrics):
         print(f"  {k:<18} {v}")
     print(f"  {'btc_dca_value':<18} {float(last['btc_dca_brl']):,.2f}")
     print(f"  {'equal_weight_dca':<18} {float(last['equal_weight_dca_brl']):,.2f}")
+    for k, v in (parts or {}).items():
+        print(f"  {k:<26} {v:,.2f}")
     print(f"tearsheet: {out}")
     return 0
 
@@ -66,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--out", help="HTML tearsheet path (default: $DCA_HOME/reports/...)")
     bt.add_argument("--config", help="YAML configuration (default: $DCA_CONFIG or the packaged default)")
     bt.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting, e.g. portfolio.objective=max_sharpe")
+    bt.add_argument("--attribution", action="store_true", help="split the excess over BTC DCA into selection, weighting, costs")
+    bt.add_argument("--no-regime", action="store_true", help="skip the monthly regime fits (faster)")
     bt.add_argument("--sweep", action="append", metavar="KEY=V1,V2", help="compare values side by side (repeatable: a grid)")
     bt.set_defaults(func=_backtest)
     demo = sub.add_parser("demo", help="run one month through Dagster and print a summary")

@@ -26,6 +26,7 @@ from dca_pipeline.ingestion.quality import split_valid_ohlcv
 from dca_pipeline.ingestion.sources import MarketDataSource, ReplaySource
 from dca_pipeline.intelligence.scores import compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import tiers_for_month
+from dca_pipeline.intelligence.assets_constants import REGIME_HISTORY_DAYS
 from dca_pipeline.money import daily_contribution_centavos, fee_centavos, to_brl
 from dca_pipeline.monitoring.performance import next_day_performance
 from dca_pipeline.portfolio.targets import build_targets
@@ -41,6 +42,7 @@ class BacktestResult:
     fills: pl.DataFrame
     targets: pl.DataFrame
     liquidations: pl.DataFrame
+    regimes: pl.DataFrame  # month, regime, p_bull, p_bear, p_sideways, p_crisis (empty unless asked for)
     benchmarks: pl.DataFrame  # date, invested_brl, btc_dca_brl, equal_weight_dca_brl, ibovespa_dca_brl, btc_lump_sum_brl
     metrics: dict[str, float]
 
@@ -59,11 +61,16 @@ def run_backtest(
     end: date,
     source: MarketDataSource | None = None,
     progress: Callable[[str], None] | None = None,
+    with_regime: bool = False,
 ) -> BacktestResult:
-    """Simulate daily DCA from `start` to `end` (inclusive) with monthly targets; returns curves and metrics."""
+    """Simulate daily DCA from `start` to `end` (inclusive) with monthly targets; returns curves and metrics.
+
+    `with_regime` also fits the market-regime HMM each month (on data before it) for the tearsheet's timeline.
+    """
     source = source or ReplaySource()
     say = progress or (lambda _m: None)
-    raw = source.fetch_ohlcv_1d(start - timedelta(days=settings.portfolio.lookback_days + HISTORY_DAYS), end + timedelta(days=1))
+    history_days = max(settings.portfolio.lookback_days + HISTORY_DAYS, REGIME_HISTORY_DAYS if with_regime else 0)
+    raw = source.fetch_ohlcv_1d(start - timedelta(days=history_days), end + timedelta(days=1))
     bars, _quarantined = split_valid_ohlcv(raw)
     features = compute_features(bars)  # trailing indicators only: row D never sees data after D
     closes = {d: dict(zip(g["symbol"], g["close"])) for (d,), g in bars.partition_by("date", as_dict=True).items()}
@@ -74,7 +81,7 @@ def run_backtest(
     for d in sorted(closes):
         if d < start:
             last_close.update({s: (c, d) for s, c in closes[d].items()})
-    equity_rows, all_orders, all_fills, all_targets, liquidations = [], [], [], [], []
+    equity_rows, all_orders, all_fills, all_targets, liquidations, regimes = [], [], [], [], [], []
     prev_value, prev_twr, previous = 0, 0.0, None
     for month in _months(start, end):
         say(f"month {month:%Y-%m}")
@@ -86,6 +93,8 @@ def run_backtest(
         targets = build_targets(month, scores, history.select("symbol", "date", "close"), settings, previous).weights
         previous = targets
         all_targets.append(targets)
+        if with_regime:
+            regimes.append(_regime(history, month, settings))
         day = max(month, start)
         month_end = min(end, date(month.year + (month.month == 12), month.month % 12 + 1, 1) - timedelta(days=1))
         while day <= month_end:
@@ -138,6 +147,7 @@ def run_backtest(
         .join(lump.select("date", pl.col("value_brl").alias("btc_lump_sum_brl")), on="date")
     )
     return BacktestResult(
+        regimes=pl.DataFrame(regimes),
         benchmarks=bench,
         equity=equity,
         orders=pl.concat(all_orders) if all_orders else pl.DataFrame(),
@@ -146,6 +156,22 @@ def run_backtest(
         liquidations=pl.DataFrame(liquidations),
         metrics={**metrics, "ledger_reconciles": float(_reconciles(ledger, liquidations))},
     )
+
+
+def _regime(history: pl.DataFrame, month: date, settings: Settings) -> dict:
+    """The month's regime from an HMM fit on the REGIME_HISTORY_DAYS before it (same code as the asset)."""
+    from dca_pipeline.intelligence.regime import fit_regimes, market_features
+
+    excluded = [f"{b}/BRL" for b in settings.excluded_bases]
+    window = history.filter(
+        (pl.col("date") >= month - timedelta(days=REGIME_HISTORY_DAYS)) & ~pl.col("symbol").is_in(excluded)
+    )
+    wide = window.pivot(on="symbol", index="date", values="close").sort("date")
+    try:
+        r = fit_regimes(market_features(wide), month - timedelta(days=1))
+    except ValueError:
+        return {"month": month, "regime": None}
+    return {"month": month, "regime": r.label, **{f"p_{k}": v for k, v in r.probabilities.items()}}
 
 
 def _slippage_brl(fills: pl.DataFrame, slippage_bps: float) -> float:

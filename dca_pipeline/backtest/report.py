@@ -96,12 +96,27 @@ def allocation_table(targets: pl.DataFrame, top: int = 12) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+REGIME_COLORS = {"bull": "#2ca02c", "bear": "#d62728", "sideways": "#bcbd22", "crisis": "#7f0000", None: "#ddd"}
+
+
+def regime_timeline(regimes: pl.DataFrame) -> str:
+    """One coloured cell per month with the fitted regime (HMM on data before the month)."""
+    if regimes.is_empty():
+        return "<p>regimes not computed (run with the regime timeline enabled)</p>"
+    cells = "".join(
+        f'<td title="{m:%Y-%m}: {r}" style="background:{REGIME_COLORS.get(r, "#ddd")};color:#fff;font-size:10px">{m:%y%m}</td>'
+        for m, r in regimes.select("month", "regime").iter_rows()
+    )
+    legend = " ".join(f'<span style="color:{c}">■ {k}</span>' for k, c in REGIME_COLORS.items() if k)
+    return f"<table><tr>{cells}</tr></table><p>{legend}</p>"
+
+
 def metrics_rows(metrics: dict[str, float]) -> list[tuple[str, str]]:
     pct = ("cagr", "volatility", "max_drawdown", "irr", "twr", "cost_ratio")
     return [(k, f"{v:.2%}" if k in pct else f"{v:,.2f}") for k, v in metrics.items()]
 
 
-def write_tearsheet(result: BacktestResult, path: Path, title: str) -> Path:
+def write_tearsheet(result: BacktestResult, path: Path, title: str, extra: dict[str, float] | None = None) -> Path:
     eq = result.equity.join(result.benchmarks.drop("invested_brl"), on="date")
     dates = eq["date"].to_list()
     as_float = lambda c: [float(x) for x in eq[c].to_list()]  # noqa: E731
@@ -121,6 +136,8 @@ def write_tearsheet(result: BacktestResult, path: Path, title: str) -> Path:
                            "ibovespa_dca": as_float("ibovespa_dca_brl"), "btc_lump_sum": as_float("btc_lump_sum_brl")},
                    "Portfolio value vs invested capital and benchmarks (BRL)"),
         _svg_lines(dates, {"strategy": dd}, "Drawdown of the time-weighted index", percent=True),
+        "<h2>Market regime timeline</h2>",
+        regime_timeline(result.regimes),
         "<h2>Monthly returns (time-weighted)</h2>",
         heatmap_table(monthly_returns(result.equity)),
         "<h2>Allocation over time (target weights)</h2>",
@@ -132,6 +149,8 @@ def write_tearsheet(result: BacktestResult, path: Path, title: str) -> Path:
                 ("costs as % of invested", f"{result.metrics.get('cost_ratio', 0):.3%}"),
                 ("delisted positions liquidated", str(len(result.liquidations)))]),
     ]
+    if extra:
+        sections += ["<h2>Attribution vs BTC-only DCA (final value, BRL)</h2>", _table([(k, f"{v:,.2f}") for k, v in extra.items()])]
     path.parent.mkdir(parents=True, exist_ok=True)
     style = "body{font-family:sans-serif;max-width:960px;margin:auto} table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}"
     path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(sections)}</body></html>")

@@ -8,6 +8,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asse
 from dca_pipeline.analytics.assets import features_daily
 from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
+from dca_pipeline.intelligence.assets_constants import REGIME_HISTORY_DAYS
 from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, tiers_for_month
 from dca_pipeline.metadata import markdown_table
@@ -18,7 +19,6 @@ from dca_pipeline.universe import history_before
 
 MONTHLY = monthly_partitions(cached_settings())
 FACTOR_HISTORY_DAYS = 400  # GARCH needs a year of returns; momentum 180 days
-REGIME_HISTORY_DAYS = 1100  # about three years of market history for the HMM
 WAREHOUSE_META = {"schema": "intelligence", "partition_column": "month"}
 
 

@@ -103,6 +103,8 @@ class BacktestConfig(Config):
 
     start: str = "2019-01-01"
     end: str = "2022-01-31"
+    regime_timeline: bool = True
+    attribution: bool = False
 
 
 @asset(group_name="monitoring", kinds={"polars", "html"})
@@ -114,13 +116,21 @@ def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipe
     from dca_pipeline.paths import dca_home
 
     start, end = date.fromisoformat(config.start), date.fromisoformat(config.end)
-    result = run_backtest(pipeline_config.settings(), start, end, progress=context.log.info)
-    path = write_tearsheet(result, dca_home() / "reports" / f"backtest_{start}_{end}.html", f"Backtest {start} → {end}")
+    settings = pipeline_config.settings()
+    result = run_backtest(settings, start, end, progress=context.log.info, with_regime=config.regime_timeline)
+    parts = None
+    if config.attribution:
+        from dca_pipeline.backtest.attribution import attribution
+
+        parts = attribution(settings, start, end, result)
+    path = write_tearsheet(result, dca_home() / "reports" / f"backtest_{start}_{end}.html", f"Backtest {start} → {end}", parts)
     last = result.benchmarks.row(-1, named=True)
     rows = metrics_rows(result.metrics) + [
         ("btc_dca_value_brl", f"{float(last['btc_dca_brl']):,.2f}"),
         ("equal_weight_dca_value_brl", f"{float(last['equal_weight_dca_brl']):,.2f}"),
-    ]
+        ("ibovespa_dca_value_brl", f"{float(last['ibovespa_dca_brl']):,.2f}"),
+        ("btc_lump_sum_value_brl", f"{float(last['btc_lump_sum_brl']):,.2f}"),
+    ] + [(k, f"{v:,.2f}") for k, v in (parts or {}).items()]
     table = "| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     return MaterializeResult(
         metadata={"summary": MetadataValue.md(table), "tearsheet": MetadataValue.path(str(path)), **{k: float(v) for k, v in result.metrics.items()}}

@@ -81,9 +81,10 @@ def test_no_look_ahead_in_the_backtest() -> None:
 
 def test_cli_writes_a_tearsheet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report.html"
-    assert cli_main(["backtest", "--start", "2021-01-01", "--end", "2021-02-28", "--out", str(out)]) == 0
+    assert cli_main(["backtest", "--start", "2021-01-01", "--end", "2021-02-28", "--out", str(out), "--attribution"]) == 0
     text = out.read_text()
     assert "<svg" in text and "cagr" in text and "btc_dca" in text and "ibovespa_dca" in text
+    assert "Market regime timeline" in text and "2101" in text and "selection_brl" in text
     printed = capsys.readouterr().out
     assert "irr" in printed and "tearsheet:" in printed
     assert cli_main(["backtest", "--start", "2021-02-01", "--end", "2021-01-01"]) == 2
@@ -99,7 +100,7 @@ def test_backtest_report_asset_attaches_summary_and_tearsheet() -> None:
     result = materialize(
         [backtest_report],
         resources={"pipeline_config": PipelineConfig()},
-        run_config={"ops": {"backtest_report": {"config": {"start": "2021-01-01", "end": "2021-01-31"}}}},
+        run_config={"ops": {"backtest_report": {"config": {"start": "2021-01-01", "end": "2021-01-31", "regime_timeline": False}}}},
     )
     meta = result.asset_materializations_for_node("backtest_report")[0].metadata
     assert "| irr |" in meta["summary"].value and "btc_dca_value_brl" in meta["summary"].value
@@ -149,3 +150,12 @@ def test_sweep_compares_variants_on_the_same_data(capsys: pytest.CaptureFixture[
     assert a.targets["weight"].to_list() != b.targets["weight"].to_list()  # the flag really changes decisions
     assert cli_main(["backtest", "--start", "2021-01-01", "--end", "2021-01-31", "--sweep", "min_order_brl=10,20"]) == 0
     assert "min_order_brl=20" in capsys.readouterr().out
+
+
+def test_attribution_is_additive_and_costs_are_negative() -> None:
+    from dca_pipeline.backtest.attribution import attribution
+
+    parts = attribution(load_settings(), date(2021, 1, 1), date(2021, 1, 31))
+    total = parts["selection_brl"] + parts["weighting_and_timing_brl"] + parts["costs_brl"]
+    assert total == pytest.approx(parts["excess_vs_btc_dca_brl"], abs=1e-6)
+    assert parts["costs_brl"] < 0  # paying fees and slippage can only lower the value
