@@ -7,7 +7,13 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from dca_pipeline.analytics.statistics import max_drawdown, sharpe_ratio
+from dca_pipeline.analytics.statistics import (
+    conditional_value_at_risk,
+    max_drawdown,
+    sharpe_ratio,
+    sortino_ratio,
+    value_at_risk,
+)
 
 
 def irr(flows: list[tuple[date, float]]) -> float:
@@ -48,6 +54,9 @@ def performance_metrics(equity: pl.DataFrame, risk_free_rate: float, total_fees_
         "cagr": growth ** (365 / days) - 1 if growth > 0 else -1.0,
         "volatility": float(rets.std() * math.sqrt(365)) if len(rets) > 1 else float("nan"),
         "sharpe": sharpe_ratio(rets, risk_free_rate=risk_free_rate, periods_per_year=365),
+        "sortino": sortino_ratio(rets, risk_free_rate=risk_free_rate, periods_per_year=365),
+        "var_95_daily": value_at_risk(rets, 0.95, "historical"),
+        "cvar_95_daily": conditional_value_at_risk(rets, 0.95),
         "max_drawdown": max_drawdown(index).depth,
         "irr": irr(flows),
         "total_fees_brl": total_fees_brl,

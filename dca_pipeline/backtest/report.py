@@ -104,15 +104,16 @@ def regime_timeline(regimes: pl.DataFrame) -> str:
     if regimes.is_empty():
         return "<p>regimes not computed (run with the regime timeline enabled)</p>"
     cells = "".join(
-        f'<td title="{m:%Y-%m}: {r}" style="background:{REGIME_COLORS.get(r, "#ddd")};color:#fff;font-size:10px">{m:%y%m}</td>'
+        f'<span title="{m:%Y-%m}: {r}" style="display:inline-block;width:44px;margin:1px;text-align:center;'
+        f'background:{REGIME_COLORS.get(r, "#ddd")};color:#fff;font-size:10px">{m:%Y-%m}</span>'
         for m, r in regimes.select("month", "regime").iter_rows()
     )
     legend = " ".join(f'<span style="color:{c}">■ {k}</span>' for k, c in REGIME_COLORS.items() if k)
-    return f"<table><tr>{cells}</tr></table><p>{legend}</p>"
+    return f"<div>{cells}</div><p>{legend}</p>"
 
 
 def metrics_rows(metrics: dict[str, float]) -> list[tuple[str, str]]:
-    pct = ("cagr", "volatility", "max_drawdown", "irr", "twr", "cost_ratio")
+    pct = ("cagr", "volatility", "max_drawdown", "irr", "twr", "cost_ratio", "var_95_daily", "cvar_95_daily")
     return [(k, f"{v:.2%}" if k in pct else f"{v:,.2f}") for k, v in metrics.items()]
 
 

@@ -84,7 +84,7 @@ def test_cli_writes_a_tearsheet(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert cli_main(["backtest", "--start", "2021-01-01", "--end", "2021-02-28", "--out", str(out), "--attribution"]) == 0
     text = out.read_text()
     assert "<svg" in text and "cagr" in text and "btc_dca" in text and "ibovespa_dca" in text
-    assert "Market regime timeline" in text and "2101" in text and "selection_brl" in text
+    assert "Market regime timeline" in text and "2021-01" in text and "selection_brl" in text
     printed = capsys.readouterr().out
     assert "irr" in printed and "tearsheet:" in printed
     assert cli_main(["backtest", "--start", "2021-02-01", "--end", "2021-01-01"]) == 2
@@ -159,3 +159,29 @@ def test_attribution_is_additive_and_costs_are_negative() -> None:
     total = parts["selection_brl"] + parts["weighting_and_timing_brl"] + parts["costs_brl"]
     assert total == pytest.approx(parts["excess_vs_btc_dca_brl"], abs=1e-6)
     assert parts["costs_brl"] < 0  # paying fees and slippage can only lower the value
+
+
+class _Delists(ReplaySource):
+    """The real history, except that one coin stops trading after `last_day`."""
+
+    def __init__(self, symbol: str, last_day: date) -> None:
+        self.symbol, self.last_day = symbol, last_day
+
+    def fetch_ohlcv_1d(self, start: date, end: date) -> pl.DataFrame:
+        bars = super().fetch_ohlcv_1d(start, end)
+        return bars.filter(~((pl.col("symbol") == self.symbol) & (pl.col("date") > self.last_day)))
+
+
+def test_delisted_coin_is_liquidated_at_its_last_close() -> None:
+    settings = load_settings()
+    base = run_backtest(settings, date(2021, 1, 1), date(2021, 1, 31))
+    held = base.fills.group_by("symbol").len().sort("len", descending=True)["symbol"][0]
+    last_day = date(2021, 1, 15)
+    r = run_backtest(settings, date(2021, 1, 1), date(2021, 1, 31), source=_Delists(held, last_day))
+    liq = r.liquidations.row(0, named=True)
+    assert liq["symbol"] == held and liq["price_date"] == last_day
+    assert liq["date"] == last_day + timedelta(days=8)  # after STALE_DAYS without a bar
+    assert r.fills.filter((pl.col("symbol") == held) & (pl.col("date") > last_day)).is_empty()  # never bought again
+    assert r.metrics["ledger_reconciles"] == 1.0  # contributions + realized P&L = cash + cost + fees
+    last = ReplaySource().fetch_ohlcv_1d(last_day, last_day).filter(pl.col("symbol") == held)["close"][0]
+    assert liq["price_brl"] == last
