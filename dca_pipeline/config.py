@@ -87,6 +87,14 @@ class ScoringWeights(_Strict):
         return self
 
 
+class RiskSettings(_Strict):
+    """Circuit breaker: stop buying while the portfolio's drawdown is beyond `max_drawdown_halt` (None = off).
+
+    The budget keeps arriving and is carried forward; buying resumes once the drawdown recovers."""
+
+    max_drawdown_halt: float | None = Field(default=None, gt=0, lt=1)
+
+
 class Settings(_Strict):
     """The whole pipeline configuration."""
 
@@ -103,6 +111,7 @@ class Settings(_Strict):
     portfolio: PortfolioSettings
     scoring: ScoringWeights = ScoringWeights()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    risk: RiskSettings = RiskSettings()
 
     @field_validator("timezone")
     @classmethod

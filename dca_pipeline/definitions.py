@@ -18,6 +18,7 @@ from dca_pipeline.monitoring.orchestration import (
     run_failure_alert,
     daily_summary_alert,
     stale_data_alert,
+    circuit_breaker_alert,
 )
 from dca_pipeline.portfolio import assets as portfolio_assets
 from dca_pipeline.resources import Broker, MarketData, PipelineConfig, Warehouse
@@ -52,7 +53,7 @@ defs = Definitions(
     asset_checks=load_asset_checks_from_modules(LAYER_MODULES),
     jobs=[daily_job, monthly_job, ingest_history_job],
     schedules=[daily_schedule, monthly_schedule],
-    sensors=[run_failure_alert, daily_summary_alert, stale_data_alert],
+    sensors=[run_failure_alert, daily_summary_alert, stale_data_alert, circuit_breaker_alert],
     resources=build_resources(),
     # Ad-hoc materializations from the UI run a process per step (parallel where the graph allows); DuckDB
     # access waits for the file lock and releases it when each step ends. The scheduled jobs run in process.

@@ -22,6 +22,7 @@ from dca_pipeline.backtest.metrics import performance_metrics
 from dca_pipeline.config import Settings
 from dca_pipeline.execution.broker import paper_fills
 from dca_pipeline.execution.orders import plan_dca_orders
+from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.quality import split_valid_ohlcv
 from dca_pipeline.ingestion.sources import MarketDataSource, ReplaySource
 from dca_pipeline.intelligence.scores import compute_factors, score_assets
@@ -82,6 +83,7 @@ def run_backtest(
         if d < start:
             last_close.update({s: (c, d) for s, c in closes[d].items()})
     equity_rows, all_orders, all_fills, all_targets, liquidations, regimes = [], [], [], [], [], []
+    breaker_days: list[date] = []
     prev_value, prev_twr, previous = 0, 0.0, None
     for month in _months(start, end):
         say(f"month {month:%Y-%m}")
@@ -107,6 +109,9 @@ def run_backtest(
             orders = plan_dca_orders(
                 day, targets.filter(pl.col("weight") > 0), ledger.holdings(), prices, ledger.cash_centavos, settings.min_order_centavos
             )
+            if drawdown_breaker([r["twr"] for r in equity_rows], settings.risk.max_drawdown_halt).tripped:
+                orders = orders.clear()
+                breaker_days.append(day)
             nxt = opens.get(day + timedelta(days=1), pl.DataFrame(schema={"symbol": pl.String, "open": pl.Float64}))
             fills, status = paper_fills(orders, nxt, settings.fees.taker, settings.slippage_bps)
             ledger.apply_fills(fills)
@@ -154,7 +159,7 @@ def run_backtest(
         fills=fills_all,
         targets=targets_all,
         liquidations=pl.DataFrame(liquidations),
-        metrics={**metrics, "ledger_reconciles": float(_reconciles(ledger, liquidations))},
+        metrics={**metrics, "ledger_reconciles": float(_reconciles(ledger, liquidations)), "breaker_days": float(len(breaker_days))},
     )
 
 

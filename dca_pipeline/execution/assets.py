@@ -16,6 +16,7 @@ from dca_pipeline.execution import ledger
 from dca_pipeline.execution.broker import paper_fills
 from dca_pipeline.execution.orders import plan_dca_orders, total_ordered_centavos
 from dca_pipeline.execution.positions import last_prices, value_positions
+from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.ingestion.quality import split_valid_ohlcv
 from dca_pipeline.metadata import markdown_table
@@ -56,6 +57,7 @@ def dca_orders(
     db = warehouse.db()
     contribution = daily_contribution_centavos(settings.budget_centavos, day)
     cash = ledger.cash_balance_centavos(db, day - timedelta(days=1)) + contribution
+    breaker = drawdown_breaker(_twr_history(db, day), settings.risk.max_drawdown_halt)
     orders = plan_dca_orders(
         day,
         target_weights.filter(pl.col("weight") > 0),
@@ -64,6 +66,9 @@ def dca_orders(
         cash,
         settings.min_order_centavos,
     )
+    if breaker.tripped:
+        context.log.warning(f"circuit breaker: drawdown {breaker.drawdown:.1%} beyond -{breaker.threshold:.0%}; no orders")
+        orders = orders.clear()
     orders = ledger.record_orders(db, day, orders, contribution)
     spent = total_ordered_centavos(orders)
     return MaterializeResult(
@@ -73,6 +78,8 @@ def dca_orders(
             "cash_available_brl": float(to_brl(cash)),
             "ordered_brl": float(to_brl(spent)),
             "carried_forward_brl": float(to_brl(cash - spent)),
+            "circuit_breaker": "tripped" if breaker.tripped else "ok",
+            "drawdown": breaker.drawdown,
             "orders_table": markdown_table(orders.select("symbol", "amount_brl", "deficit_brl", "status")),
         }
     )
@@ -144,6 +151,14 @@ def orders_within_budget(context, config: PipelineConfig, warehouse: Warehouse) 
         if spent > available or smallest < min_order:
             bad.append({"date": str(d), "ordered_centavos": spent, "available_centavos": available, "smallest": smallest})
     return AssetCheckResult(passed=not bad, metadata={"orders_days": len(rows), "violations": markdown_table(pl.DataFrame(bad))})
+
+
+def _twr_history(db, day: date) -> list[float]:  # noqa: ANN001
+    """TWR of every valued day before `day` (for the drawdown circuit breaker)."""
+    if not duck.table_exists(db, "monitoring", "portfolio_performance"):
+        return []
+    rows = duck.query(db, "select twr from monitoring.portfolio_performance where date < ? order by date", [day])
+    return [float(x) for x in rows["twr"].to_list()]
 
 
 def _contribution(db, day: date) -> int:  # noqa: ANN001

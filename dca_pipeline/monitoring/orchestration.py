@@ -16,6 +16,9 @@ from dagster import (
     run_status_sensor,
     schedule,
     sensor,
+    asset_sensor,
+    AssetKey,
+    EventLogEntry,
     SensorEvaluationContext,
     SkipReason,
 )
@@ -138,4 +141,22 @@ def stale_data_alert(context: SensorEvaluationContext) -> SkipReason | None:
         key=f"stale:{partition}", fields={"newest_partition": str(partition), "expected": str(expected)},
     )
     router_from_env().send(alert)
+    return None
+
+
+@asset_sensor(asset_key=AssetKey("dca_orders"), default_status=DefaultSensorStatus.RUNNING)
+def circuit_breaker_alert(context: SensorEvaluationContext, asset_event: EventLogEntry) -> SkipReason | None:
+    """CRITICAL alert when a day's orders were withheld by the drawdown circuit breaker."""
+    from dca_pipeline.monitoring.alerts import Alert, Severity, router_from_env
+
+    mat = asset_event.asset_materialization
+    meta = mat.metadata if mat else {}
+    state = meta.get("circuit_breaker")
+    if state is None or state.value != "tripped":
+        return SkipReason("circuit breaker not tripped")
+    drawdown = float(meta["drawdown"].value) if "drawdown" in meta else float("nan")
+    router_from_env().send(
+        Alert(Severity.CRITICAL, "circuit breaker tripped", f"no orders on {mat.partition}: drawdown {drawdown:.1%}",
+              key=f"breaker:{mat.partition}", fields={"partition": str(mat.partition), "drawdown": f"{drawdown:.4f}"})
+    )
     return None
