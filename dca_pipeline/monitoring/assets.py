@@ -105,6 +105,7 @@ class BacktestConfig(Config):
     end: str = "2022-01-31"
     regime_timeline: bool = True
     attribution: bool = False
+    overrides: list[str] = []  # strategy settings for this backtest only, e.g. ["portfolio.objective=max_sharpe"]
 
 
 @asset(group_name="monitoring", kinds={"polars", "html"})
@@ -116,7 +117,12 @@ def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipe
     from dca_pipeline.paths import dca_home
 
     start, end = date.fromisoformat(config.start), date.fromisoformat(config.end)
+    from dca_pipeline.backtest.sweep import override
+
     settings = pipeline_config.settings()
+    for item in config.overrides:
+        key, _, value = item.partition("=")
+        settings = override(settings, key, value)
     result = run_backtest(settings, start, end, progress=context.log.info, with_regime=config.regime_timeline)
     parts = None
     if config.attribution:
@@ -133,5 +139,5 @@ def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipe
     ] + [(k, f"{v:,.2f}") for k, v in (parts or {}).items()]
     table = "| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     return MaterializeResult(
-        metadata={"summary": MetadataValue.md(table), "tearsheet": MetadataValue.path(str(path)), **{k: float(v) for k, v in result.metrics.items()}}
+        metadata={"summary": MetadataValue.md(table), "overrides": MetadataValue.json(list(config.overrides)), "tearsheet": MetadataValue.path(str(path)), **{k: float(v) for k, v in result.metrics.items()}}
     )

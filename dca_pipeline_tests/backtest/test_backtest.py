@@ -100,12 +100,14 @@ def test_backtest_report_asset_attaches_summary_and_tearsheet() -> None:
     result = materialize(
         [backtest_report],
         resources={"pipeline_config": PipelineConfig()},
-        run_config={"ops": {"backtest_report": {"config": {"start": "2021-01-01", "end": "2021-01-31", "regime_timeline": False}}}},
+        run_config={"ops": {"backtest_report": {"config": {"start": "2021-01-01", "end": "2021-01-31", "regime_timeline": False,
+                                                           "overrides": ["portfolio.objective=max_sharpe"]}}}},
     )
     meta = result.asset_materializations_for_node("backtest_report")[0].metadata
     assert "| irr |" in meta["summary"].value and "btc_dca_value_brl" in meta["summary"].value
     assert Path(meta["tearsheet"].value).exists() and Path(meta["tearsheet"].value).parent == dca_home() / "reports"
     assert meta["ledger_reconciles"].value == 1.0
+    assert meta["overrides"].value == ["portfolio.objective=max_sharpe"]
 
 
 def test_ibovespa_dca_waits_for_trading_days_by_hand() -> None:
