@@ -86,6 +86,10 @@ def lump_sum(bars: pl.DataFrame, symbol: str, start: date, end: date, budget_cen
         day += timedelta(days=1)
     series = bars.filter(pl.col("symbol") == symbol).sort("date").select("date", "close")
     closes = dict(zip(series["date"].to_list(), series["close"].to_list()))
+    if start not in closes:  # the market has no such coin on day one: no lump-sum benchmark
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        return pl.DataFrame({"date": days, "invested_brl": [to_brl(total)] * len(days), "value_brl": [None] * len(days)},
+                            schema={"date": pl.Date, "invested_brl": pl.Decimal(38, 2), "value_brl": pl.Decimal(38, 2)})
     qty = Decimal(total) / 100 * (1 - fee) / Decimal(repr(closes[start]))
     rows, last, day = [], closes[start], start
     while day <= end:

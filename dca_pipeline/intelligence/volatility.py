@@ -59,13 +59,18 @@ def garch_forecast(log_returns: pl.Series | np.ndarray, horizon: int = 30) -> Ga
             warnings.simplefilter("ignore")
             model = arch_model(100 * r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal")
             res = model.fit(disp="off")
-            variance = res.forecast(horizon=horizon, reindex=False).variance.to_numpy()[-1]
     except (ValueError, np.linalg.LinAlgError, RuntimeError):
         return _fallback(r)
+    omega, alpha, beta = (float(res.params[k]) for k in ("omega", "alpha[1]", "beta[1]"))
+    # closed-form GARCH(1,1) variance path (what arch's analytic forecast computes, without its overhead):
+    # σ²₁ = ω + α ε²_T + β σ²_T,  σ²_h = ω + (α + β) σ²_{h−1}
+    eps, sigma = float(np.asarray(res.resid)[-1]), float(np.asarray(res.conditional_volatility)[-1])
+    variance = [omega + alpha * eps**2 + beta * sigma**2]
+    for _ in range(horizon - 1):
+        variance.append(omega + (alpha + beta) * variance[-1])
     vol = math.sqrt(float(np.mean(variance))) / 100 * ANNUALIZE
     if not math.isfinite(vol):
         return _fallback(r)
-    omega, alpha, beta = (float(res.params[k]) for k in ("omega", "alpha[1]", "beta[1]"))
     return GarchForecast(vol, omega, alpha, beta, alpha + beta, res.convergence_flag == 0, len(r), "garch11")
 
 

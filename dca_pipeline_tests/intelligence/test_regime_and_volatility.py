@@ -259,3 +259,19 @@ def test_volatility_scores_are_point_in_time() -> None:
         }
     )
     assert volatility_regime_scores(pl.concat([closes, shock]), as_of).equals(scores)
+
+
+def test_closed_form_forecast_equals_arch_forecast() -> None:
+    import math as _math
+
+    from arch import arch_model
+
+    from dca_pipeline.intelligence.volatility import garch_forecast
+
+    rng = np.random.default_rng(11)
+    r = rng.standard_t(5, 400) * 0.03
+    ours = garch_forecast(r, horizon=30)
+    res = arch_model(100 * r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal").fit(disp="off")
+    theirs = _math.sqrt(float(res.forecast(horizon=30, reindex=False).variance.to_numpy()[-1].mean())) / 100 * _math.sqrt(365)
+    assert ours.method == "garch11"
+    assert ours.annualized_vol == pytest.approx(theirs, rel=1e-10)
