@@ -14,6 +14,16 @@ from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.storage.raw_store import read_daily_window
 
 DAILY = daily_partitions(cached_settings())
+# every analytics asset: a daily table `analytics.<asset>` computed from stored raw bars
+DAILY_TABLE = dict(
+    group_name="analytics",
+    partitions_def=DAILY,
+    deps=[raw_ohlcv_1d],
+    io_manager_key="warehouse_io_manager",
+    metadata={"schema": "analytics", "partition_column": "date"},
+    pool="duckdb_warehouse",
+    kinds={"polars", "duckdb"},
+)
 LOOKBACK_DAYS = 400  # SMA 200 and 90-day volatility need this much history, with room for gaps
 
 
@@ -28,15 +38,7 @@ def features_for_day(day: date, lower_q: float = 0.01, upper_q: float = 0.99) ->
     return features.filter(pl.col("date") == day), clipped
 
 
-@asset(
-    group_name="analytics",
-    partitions_def=DAILY,
-    deps=[raw_ohlcv_1d],
-    io_manager_key="warehouse_io_manager",
-    metadata={"schema": "analytics", "partition_column": "date"},
-    pool="duckdb_warehouse",
-    kinds={"polars", "duckdb"},
-)
+@asset(**DAILY_TABLE)
 def features_daily(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
     """Every indicator (trend, momentum, volatility, volume), log return (raw and winsorized), 30/90-day vol."""
     day = date.fromisoformat(context.partition_key)
@@ -70,15 +72,7 @@ RISK_WINDOW_DAYS = 365
 CORRELATION_WINDOW_DAYS = 90
 
 
-@asset(
-    group_name="analytics",
-    partitions_def=DAILY,
-    deps=[raw_ohlcv_1d],
-    io_manager_key="warehouse_io_manager",
-    metadata={"schema": "analytics", "partition_column": "date"},
-    pool="duckdb_warehouse",
-    kinds={"polars", "duckdb"},
-)
+@asset(**DAILY_TABLE)
 def risk_metrics(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
     """Per symbol over the last 365 days: 30/90-day vol, Sharpe and Sortino (risk-free = the configured CDI),
     max drawdown, historical VaR 95/99 and CVaR 95 of daily log returns."""
@@ -92,15 +86,7 @@ def risk_metrics(context: AssetExecutionContext, config: PipelineConfig) -> pl.D
     return metrics
 
 
-@asset(
-    group_name="analytics",
-    partitions_def=DAILY,
-    deps=[raw_ohlcv_1d],
-    io_manager_key="warehouse_io_manager",
-    metadata={"schema": "analytics", "partition_column": "date"},
-    pool="duckdb_warehouse",
-    kinds={"polars", "duckdb"},
-)
+@asset(**DAILY_TABLE)
 def correlation_matrix(context: AssetExecutionContext) -> pl.DataFrame:
     """Pairwise 90-day correlation of daily log returns (long: date, symbol_a, symbol_b, correlation)."""
     day = date.fromisoformat(context.partition_key)

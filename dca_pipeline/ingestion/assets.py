@@ -27,12 +27,8 @@ MONTHLY = monthly_partitions(SETTINGS)
 GROUP = "ingestion"
 # exchange and reference APIs fail transiently: retry with exponential backoff and jitter before failing the run
 NETWORK_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
-
-
-_preview = markdown_table
-
-
-@asset(
+# daily raw data: one Parquet file per day, a range backfilled in one run, one exchange call at a time
+DAILY_RAW = dict(
     group_name=GROUP,
     partitions_def=DAILY,
     backfill_policy=BackfillPolicy.single_run(),
@@ -41,6 +37,12 @@ _preview = markdown_table
     retry_policy=NETWORK_RETRY,
     kinds={"polars", "parquet"},
 )
+
+
+_preview = markdown_table
+
+
+@asset(**DAILY_RAW)
 def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
     """Every listed symbol's daily bar in BRL; invalid rows go to $DCA_HOME/quarantine with a reason."""
     window = context.partition_time_window
@@ -60,15 +62,7 @@ def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData) -> pl.
     return valid
 
 
-@asset(
-    group_name=GROUP,
-    partitions_def=DAILY,
-    backfill_policy=BackfillPolicy.single_run(),
-    io_manager_key="parquet_io_manager",
-    pool="exchange_api",
-    retry_policy=NETWORK_RETRY,
-    kinds={"polars", "parquet"},
-)
+@asset(**DAILY_RAW)
 def fx_usd_brl(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
     """USD/BRL per calendar day; weekends and holidays carry the last published rate (`is_filled`)."""
     window = context.partition_time_window

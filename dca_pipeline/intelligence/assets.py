@@ -20,9 +20,8 @@ from dca_pipeline.universe import history_before
 MONTHLY = monthly_partitions(cached_settings())
 FACTOR_HISTORY_DAYS = 400  # GARCH needs a year of returns; momentum 180 days
 WAREHOUSE_META = {"schema": "intelligence", "partition_column": "month"}
-
-
-@asset(
+# monthly tables `intelligence.<asset>`, computed from raw bars published before the month
+MONTHLY_TABLE = dict(
     group_name="intelligence",
     partitions_def=MONTHLY,
     deps=[raw_ohlcv_1d],
@@ -31,6 +30,9 @@ WAREHOUSE_META = {"schema": "intelligence", "partition_column": "month"}
     pool="duckdb_warehouse",
     kinds={"polars", "duckdb"},
 )
+
+
+@asset(**MONTHLY_TABLE)
 def asset_tiers(context: AssetExecutionContext, market_caps: pl.DataFrame, config: PipelineConfig) -> pl.DataFrame:
     """Each investable coin's tier from its market cap and 30-day mean BRL volume before the month."""
     settings = config.settings()
@@ -51,15 +53,7 @@ def asset_tiers(context: AssetExecutionContext, market_caps: pl.DataFrame, confi
     return tiers
 
 
-@asset(
-    group_name="intelligence",
-    partitions_def=MONTHLY,
-    deps=[raw_ohlcv_1d, features_daily],
-    io_manager_key="warehouse_io_manager",
-    metadata=WAREHOUSE_META,
-    pool="duckdb_warehouse",
-    kinds={"polars", "duckdb"},
-)
+@asset(**{**MONTHLY_TABLE, "deps": [raw_ohlcv_1d, features_daily]})
 def asset_scores(
     context: AssetExecutionContext, asset_tiers: pl.DataFrame, warehouse: Warehouse, config: PipelineConfig
 ) -> pl.DataFrame:
@@ -104,15 +98,7 @@ def scores_complete(context, asset_scores: pl.DataFrame, warehouse: Warehouse) -
     )
 
 
-@asset(
-    group_name="intelligence",
-    partitions_def=MONTHLY,
-    deps=[raw_ohlcv_1d],
-    io_manager_key="warehouse_io_manager",
-    metadata=WAREHOUSE_META,
-    pool="duckdb_warehouse",
-    kinds={"hmmlearn", "duckdb"},
-)
+@asset(**{**MONTHLY_TABLE, "kinds": {"hmmlearn", "duckdb"}})
 def market_regime(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
     """Bull / bear / sideways / crisis from a Gaussian HMM on market return, volatility and correlation,
     fit only on data before the month; states are named by their fitted means, not their index."""
