@@ -25,8 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     with instance:
         run_month(month, instance, log=lambda m: print(f"  · {m}", flush=True))
-    days = month_days(month)
-    print(render_summary(month_summary(warehouse_path(), month, days[-1])))
+    from dca_pipeline.storage import duck
+
+    last = duck.query(warehouse_path(), "select max(date) as d from monitoring.portfolio_performance where date >= ?", [month])["d"][0]
+    print(render_summary(month_summary(warehouse_path(), month, last or month_days(month)[-1])))
     return 0
 
 

@@ -33,7 +33,13 @@ def run_month(month: date, instance: DagsterInstance, log=print) -> None:  # noq
     from dca_pipeline.definitions import defs
 
     settings = cached_settings()
-    days = month_days(month)
+    daily_def = defs.resolve_job_def("daily_job").partitions_def
+    last = date.fromisoformat(daily_def.get_last_partition_key())
+    days = [d for d in month_days(month) if d <= last]
+    if not days:
+        raise ValueError(f"{month:%Y-%m} is after the last daily partition ({last})")
+    if days[-1] < month_days(month)[-1]:
+        log(f"the data ends on {last + timedelta(days=1)}: running {month:%Y-%m} through {days[-1]}")
     first_history = max(settings.history_start, month - timedelta(days=history_days_needed(settings)))
     ingest = defs.resolve_job_def("ingest_history_job")
     daily = defs.resolve_job_def("daily_job")
