@@ -88,7 +88,9 @@ def diversification(bars: pl.DataFrame, as_of: date, symbols: list[str], window:
         )
     corr = np.array(wide.select(cols).to_pandas().corr(min_periods=window // 2).to_numpy(), copy=True)
     np.fill_diagonal(corr, np.nan)
-    mean_corr = np.nanmean(corr, axis=1)
+    valid = ~np.isnan(corr)
+    counts = valid.sum(axis=1)
+    mean_corr = np.where(counts > 0, np.where(valid, corr, 0.0).sum(axis=1) / np.maximum(counts, 1), np.nan)
     return pl.DataFrame({"symbol": cols, "diversification": [-float(x) if not np.isnan(x) else None for x in mean_corr]})
 
 
