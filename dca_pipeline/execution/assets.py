@@ -29,7 +29,7 @@ from dca_pipeline.storage.raw_store import read_daily_window
 
 DAILY = daily_partitions(cached_settings())
 GROUP = "execution"
-PRICE_STALENESS_DAYS = 30
+PRICE_LOOKBACK_DAYS = 400  # a coin that stopped trading keeps its last close (see `price_date`), never vanishes
 
 
 def _day(context: AssetExecutionContext) -> date:
@@ -121,9 +121,13 @@ def fills(
 def positions(context: AssetExecutionContext, warehouse: Warehouse) -> pl.DataFrame:
     """Holdings after the day's fills, valued at each symbol's last close on or before the day."""
     day = _day(context)
-    bars = read_daily_window("raw_ohlcv_1d", day - timedelta(days=PRICE_STALENESS_DAYS), day)
+    held = ledger.holdings(warehouse.db(), day)
+    bars = read_daily_window("raw_ohlcv_1d", day, day)
+    missing = set(held["symbol"].to_list()) - set(bars["symbol"].to_list() if len(bars) else [])
+    if missing:  # only then look back further for the last close
+        bars = read_daily_window("raw_ohlcv_1d", day - timedelta(days=PRICE_LOOKBACK_DAYS), day)
     prices = last_prices(bars, day) if not bars.is_empty() else pl.DataFrame(schema={"symbol": pl.String, "close": pl.Float64, "date": pl.Date})
-    out = value_positions(day, ledger.holdings(warehouse.db(), day), prices)
+    out = value_positions(day, held, prices)
     context.add_output_metadata(
         {
             "symbols": len(out),
