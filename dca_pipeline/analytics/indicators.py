@@ -6,61 +6,10 @@ import polars as pl
 ANNUALIZATION_DAYS = 365  # crypto trades every day
 
 
-def sma(col: str, window: int) -> pl.Expr:
-    return pl.col(col).rolling_mean(window, min_samples=window)
-
-
 def ema(col: str | pl.Expr, span: int) -> pl.Expr:
     """Recursive EMA (pandas ewm(span, adjust=False)); null until `span` observations exist."""
     expr = pl.col(col) if isinstance(col, str) else col
     return expr.ewm_mean(span=span, adjust=False, min_samples=span)
-
-
-def wilder(expr: pl.Expr, window: int) -> pl.Expr:
-    """Wilder smoothing seeded with the simple mean of the first `window` non-null values (as ta's ATR/ADX)."""
-    n_valid = expr.is_not_null().cum_sum()
-    first_full = (n_valid == window) & (n_valid.shift(1).fill_null(0) < window)
-    seeded = (
-        pl.when(n_valid < window)
-        .then(None)
-        .when(first_full)
-        .then(expr.rolling_mean(window, min_samples=window))
-        .otherwise(expr)
-    )
-    return seeded.ewm_mean(alpha=1 / window, adjust=False, ignore_nulls=True)
-
-
-def rsi(col: str = "close", window: int = 14) -> pl.Expr:
-    """Wilder RSI as `ta.momentum.RSIIndicator`: ewm(alpha=1/window) of gains and losses."""
-    diff = pl.col(col).diff()
-    up = diff.clip(lower_bound=0).fill_null(0.0)
-    down = (-diff).clip(lower_bound=0).fill_null(0.0)
-    avg_up = up.ewm_mean(alpha=1 / window, adjust=False, min_samples=window)
-    avg_down = down.ewm_mean(alpha=1 / window, adjust=False, min_samples=window)
-    return pl.when(avg_down == 0).then(100.0).otherwise(100 - 100 / (1 + avg_up / avg_down))
-
-
-def true_range() -> pl.Expr:
-    prev = pl.col("close").shift(1)
-    return pl.max_horizontal(pl.col("high"), prev) - pl.min_horizontal(pl.col("low"), prev)
-
-
-def atr(window: int = 14) -> pl.Expr:
-    return wilder(true_range(), window)
-
-
-def bollinger(col: str = "close", window: int = 20, k: float = 2.0) -> dict[str, pl.Expr]:
-    """Middle, upper, lower bands (population std, as ta) and %b."""
-    mid = sma(col, window)
-    std = pl.col(col).rolling_std(window, min_samples=window, ddof=0)
-    upper, lower = mid + k * std, mid - k * std
-    return {"bb_mid": mid, "bb_upper": upper, "bb_lower": lower, "bb_pctb": (pl.col(col) - lower) / (upper - lower)}
-
-
-def macd(col: str = "close", fast: int = 12, slow: int = 26, signal: int = 9) -> dict[str, pl.Expr]:
-    line = ema(col, fast) - ema(col, slow)
-    sig = ema(line, signal)
-    return {"macd": line, "macd_signal": sig, "macd_hist": line - sig}
 
 
 def log_return(col: str = "close") -> pl.Expr:
@@ -72,95 +21,11 @@ def rolling_volatility(window: int, returns: str = "log_return") -> pl.Expr:
     return pl.col(returns).rolling_std(window, min_samples=window) * ANNUALIZATION_DAYS**0.5
 
 
-def wilder_sum(expr: pl.Expr, window: int) -> pl.Expr:
-    """Wilder's running sum S_t = S_{t-1} − S_{t-1}/n + x_t, seeded with the sum of the first n values."""
-    return wilder(expr, window) * window
-
-
-def adx(window: int = 14) -> dict[str, pl.Expr]:
-    """Average directional index with +DI/−DI (Wilder), as StockCharts and `ta.trend.ADXIndicator`."""
-    up = pl.col("high").diff()
-    down = -pl.col("low").diff()
-    plus_dm = pl.when((up > down) & (up > 0)).then(up).otherwise(0.0)
-    minus_dm = pl.when((down > up) & (down > 0)).then(down).otherwise(0.0)
-    # the first bar has no previous bar: its TR is high − low and its directional moves are unknown
-    tr = true_range()
-    idx = pl.int_range(pl.len())
-    tr_s = wilder_sum(pl.when(idx == 0).then(None).otherwise(tr), window)
-    plus_di = 100 * wilder_sum(pl.when(idx == 0).then(None).otherwise(plus_dm), window) / tr_s
-    minus_di = 100 * wilder_sum(pl.when(idx == 0).then(None).otherwise(minus_dm), window) / tr_s
-    dx = 100 * (plus_di - minus_di).abs() / (plus_di + minus_di)
-    return {f"adx_{window}": wilder(dx, window), f"plus_di_{window}": plus_di, f"minus_di_{window}": minus_di}
-
-
-def stochastic(window: int = 14, smooth: int = 3) -> dict[str, pl.Expr]:
-    low = pl.col("low").rolling_min(window, min_samples=window)
-    high = pl.col("high").rolling_max(window, min_samples=window)
-    k = 100 * (pl.col("close") - low) / (high - low)
-    return {"stoch_k": k, "stoch_d": k.rolling_mean(smooth, min_samples=smooth)}
-
-
-def williams_r(window: int = 14) -> pl.Expr:
-    high = pl.col("high").rolling_max(window, min_samples=window)
-    low = pl.col("low").rolling_min(window, min_samples=window)
-    return -100 * (high - pl.col("close")) / (high - low)
-
-
-def rate_of_change(window: int = 12) -> pl.Expr:
-    prev = pl.col("close").shift(window)
-    return 100 * (pl.col("close") - prev) / prev
-
-
-def vwap(window: int = 14) -> pl.Expr:
-    """Rolling volume-weighted average of the typical price (high + low + close) / 3."""
-    typical = (pl.col("high") + pl.col("low") + pl.col("close")) / 3
-    return (typical * pl.col("volume")).rolling_sum(window, min_samples=window) / pl.col("volume").rolling_sum(
-        window, min_samples=window
-    )
-
-
-def on_balance_volume() -> pl.Expr:
-    """Cumulative volume signed by the close's direction (a flat or first bar counts as up, as `ta`)."""
-    down = pl.col("close") < pl.col("close").shift(1)
-    return pl.when(down).then(-pl.col("volume")).otherwise(pl.col("volume")).cum_sum()
-
-
-def accumulation_distribution() -> pl.Expr:
-    """Cumulative money-flow volume: CLV × volume, CLV = ((c − l) − (h − c)) / (h − l), 0 when h = l."""
-    rng = pl.col("high") - pl.col("low")
-    clv = pl.when(rng != 0).then(((pl.col("close") - pl.col("low")) - (pl.col("high") - pl.col("close"))) / rng).otherwise(0.0)
-    return (clv * pl.col("volume")).cum_sum()
-
-
 INDICATOR_COLUMNS = (
     "sma_20", "sma_50", "sma_200", "ema_12", "ema_26", "macd", "macd_signal", "macd_hist", "adx_14", "plus_di_14",
     "minus_di_14", "rsi_14", "stoch_k", "stoch_d", "williams_r_14", "roc_12", "bb_mid", "bb_upper", "bb_lower",
     "bb_pctb", "bb_width", "atr_14", "vwap_14", "obv", "adl",
 )
-
-
-def indicator_exprs() -> dict[str, pl.Expr]:
-    """Every per-symbol indicator of `compute_indicators`, by output column."""
-    bands = bollinger()
-    return {
-        "sma_20": sma("close", 20),
-        "sma_50": sma("close", 50),
-        "sma_200": sma("close", 200),
-        "ema_12": ema("close", 12),
-        "ema_26": ema("close", 26),
-        **macd(),
-        **adx(14),
-        "rsi_14": rsi(),
-        **stochastic(),
-        "williams_r_14": williams_r(14),
-        "roc_12": rate_of_change(12),
-        **bands,
-        "bb_width": 100 * (bands["bb_upper"] - bands["bb_lower"]) / bands["bb_mid"],
-        "atr_14": atr(14),
-        "vwap_14": vwap(14),
-        "obv": on_balance_volume(),
-        "adl": accumulation_distribution(),
-    }
 
 
 def _masked(expr: pl.Expr, warmup: int) -> pl.Expr:
@@ -173,8 +38,8 @@ def _masked(expr: pl.Expr, warmup: int) -> pl.Expr:
 
 
 def _wilder_lead(expr: pl.Expr, window: int, lead: int) -> pl.Expr:
-    """`wilder` for a series whose first `lead` rows per symbol are null: the seed position is known, so only
-    the recursive smoothing itself needs a per-symbol window (this is the hot path of ADX and ATR)."""
+    """Wilder smoothing (ta's ATR/ADX convention) of a series whose first `lead` rows per symbol are null:
+    seeded with the mean of the first `window` values, then S_t = S_{t-1} + (x_t − S_{t-1}) / window."""
     seed_at = lead + window - 1
     seeded = (
         pl.when(pl.col("_pos") < seed_at)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import polars as pl
 
@@ -82,6 +81,3 @@ def plan_dca_orders(
 def total_ordered_centavos(orders: pl.DataFrame) -> int:
     return int(sum(orders["amount_centavos"].to_list())) if len(orders) else 0
 
-
-def decimal_sum(values: list[Decimal]) -> Decimal:
-    return sum(values, Decimal(0))

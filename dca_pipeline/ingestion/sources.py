@@ -1,7 +1,7 @@
 """Market data sources: the offline replay of the bundled history, and Mercado Bitcoin through ccxt."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Protocol
 
 import polars as pl
@@ -133,7 +133,3 @@ def _empty_ohlcv() -> pl.DataFrame:
         }
     )
 
-
-def days_between(start: date, end: date) -> list[date]:
-    """Inclusive list of calendar days."""
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]

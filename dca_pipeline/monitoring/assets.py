@@ -7,7 +7,6 @@ from dagster import AssetCheckResult, AssetExecutionContext, Config, Materialize
 
 from dca_pipeline.config import cached_settings
 from dca_pipeline.execution import ledger
-from dca_pipeline.execution.assets import positions
 from dca_pipeline.monitoring.performance import next_day_performance
 from dca_pipeline.money import to_brl
 from dca_pipeline.partitions import daily_partitions

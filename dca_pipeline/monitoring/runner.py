@@ -9,7 +9,6 @@ from dagster import DagsterInstance
 
 from dca_pipeline.analytics.assets import LOOKBACK_DAYS
 from dca_pipeline.config import Settings, cached_settings
-from dca_pipeline.portfolio.optimize import MIN_HISTORY_DAYS  # noqa: F401 - documents why history is long
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"

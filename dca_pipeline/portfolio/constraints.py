@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from dca_pipeline.config import PortfolioSettings, Tier
 
@@ -63,6 +62,3 @@ def plan_constraints(counts: dict[str, int], tiers: tuple[Tier, ...], settings: 
         notes.insert(0, f"targets of non-empty tiers sum to {total_target:.0%}; renormalized to 100% (fully invested DCA)")
     return ConstraintPlan(tuple(budgets), settings.infeasible_policy, cash, tuple(notes))
 
-
-def as_decimal_weight(x: float) -> Decimal:
-    return Decimal(repr(round(x, 8)))

@@ -1,6 +1,6 @@
 """Dagster IO managers: raw partitions as Parquet files, tables as `<group>.<asset>` in the DuckDB warehouse."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -130,6 +130,3 @@ class WarehouseIOManager(ConfigurableIOManager):
             self._db(), f'select * from "{schema}"."{table}" where "{col}" >= ? and "{col}" < ?', list(window)
         )
 
-
-def as_datetime(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day)
