@@ -43,11 +43,12 @@ class PtaxSource:
     def published(self, start: date, end: date) -> pl.DataFrame:
         """PTAX venda for each business day in [start, end] as published by the BCB."""
         query = f"@dataInicial='{start:%m-%d-%Y}'&@dataFinalCotacao='{end:%m-%d-%Y}'&$format=json&$select=cotacaoCompra,cotacaoVenda,dataHoraCotacao"
-        payload = self.client.get(f"{self.base_url}/{ENDPOINT}", query, "fetch PTAX USD/BRL", "USD/BRL", start, end)
+        until = end + timedelta(days=1)  # errors show half-open ranges
+        payload = self.client.get(f"{self.base_url}/{ENDPOINT}", query, "fetch PTAX venda", "USD/BRL", start, until)
         try:
             return parse_ptax(payload)
         except (ValueError, KeyError, TypeError) as exc:
-            raise SourceError(self.name, "parse PTAX USD/BRL", "USD/BRL", start, end, str(exc)) from exc
+            raise SourceError(self.name, "parse PTAX venda", "USD/BRL", start, until, str(exc)) from exc
 
     def fetch_fx_usd_brl(self, start: date, end: date) -> pl.DataFrame:
         """USD/BRL for every calendar day in [start, end], forward-filled (`is_filled`, `rate_date`)."""
@@ -56,7 +57,7 @@ class PtaxSource:
             self.served_by = self.name
         except SourceError as exc:
             if not self.fallback:
-                raise
+                raise SourceError(self.name, "USD/BRL for", "USD/BRL", start, end + timedelta(days=1), str(exc)) from exc
             message = f"PTAX unavailable, using the bundled USD/BRL series: {exc}"
             self.warnings_.append(message)
             warnings.warn(message, RuntimeWarning, stacklevel=2)
