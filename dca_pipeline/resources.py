@@ -33,8 +33,11 @@ class MarketData(ConfigurableResource):
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     timeout_ms: int = 10_000
+    min_request_interval_ms: int = 1000  # ccxt's own throttle between requests (MB: 1 public request/s); 0 = off
     fx: str = "replay"  # USD/BRL: `replay` (bundled) or `ptax` (BCB Olinda, bundled fallback)
     ptax_base_url: str = ""
+    market_caps: str = "replay"  # `replay` (bundled monthly snapshots) or `coingecko` (live, recent dates only)
+    coingecko_base_url: str = ""  # key: $DCA_COINGECKO_API_KEY or $DCA_COINGECKO_PRO_API_KEY, never config
 
     def client(self) -> MarketDataSource:
         if self.source == "replay":
@@ -57,10 +60,19 @@ class MarketData(ConfigurableResource):
             fx_source = PtaxSource(http, self.ptax_base_url or OLINDA_URL)
         elif self.fx != "replay":
             raise ValueError(f"unknown fx source {self.fx!r}; allowed: replay, ptax")
+        caps_source = None
+        if self.market_caps == "coingecko":
+            from dca_pipeline.ingestion.coingecko import CoinGeckoSource, RecentCapsSource
+            from dca_pipeline.ingestion.http_json import JsonHttpClient
+
+            http = JsonHttpClient("coingecko", timeout_s=self.timeout_ms / 1000, retry=retry)
+            caps_source = RecentCapsSource(CoinGeckoSource(http, self.coingecko_base_url or None))
+        elif self.market_caps != "replay":
+            raise ValueError(f"unknown market caps source {self.market_caps!r}; allowed: replay, coingecko")
         sources = [
             CcxtSource(exchange_id=exchange_id, base_url=(self.base_url or None) if i == 0 else None,
-                       timeout_ms=self.timeout_ms, retry=retry, requests_per_minute=self.requests_per_minute,
-                       fx_source=fx_source)
+                       timeout_ms=self.timeout_ms, rate_limit_ms=self.min_request_interval_ms or None, retry=retry,
+                       requests_per_minute=self.requests_per_minute, fx_source=fx_source, caps_source=caps_source)
             for i, exchange_id in enumerate([self.exchange_id, *self.failover_exchange_ids])
         ]
         return sources[0] if len(sources) == 1 else FailoverSource(sources)

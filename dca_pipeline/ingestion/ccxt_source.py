@@ -170,13 +170,14 @@ class CcxtSource:
             return None  # headers of an earlier response would be stale
         return retry_after_seconds(getattr(self.exchange, "last_response_headers", None))
 
-    def _load_markets(self) -> dict:
+    def _load_markets(self, symbol: str | None = None, start: Any = None, end: Any = None) -> dict:
+        """The exchange's markets, loaded once; a failure names what the caller was asked for."""
         if self._markets is None:
-            self._markets = self._call(self.exchange.load_markets, "load markets")
+            self._markets = self._call(self.exchange.load_markets, "load markets for", symbol, start, end)
         return self._markets
 
-    def _symbols(self) -> list[str]:
-        markets = self._load_markets()
+    def _symbols(self, start: Any = None, end: Any = None) -> list[str]:
+        markets = self._load_markets(None, start, end)
         return sorted(s for s, m in markets.items() if m.get("quote") == self.quote and m.get("active") is not False)
 
     # --- candles ----------------------------------------------------------------------------------
@@ -187,7 +188,8 @@ class CcxtSource:
             raise ValueError(f"timeframe must be one of {sorted(TIMEFRAMES)}, got {timeframe!r}")
         start, end = _utc(start), _utc(end)
         rows: list[tuple] = []
-        for symbol in symbols or self._symbols():
+        for symbol in symbols or self._symbols(start, end):
+            self._load_markets(symbol, start, end)
             rows.extend((symbol, *bar) for bar in self._paginate_ohlcv(symbol, timeframe, start, end))
         return ohlcv_frame(rows)
 
@@ -217,7 +219,7 @@ class CcxtSource:
     # --- books, trades, tickers, markets ------------------------------------------------------------
     def fetch_order_book(self, symbol: str, depth: int = 20) -> pl.DataFrame:
         """The top `depth` levels of each side (level 1 = best), at the book's own timestamp (else now)."""
-        self._load_markets()
+        self._load_markets(symbol)
         book = self._call(lambda: self.exchange.fetch_order_book(symbol, limit=depth), "fetch order book", symbol)
         ts = book.get("timestamp") or _ms(datetime.now(timezone.utc))
         rows = [
@@ -231,8 +233,8 @@ class CcxtSource:
 
     def fetch_trades(self, symbol: str, start: date | datetime, end: date | datetime) -> pl.DataFrame:
         """Trades in [start, end), paginated by time, deduplicated on trade id, sorted by time then id."""
-        self._load_markets()
         start, end = _utc(start), _utc(end)
+        self._load_markets(symbol, start, end)
         since, end_ms, seen = _ms(start), _ms(end), {}
         while since < end_ms:
             page = self._call(lambda: self.exchange.fetch_trades(symbol, since=since, limit=self.page_limit),
@@ -278,8 +280,9 @@ class CcxtSource:
 
     # --- the rest of the MarketDataSource protocol ----------------------------------------------------
     def listed_symbols(self, start: date, end: date) -> pl.DataFrame:
+        """Every active quote market on every day (the exchange does not say when a market was listed)."""
         days = pl.date_range(start, end, "1d", eager=True).to_list()
-        pairs = [(s, d) for s in self._symbols() for d in days]
+        pairs = [(s, d) for s in self._symbols(start, end) for d in days]
         return pl.DataFrame(pairs, schema={"symbol": pl.String, "date": pl.Date}, orient="row")
 
     def fetch_fx_usd_brl(self, start: date, end: date) -> pl.DataFrame:

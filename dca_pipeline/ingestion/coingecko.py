@@ -105,6 +105,30 @@ class CoinGeckoSource:
         )
 
 
+class RecentCapsSource:
+    """CoinGecko's live caps for recent dates; older months come from the bundled point-in-time snapshots.
+
+    CoinGecko's /coins/markets is a snapshot of now: using it for a past month would be look-ahead.
+    """
+
+    name = "coingecko+bundle"
+
+    def __init__(self, live: CoinGeckoSource, max_age_days: int = 3, today: date | None = None) -> None:
+        from dca_pipeline.ingestion.sources import ReplaySource
+
+        self.live, self.max_age_days, self._today = live, max_age_days, today
+        self.replay = ReplaySource()
+        self.served_by: str | None = None
+
+    def fetch_market_caps(self, as_of: date) -> pl.DataFrame:
+        today = self._today or datetime.now(timezone.utc).date()
+        if (today - as_of).days <= self.max_age_days:
+            self.served_by = self.live.name
+            return self.live.fetch_market_caps(as_of)
+        self.served_by = "bundle"
+        return self.replay.fetch_market_caps(as_of)
+
+
 def _epoch_s(value: date | datetime) -> int:
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)

@@ -114,3 +114,18 @@ def test_ptax_without_fallback_raises(server, clock) -> None:  # noqa: ANN001
     server.fault("/ptax", "malformed", times=None)
     with pytest.raises(SourceError, match="bcb_ptax.*USD/BRL.*2024-05-01"):
         PtaxSource(_http("bcb_ptax", clock), base_url=server.ptax_url, fallback=False).fetch_fx_usd_brl(date(2024, 5, 1), date(2024, 5, 2))
+
+
+def test_recent_caps_are_live_older_months_come_from_the_bundle(server, clock) -> None:  # noqa: ANN001
+    from dca_pipeline.ingestion.coingecko import RecentCapsSource
+    from dca_pipeline.ingestion.sources import ReplaySource
+
+    cg = CoinGeckoSource(_http("coingecko", clock), base_url=server.coingecko_url)
+    caps = RecentCapsSource(cg, max_age_days=3, today=date(2024, 5, 2))
+    live = caps.fetch_market_caps(date(2024, 5, 1))
+    assert caps.served_by == "coingecko"
+    assert live.filter(pl.col("base") == "BTC").select("snapshot_date", "symbol", "market_cap_usd").row(0) == (
+        date(2024, 5, 1), "BTC/BRL", pytest.approx(CG_COINS[0]["market_cap"] / 5.0))
+    old = caps.fetch_market_caps(date(2021, 9, 1))
+    assert caps.served_by == "bundle"
+    assert old.sort("base").equals(ReplaySource().fetch_market_caps(date(2021, 9, 1)).sort("base"))

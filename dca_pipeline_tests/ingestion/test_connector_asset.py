@@ -18,7 +18,7 @@ STEP_RETRIES = ingestion.raw_ohlcv_1d.op.retry_policy.max_retries  # Dagster re-
 
 
 def _live(server) -> MarketData:  # noqa: ANN001
-    return MarketData(source="ccxt", base_url=server.mb_url, max_attempts=2, backoff_base_s=0.01,
+    return MarketData(source="ccxt", base_url=server.mb_url, max_attempts=2, backoff_base_s=0.01, min_request_interval_ms=0,
                       backoff_max_s=0.02, timeout_ms=2000)
 
 
