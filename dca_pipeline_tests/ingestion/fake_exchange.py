@@ -60,7 +60,7 @@ def trades(symbol: str) -> list[dict]:
 @dataclass
 class Fault:
     fragment: str
-    kind: str  # "429", "500", "503", "slow", "malformed", "empty", "short", "dup"
+    kind: str  # an HTTP status ("404", "429", "503", ...), "slow", "malformed", "empty", "short", "dup"
     times: int | None  # None: every request
     retry_after: str | None = None
     delay_s: float = 1.0
@@ -138,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = unquote(parsed.path), {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         fault = self.server.take_fault(self.path)
         if fault is not None:
-            if fault.kind in ("429", "500", "502", "503"):
+            if fault.kind.isdigit():  # an HTTP status: "404", "429", "500", "503", ...
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 return self._send(int(fault.kind), json.dumps({"message": f"fault {fault.kind}"}), headers)
             if fault.kind == "slow":

@@ -166,3 +166,26 @@ def test_tickers_and_markets(server, clock) -> None:  # noqa: ANN001
     assert markets.select("symbol", "active", "price_tick").rows() == [
         ("BTC/BRL", True, 1e-8), ("OLD/BRL", False, 1e-8), ("PEPE/BRL", True, 1e-10),
     ]
+
+
+def test_client_errors_are_not_retried(server, clock) -> None:  # noqa: ANN001
+    server.fault("/orderbook", "404", times=None)
+    with pytest.raises(SourceError) as err:
+        mb_source(server, clock).fetch_order_book("PEPE/BRL")
+    assert server.count("/orderbook") == 1 and clock.sleeps == []
+    assert "BadRequest" in str(err.value) and "PEPE/BRL" in str(err.value) and "after 1 attempt:" in str(err.value)
+
+
+def test_transient_classification_of_stock_ccxt_errors() -> None:
+    """Other ccxt exchanges file some 4xx under ExchangeNotAvailable and leave 504 as a bare ExchangeError."""
+    import ccxt
+
+    from dca_pipeline.ingestion.ccxt_source import is_transient
+
+    assert is_transient(ccxt.RequestTimeout("binance GET https://x/api"))
+    assert is_transient(ccxt.RateLimitExceeded("binance GET https://x/api 429 Too Many Requests"))
+    assert is_transient(ccxt.ExchangeNotAvailable("binance GET https://x/api 503 Service Unavailable"))
+    assert is_transient(ccxt.ExchangeError("binance GET https://x/api 504 Gateway Timeout"))
+    assert not is_transient(ccxt.ExchangeNotAvailable("binance GET https://x/api 404 Not Found"))
+    assert not is_transient(ccxt.BadResponse("binance GET https://x/api: malformed JSON"))
+    assert not is_transient(ccxt.AuthenticationError("binance GET https://x/api 401"))
