@@ -164,6 +164,7 @@ def _empty_ohlcv() -> pl.DataFrame:
 
 
 
-from dca_pipeline.ingestion.ccxt_source import CcxtSource, FailoverSource  # noqa: E402 - re-exported, kept importable here
+from dca_pipeline.ingestion.ccxt_source import CcxtSource  # noqa: E402 - re-exported, kept importable here
+from dca_pipeline.ingestion.failover import FailoverSource  # noqa: E402
 
 __all__ = ["CcxtSource", "DataNotAvailable", "FailoverSource", "MarketDataSource", "ReplaySource", "SourceError"]
