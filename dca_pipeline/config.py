@@ -112,6 +112,7 @@ class Settings(_Strict):
     scoring: ScoringWeights = ScoringWeights()
     analytics: AnalyticsSettings = AnalyticsSettings()
     risk: RiskSettings = RiskSettings()
+    connectors: "ConnectorSettings" = Field(default_factory=lambda: ConnectorSettings())
 
     @field_validator("timezone")
     @classmethod
@@ -170,3 +171,31 @@ def load_settings(path: str | Path | None = None) -> Settings:
 def cached_settings(path: str | None = None) -> Settings:
     """Settings loaded once per process (the Dagster code location calls this at import)."""
     return load_settings(path)
+
+
+class ConnectorSettings(_Strict):
+    """Live market-data connectors (used when `source: ccxt`; see docs/connectors.md). No secrets here:
+    exchange keys come from DCA_<EXCHANGE>_API_KEY/_API_SECRET, CoinGecko's from DCA_COINGECKO_API_KEY."""
+
+    exchange_id: str = "mercadobitcoin"
+    base_url: str = ""
+    failover_exchange_ids: tuple[str, ...] = ()
+    requests_per_minute: int = Field(default=300, ge=1, le=100_000)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff_base_s: float = Field(default=1.0, gt=0, le=600)
+    backoff_max_s: float = Field(default=60.0, gt=0, le=3600)
+    timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
+    min_request_interval_ms: int = Field(default=1000, ge=0, le=60_000)
+    fx: Literal["replay", "ptax"] = "replay"
+    ptax_base_url: str = ""
+    market_caps: Literal["replay", "coingecko"] = "replay"
+    coingecko_base_url: str = ""
+
+    def resource_kwargs(self) -> dict:
+        """The MarketData resource fields these settings fill."""
+        out = self.model_dump()
+        out["failover_exchange_ids"] = list(self.failover_exchange_ids)
+        return out
+
+
+Settings.model_rebuild()
