@@ -95,3 +95,12 @@ def test_boundary_optimum_alpha_zero_is_reached() -> None:
     assert ours.converged
     assert ours.loglikelihood >= theirs.loglikelihood - 1e-3
     assert ours.alpha < 0.05
+
+
+def test_fast_filter_equals_scipy_lfilter() -> None:
+    from scipy.signal import lfilter
+
+    from dca_pipeline.intelligence.garch import _ar1
+
+    x = np.random.default_rng(8).normal(size=(4, 365))
+    assert np.array_equal(_ar1(x, 0.93), lfilter([1.0], [1.0, -0.93], x))
