@@ -55,6 +55,7 @@ def target_weights(
             "turnover_vs_previous": result.turnover,
             "turnover_blend_lambda": result.blend_lambda,
             **{k: v for k, v in result.info.items() if isinstance(v, (int, float, str))},
+            **result.diagnostics,
             "weights": markdown_table(out.select("symbol", "tier", "weight", "cap"), 30),
         }
     )
