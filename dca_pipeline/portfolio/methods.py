@@ -21,6 +21,7 @@ from dca_pipeline.portfolio.problem import (
     repair,
 )
 
+TURNOVER_MARGIN = 1e-5  # one-way turnover kept below the cap inside the solver
 METHODS = ("max_sharpe", "min_variance", "risk_parity", "hrp", "black_litterman", "min_cvar")
 
 
@@ -138,7 +139,7 @@ def optimize(
             raise InfeasibleConstraints("constraints conflict: " + "; ".join(conflicts) + " — still after fallback: " + "; ".join(left))
         fallbacks.append(f"{infeasible_policy}: " + "; ".join(notes))
     need = min_turnover_needed(constraints)
-    if need is not None and need > constraints.turnover_cap + 1e-7:  # type: ignore[operator]
+    if need is not None and need > constraints.turnover_cap - 2 * TURNOVER_MARGIN:  # type: ignore[operator]
         conflicts.append(
             f"turnover cap {constraints.turnover_cap:.2%} < {need:.2%} needed just to meet caps/tiers from current holdings"
         )
@@ -149,14 +150,14 @@ def optimize(
         fallbacks.append(f"max_sharpe impossible: no asset's expected return beats the risk-free rate {risk_free_rate:.2%}; used min_variance")
         used = "min_variance"
     try:
-        x = _solve(used, mu, cov, constraints, risk_free_rate, returns, scores, views, risk_budgets, details)
+        x = _polish(_solve(used, mu, cov, constraints, risk_free_rate, returns, scores, views, risk_budgets, details), symbols, constraints)
     except OptimizationError as exc:
         if used == "min_variance":
             raise InfeasibleConstraints(f"min_variance failed under {constraints.describe()}: {exc}") from exc
         reason = "no feasible portfolio's expected return beats the risk-free rate" if used == "max_sharpe" else str(exc)
         fallbacks.append(f"{used} failed ({reason}); used min_variance")
         used = "min_variance"
-        x = _solve(used, mu, cov, constraints, risk_free_rate, returns, scores, views, risk_budgets, details)
+        x = _polish(_solve(used, mu, cov, constraints, risk_free_rate, returns, scores, views, risk_budgets, details), symbols, constraints)
     weights = _finish(x, symbols, constraints)
     ret, vol, sharpe = performance(weights, mu, cov, risk_free_rate)
     return OptimizationResult(
@@ -181,7 +182,8 @@ def _normalized(c: PortfolioConstraints, symbols: list[str]) -> tuple[list[tuple
     lower = {t: lo / inv for t, (lo, _) in c.tier_bounds.items()}
     upper = {t: min(1.0, hi / inv) for t, (_, hi) in c.tier_bounds.items()}
     prev = {s: v / inv for s, v in c.previous.items()}
-    l1 = 2 * c.turnover_cap / inv if c.turnover_cap is not None and c.previous else None
+    # the solver gets a slightly tighter L1 budget so its round-off (amplified by max_sharpe's 1/k) stays under the cap
+    l1 = 2 * (c.turnover_cap - TURNOVER_MARGIN) / inv if c.turnover_cap is not None and c.previous else None
     return bounds, lower, upper, prev, l1
 
 
@@ -237,6 +239,26 @@ def _solve(method, mu, cov, c, rf, returns, scores, views, risk_budgets, details
     x = project(target, symbols, c)
     details["projection_distance"] = float(np.abs(x - target).sum() / 2)
     return x
+
+
+def violation(x: np.ndarray, symbols: list[str], c: PortfolioConstraints) -> float:
+    """Largest breach of any constraint by normalized weights `x` (0 when all hold)."""
+    bounds, lower, upper, prev, l1 = _normalized(c, symbols)
+    worst = max(0.0, float(-x.min()), float(np.max(x - np.array([b[1] for b in bounds]))), abs(float(x.sum()) - 1))
+    for tier in c.tier_bounds:
+        total = float(sum(x[i] for i, s in enumerate(symbols) if c.tier_of.get(s) == tier))
+        worst = max(worst, lower[tier] - total, total - upper[tier])
+    if l1 is not None:
+        gone = sum(v for s, v in prev.items() if s not in symbols)
+        l1_true = l1 + 2 * TURNOVER_MARGIN / c.invested
+        worst = max(worst, float(np.abs(x - np.array([prev.get(s, 0.0) for s in symbols])).sum()) + gone - l1_true)
+    return worst
+
+
+def _polish(x: np.ndarray, symbols: list[str], c: PortfolioConstraints) -> np.ndarray:
+    """Solver round-off beyond 1e-9 (max_sharpe's 1/k rescaling amplifies it) → nearest exactly feasible point."""
+    x = np.nan_to_num(np.asarray(x, float))
+    return project(x, symbols, c) if violation(x, symbols, c) > 1e-9 else x
 
 
 def hrp_weights(cov: pd.DataFrame, returns: pd.DataFrame | None = None, linkage_method: str = "single") -> np.ndarray:
