@@ -258,6 +258,9 @@ def violation(x: np.ndarray, symbols: list[str], c: PortfolioConstraints) -> flo
 def _polish(x: np.ndarray, symbols: list[str], c: PortfolioConstraints) -> np.ndarray:
     """Solver round-off beyond 1e-9 (max_sharpe's 1/k rescaling amplifies it) → nearest exactly feasible point."""
     x = np.nan_to_num(np.asarray(x, float))
+    if violation(x, symbols, c) <= 1e-9:
+        return x
+    x = _clip_and_spread(x * c.invested, symbols, c) / c.invested  # exact for caps, tiers and the sum
     return project(x, symbols, c) if violation(x, symbols, c) > 1e-9 else x
 
 
@@ -297,7 +300,8 @@ def project(target: np.ndarray, symbols: list[str], c: PortfolioConstraints) -> 
         cons.append(cp.norm1(x - p) <= l1 - gone)
     if l1 is None and np.all(target <= hi + TOL) and all(_tiers_ok(target, symbols, c, lower, upper)):
         return target  # already feasible: HRP / risk parity untouched
-    cp.Problem(cp.Minimize(cp.sum_squares(x - target)), cons).solve()
+    # scaled: the solver's absolute gap tolerance would otherwise allow ~1e-4 errors on a tiny distance
+    cp.Problem(cp.Minimize(1e6 * cp.sum_squares(x - target)), cons).solve(solver=cp.CLARABEL)
     if x.value is None:
         raise InfeasibleConstraints(f"projection onto the constraints failed: {c.describe()}")
     return np.asarray(x.value, float)
@@ -328,7 +332,7 @@ def min_turnover_needed(c: PortfolioConstraints) -> float | None:
     p = np.array([prev.get(s, 0.0) for s in symbols])
     gone = sum(v for s, v in prev.items() if s not in symbols)
     problem = cp.Problem(cp.Minimize(cp.norm1(x - p)), cons)
-    problem.solve()
+    problem.solve(solver=cp.CLARABEL)
     if problem.value is None:
         return float("inf")
     return float((problem.value + gone) / 2 * c.invested)
@@ -367,14 +371,19 @@ def black_litterman_returns(
 def _finish(x: np.ndarray, symbols: list[str], c: PortfolioConstraints) -> dict[str, float]:
     """Scale back to the invested share and remove solver round-off: clip to [0, cap], then give each tier (and the
     whole) back the mass the clipping took, spread over the assets with room in proportion to that room."""
+    w = _clip_and_spread(np.nan_to_num(np.asarray(x, float)) * c.invested, symbols, c)
+    return {s: float(v) for s, v in zip(symbols, w)}
+
+
+def _clip_and_spread(raw: np.ndarray, symbols: list[str], c: PortfolioConstraints) -> np.ndarray:
+    """Absolute weights clipped to [0, cap], each tier's total clamped into its bounds and the sum restored."""
     eff = np.array([c.effective_caps()[s] for s in symbols])
-    raw = np.nan_to_num(np.asarray(x, float)) * c.invested
     w = np.clip(raw, 0.0, eff)
     groups = [np.array([c.tier_of.get(s) == t for s in symbols]) for t in c.tier_bounds]
     wanted = [min(max(raw[g].sum(), lo), hi) for g, (lo, hi) in zip(groups, c.tier_bounds.values())]
     for g, want in [*zip(groups, wanted), (np.ones(len(symbols), bool), c.invested)]:
         _spread(w, g, want - w[g].sum(), eff)
-    return {s: float(v) for s, v in zip(symbols, w)}
+    return w
 
 
 def _spread(w: np.ndarray, group: np.ndarray, delta: float, caps: np.ndarray) -> None:

@@ -60,11 +60,15 @@ def test_every_method_meets_relaxed_caps_and_tier_shares(method: str) -> None:
 
 def test_min_variance_method_equals_objective_path_min_volatility() -> None:
     scores, closes = synthetic_market(MONTH)
-    legacy = dict(build_targets(MONTH, scores, closes, SETTINGS).weights.select("symbol", "weight").iter_rows())
-    new = dict(build_targets(MONTH, scores, closes, _settings(method="min_variance")).weights.select("symbol", "weight").iter_rows())
+    old_run = build_targets(MONTH, scores, closes, SETTINGS)
+    new_run = build_targets(MONTH, scores, closes, _settings(method="min_variance"))
+    legacy = dict(old_run.weights.select("symbol", "weight").iter_rows())
+    new = dict(new_run.weights.select("symbol", "weight").iter_rows())
     assert new.keys() == legacy.keys()
-    for s in legacy:
-        assert new[s] == pytest.approx(legacy[s], abs=1e-5)
+    for s in legacy:  # the variance is flat at the optimum: weights agree to solver tolerance, the risk much closer
+        assert new[s] == pytest.approx(legacy[s], abs=1e-4)
+    vol_old, vol_new = old_run.diagnostics["expected_volatility"], new_run.diagnostics["expected_volatility"]
+    assert vol_new == pytest.approx(vol_old, rel=1e-6)
 
 
 def test_tier_band_lets_tier_shares_move_within_bounds() -> None:
