@@ -63,6 +63,7 @@ def test_every_constraint_holds_on_feasible_problems(method: str, problem: tuple
     turnover_dropped = r.fallback is not None and "turnover constraint dropped" in r.fallback
     assert_constraints_hold(r.weights, c, c.turnover_cap is not None and not turnover_dropped)
     assert r.conflicts == () or turnover_dropped
+    assert r.method == method or method == "max_sharpe"  # only max_sharpe may fall back (nothing beats r_f)
     assert r.expected_volatility > 0
 
 
