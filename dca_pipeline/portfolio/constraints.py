@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dca_pipeline.config import PortfolioSettings, Tier
+
+if TYPE_CHECKING:
+    from dca_pipeline.portfolio.problem import PortfolioConstraints
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ def seed_conflicts(counts: dict[str, int], tiers: tuple[Tier, ...], settings: Po
 
 def constraints_from_plan(
     plan: ConstraintPlan, tier_of: dict[str, str], settings: PortfolioSettings, previous: dict[str, float] | None = None
-) -> "PortfolioConstraints":
+) -> PortfolioConstraints:
     """The optimizer's constraint set for a (feasible) plan: tier caps per asset, tier bounds share × (1 ∓ tier_band),
     invested = Σ shares, min_assets and the turnover cap vs `previous` weights."""
     from dca_pipeline.portfolio.problem import PortfolioConstraints

@@ -188,7 +188,7 @@ def _normalized(c: PortfolioConstraints, symbols: list[str]) -> tuple[list[tuple
     return bounds, lower, upper, prev, l1
 
 
-def _add_constraints(opt, symbols: list[str], c: PortfolioConstraints) -> None:  # noqa: ANN001
+def _add_constraints(opt, symbols: list[str], c: PortfolioConstraints) -> None:
     """Tier bounds and the L1 turnover limit written as `expression (<=|==) constant`, so max_sharpe can rescale them."""
     import cvxpy as cp
 
@@ -208,7 +208,7 @@ def _add_constraints(opt, symbols: list[str], c: PortfolioConstraints) -> None: 
         opt.add_constraint(lambda w: cp.sum(up + down) <= l1 - gone)
 
 
-def _solve(method, mu, cov, c, rf, returns, scores, views, risk_budgets, details) -> np.ndarray:  # noqa: ANN001, PLR0913
+def _solve(method, mu, cov, c, rf, returns, scores, views, risk_budgets, details) -> np.ndarray:
     """Normalized weights (Σ = 1) for one method."""
     from pypfopt import EfficientCVaR, EfficientFrontier
 

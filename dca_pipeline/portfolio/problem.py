@@ -43,7 +43,7 @@ class PortfolioConstraints:
 
     def describe(self) -> str:
         """One-line summary for metadata."""
-        caps = sorted(set(round(c, 6) for c in self.caps.values()))
+        caps = sorted({round(c, 6) for c in self.caps.values()})
         cap_txt = f"{caps[0]:.2%}" if len(caps) == 1 else f"{caps[0]:.2%}–{caps[-1]:.2%}"
         tiers = ", ".join(f"{t} [{lo:.2%}, {hi:.2%}]" for t, (lo, hi) in sorted(self.tier_bounds.items()))
         turnover = f"{self.turnover_cap:.0%}" if self.turnover_cap is not None and self.previous else "off"
@@ -71,7 +71,7 @@ def find_conflicts(c: PortfolioConstraints) -> list[str]:
     if c.min_assets > n:
         out.append(f"min_assets {c.min_assets} > {n} eligible")
     caps = c.effective_caps()
-    cap_values = sorted(set(round(v, 6) for v in c.caps.values()))
+    cap_values = sorted({round(v, 6) for v in c.caps.values()})
     why = f"max_weight {cap_values[0]:.2%}" if len(cap_values) == 1 else "their caps"
     if c.min_assets > 1 and any(caps[s] < c.caps[s] - TOL for s in caps):
         why += f" (≤ {c.invested / min(c.min_assets, n):.2%} for min_assets {c.min_assets})"

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from dca_pipeline.analytics.indicators import ANNUALIZATION_DAYS
+
+if TYPE_CHECKING:
+    from dca_pipeline.config import SizingSettings
 
 
 def _vector(weights: dict[str, float], cov: pd.DataFrame) -> tuple[list[str], np.ndarray]:
@@ -138,7 +142,7 @@ def apply_sizing(
     weights: dict[str, float],
     mu: pd.Series,
     cov: pd.DataFrame,
-    settings: "SizingSettings",  # noqa: F821 - dca_pipeline.config.SizingSettings
+    settings: SizingSettings,
     risk_free_rate: float,
     regime: str | None = None,
     caps: dict[str, float] | None = None,

@@ -10,7 +10,12 @@ from datetime import date, timedelta
 import polars as pl
 
 from dca_pipeline.config import Settings
-from dca_pipeline.portfolio.constraints import ConstraintPlan, constraints_from_plan, plan_constraints, seed_conflicts
+from dca_pipeline.portfolio.constraints import (
+    ConstraintPlan,
+    constraints_from_plan,
+    plan_constraints,
+    seed_conflicts,
+)
 from dca_pipeline.portfolio.optimize import (
     apply_turnover_cap,
     optimize_weights,
@@ -101,7 +106,7 @@ def build_targets(
     return TargetResult(out, plan, info, turnover(weights, old) if old else 0.0, lam, diagnostics)
 
 
-def _legacy_diagnostics(weights: dict[str, float], info: dict, constraints, rf: float) -> dict[str, float | int | str]:  # noqa: ANN001
+def _legacy_diagnostics(weights: dict[str, float], info: dict, constraints, rf: float) -> dict[str, float | int | str]:
     """Diagnostics of the `objective` path in the same keys as the `method` path."""
     from dca_pipeline.portfolio.methods import binding_constraints
 
@@ -117,7 +122,7 @@ def _legacy_diagnostics(weights: dict[str, float], info: dict, constraints, rf: 
     }
 
 
-def _optimize_method(prices: pl.DataFrame, chosen: pl.DataFrame, constraints, settings: Settings):  # noqa: ANN001, ANN202
+def _optimize_method(prices: pl.DataFrame, chosen: pl.DataFrame, constraints, settings: Settings):
     """The configured `portfolio.method` on Ledoit-Wolf estimates of the lookback window."""
     from dca_pipeline.portfolio.estimates import estimate_inputs
     from dca_pipeline.portfolio.methods import BlackLittermanViews, optimize
@@ -138,11 +143,11 @@ def _optimize_method(prices: pl.DataFrame, chosen: pl.DataFrame, constraints, se
     )
 
 
-def _sizing_enabled(s) -> bool:  # noqa: ANN001
+def _sizing_enabled(s) -> bool:
     return s.regime_scaling or any(x is not None for x in (s.target_volatility, s.kelly_fraction, s.max_asset_var))
 
 
-def _size(weights: dict[str, float], prices: pl.DataFrame, constraints, settings: Settings, regime: str | None):  # noqa: ANN001, ANN202
+def _size(weights: dict[str, float], prices: pl.DataFrame, constraints, settings: Settings, regime: str | None):
     from dca_pipeline.portfolio.estimates import estimate_inputs
     from dca_pipeline.portfolio.sizing import apply_sizing
 

@@ -7,7 +7,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dca_pipeline.portfolio.methods import METHODS, optimize
-from dca_pipeline.portfolio.problem import InfeasibleConstraints, PortfolioConstraints, find_conflicts
+from dca_pipeline.portfolio.problem import (
+    InfeasibleConstraints,
+    PortfolioConstraints,
+    find_conflicts,
+)
 
 TOL = 1e-6
 
@@ -70,7 +74,7 @@ def test_every_constraint_holds_on_feasible_problems(method: str, problem: tuple
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(problem=problems(feasible=False), policy=st.sampled_from(["relax_cap", "cash"]))
 def test_conflicts_are_named_and_fallback_is_applied(problem: tuple, policy: str) -> None:
-    c, mu, cov, returns, scores = problem
+    c, mu, cov, returns, _ = problem
     conflicts = find_conflicts(c)
     assume(conflicts)
     try:

@@ -2,7 +2,12 @@
 import pandas as pd
 import pytest
 
-from dca_pipeline.portfolio.methods import black_litterman_returns, BlackLittermanViews, min_turnover_needed, optimize
+from dca_pipeline.portfolio.methods import (
+    BlackLittermanViews,
+    black_litterman_returns,
+    min_turnover_needed,
+    optimize,
+)
 from dca_pipeline.portfolio.problem import PortfolioConstraints, find_conflicts, repair
 
 SYMBOLS = [f"S{i}" for i in range(7)]

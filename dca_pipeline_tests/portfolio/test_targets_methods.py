@@ -65,8 +65,8 @@ def test_min_variance_method_equals_objective_path_min_volatility() -> None:
     legacy = dict(old_run.weights.select("symbol", "weight").iter_rows())
     new = dict(new_run.weights.select("symbol", "weight").iter_rows())
     assert new.keys() == legacy.keys()
-    for s in legacy:  # the variance is flat at the optimum: weights agree to solver tolerance, the risk much closer
-        assert new[s] == pytest.approx(legacy[s], abs=1e-4)
+    for s, w in legacy.items():  # the variance is flat at the optimum: weights agree to solver tolerance
+        assert new[s] == pytest.approx(w, abs=1e-4)
     vol_old, vol_new = old_run.diagnostics["expected_volatility"], new_run.diagnostics["expected_volatility"]
     assert vol_new == pytest.approx(vol_old, rel=1e-6)
 
