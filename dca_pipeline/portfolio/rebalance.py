@@ -12,6 +12,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import numpy as np
 import polars as pl
 
+from dca_pipeline.config import RebalanceSettings
+
 TRADE_SCHEMA = {"symbol": pl.String, "side": pl.String, "amount_centavos": pl.Int64, "reason": pl.String}
 
 
@@ -154,3 +156,25 @@ def rebalance_trades(
         more = split_centavos(sum(sells.values()), left)
         rows += [{"symbol": s, "side": "buy", "amount_centavos": a, "reason": "underweight: sale proceeds"} for s, a in more.items() if a > 0]
     return pl.DataFrame(rows, schema=TRADE_SCHEMA).sort("side", "symbol", "reason")
+
+
+def rebalance_due(
+    settings: RebalanceSettings,
+    day: date,
+    last_rebalance: date | None,
+    targets: dict[str, float],
+    current: dict[str, float],
+    market_volatility: float | None = None,
+    returns: np.ndarray | None = None,
+) -> list[Trigger]:
+    """Every configured trigger that fires today (empty = no rebalance): drift, calendar or high-volatility
+    interval (when the market volatility is known), and correlation spike (when daily returns are given)."""
+    checks = [drift_trigger(targets, current, settings.drift_threshold)]
+    if market_volatility is None:
+        checks.append(calendar_trigger(day, last_rebalance, settings.calendar_months))
+    else:
+        checks.append(volatility_trigger(day, last_rebalance, market_volatility, settings.high_vol_annualized,
+                                         settings.high_vol_days, settings.calendar_months))
+    if returns is not None:
+        checks.append(correlation_trigger(returns, spike=settings.correlation_spike))
+    return [t for t in checks if t.fired]

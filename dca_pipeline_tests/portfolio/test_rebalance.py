@@ -129,3 +129,16 @@ def test_trades_never_spend_more_than_cash_plus_proceeds(w: list, q: list, budge
 def test_split_centavos_is_exact() -> None:
     assert split_centavos(100, {"a": 1, "b": 1, "c": 1}) == {"a": 34, "b": 33, "c": 33}
     assert sum(split_centavos(999_999, {"a": 7, "b": 3, "c": 11}).values()) == 999_999
+
+
+def test_rebalance_due_combines_the_configured_triggers() -> None:
+    from dca_pipeline.config import RebalanceSettings
+    from dca_pipeline.portfolio.rebalance import rebalance_due
+
+    cfg = RebalanceSettings()
+    on_target = {"A": 0.5, "B": 0.5}
+    assert rebalance_due(cfg, date(2024, 3, 15), date(2024, 3, 1), on_target, on_target) == []
+    fired = rebalance_due(cfg, date(2024, 4, 1), date(2024, 3, 1), on_target, {"A": 0.7, "B": 0.3})
+    assert [t.reason.split(":")[0] for t in fired] == ["drift > 25% of target", "1 month(s) since 2024-03-01"]
+    stormy = rebalance_due(cfg, date(2024, 3, 9), date(2024, 3, 1), on_target, on_target, market_volatility=1.4)
+    assert len(stormy) == 1 and stormy[0].reason.startswith("high volatility")
