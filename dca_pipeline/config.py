@@ -50,6 +50,31 @@ class Tier(_Strict):
         return self
 
 
+class SizingSettings(_Strict):
+    """Position-sizing overlays on the optimized weights (portfolio/sizing.py); all off by default (None/False).
+
+    Each only moves weight into cash or toward lower-volatility names, never above an asset's cap."""
+
+    target_volatility: float | None = Field(default=None, gt=0, le=5)  # annualized; scale exposure down to it
+    kelly_fraction: float | None = Field(default=None, gt=0, le=1)  # exposure ≤ fraction × Kelly leverage
+    max_asset_var: float | None = Field(default=None, gt=0, le=1)  # 1-day parametric VaR cap per position
+    var_confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    regime_scaling: bool = False  # scale exposure by the month's regime (crisis → more cash, lower-vol names)
+    regime_exposure: dict[str, float] = Field(default_factory=lambda: {"bull": 1.0, "sideways": 1.0, "bear": 0.8, "crisis": 0.5})
+    regime_low_vol_tilt: dict[str, float] = Field(default_factory=lambda: {"bear": 0.5, "crisis": 1.0})
+
+
+class RebalanceSettings(_Strict):
+    """Rebalancing triggers and the trade policy (portfolio/rebalance.py)."""
+
+    drift_threshold: float = Field(default=0.25, gt=0, le=5)  # relative: |w − target| > 25% of target
+    calendar_months: int = Field(default=1, ge=1, le=12)
+    high_vol_days: int = Field(default=7, ge=1, le=90)  # check interval in high-volatility regimes
+    high_vol_annualized: float = Field(default=1.0, gt=0)  # market vol above this counts as high
+    correlation_spike: float = Field(default=0.2, gt=0, le=2)  # recent avg correlation − baseline
+    allow_sells: bool = False  # DCA: new cash first; sells only if allowed and cash cannot close the drift
+
+
 class PortfolioSettings(_Strict):
     """Optimizer constraints; `infeasible_policy` says what happens when caps cannot hold the tier targets."""
 
@@ -61,6 +86,12 @@ class PortfolioSettings(_Strict):
     objective: Literal["min_volatility", "max_sharpe"] = "min_volatility"
     lookback_days: int = Field(default=365, ge=60, le=2000)
     risk_free_rate: Decimal = Field(default=Decimal("0.1075"), ge=0, le=1)
+    # None: the `objective` path above (unchanged); else portfolio/methods.py with every constraint in the solver
+    method: Literal["max_sharpe", "min_variance", "risk_parity", "hrp", "black_litterman", "min_cvar"] | None = None
+    tier_band: Decimal = Field(default=Decimal("0"), ge=0, le=1)  # `method` path: tier share × (1 ∓ band)
+    bl_view_scale: float = Field(default=0.25, ge=0, le=5)  # black_litterman: view = prior + scale · z · σ
+    sizing: SizingSettings = SizingSettings()
+    rebalance: RebalanceSettings = RebalanceSettings()
 
 
 class AnalyticsSettings(_Strict):
