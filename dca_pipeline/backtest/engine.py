@@ -84,6 +84,7 @@ def run_backtest(
             last_close.update({s: (c, d) for s, c in closes[d].items()})
     equity_rows, all_orders, all_fills, all_targets, liquidations, regimes = [], [], [], [], [], []
     breaker_days: list[date] = []
+    twr_history: list[float] = []  # every valued day's TWR so far, for the drawdown circuit breaker
     prev_value, prev_twr, previous = 0, 0.0, None
     for month in _months(start, end):
         say(f"month {month:%Y-%m}")
@@ -109,7 +110,7 @@ def run_backtest(
             orders = plan_dca_orders(
                 day, targets.filter(pl.col("weight") > 0), ledger.holdings(), prices, ledger.cash_centavos, settings.min_order_centavos
             )
-            if drawdown_breaker([r["twr"] for r in equity_rows], settings.risk.max_drawdown_halt).tripped:
+            if drawdown_breaker(twr_history, settings.risk.max_drawdown_halt).tripped:
                 orders = orders.clear()
                 breaker_days.append(day)
             nxt = opens.get(day + timedelta(days=1), pl.DataFrame(schema={"symbol": pl.String, "open": pl.Float64}))
@@ -120,6 +121,7 @@ def run_backtest(
             value = ledger.cash_centavos + _holdings_value(ledger, last_close)
             perf = next_day_performance(prev_value, prev_twr, contribution, value, ledger.cash_centavos, ledger.contributions_centavos)
             prev_value, prev_twr = value, perf.twr
+            twr_history.append(perf.twr)
             equity_rows.append(
                 {
                     "date": day,
