@@ -74,9 +74,27 @@ class Event:
     detail: dict = field(default_factory=dict)
 
 
+_READY: set[str] = set()
+
+
+def exists(db: Path) -> bool:
+    """Whether the events table exists (remembered once seen, which saves a catalog query per call)."""
+    if str(Path(db).resolve()) in _READY:
+        return True
+    if duck.table_exists(db, "execution", "events"):
+        _READY.add(str(Path(db).resolve()))
+        return True
+    return False
+
+
 def ensure_schema(db: Path) -> None:
+    """Create the events table and its sequence once per file per process."""
+    key = str(Path(db).resolve())
+    if key in _READY:
+        return
     with duck.transaction(db) as cur:
         cur.execute(DDL)
+    _READY.add(key)
 
 
 def contribution_event(day: date, centavos: int) -> Event:
@@ -119,11 +137,15 @@ def append_events(db: Path, events: Iterable[Event]) -> int:
     ensure_schema(db)
     inserted = 0
     with duck.transaction(db) as cur:
+        ids = [e.event_id for e in events]
+        marks = ", ".join("?" * len(ids))
+        present = {r[0] for r in cur.execute(f"select event_id from {TABLE} where event_id in ({marks})", ids).fetchall()}
         for e in events:
             if e.kind not in KINDS:
                 raise ValueError(f"unknown event kind {e.kind!r} in {e.event_id}")
-            if cur.execute(f"select 1 from {TABLE} where event_id = ?", [e.event_id]).fetchall():
+            if e.event_id in present:
                 continue
+            present.add(e.event_id)
             if e.kind == "order":
                 _check_transition(cur, e)
             cur.execute(
@@ -148,7 +170,7 @@ def _check_transition(cur, e: Event) -> None:  # noqa: ANN001
 
 def order_status(db: Path, cid: str) -> str | None:
     """The order's latest status, or None when it was never recorded."""
-    if not duck.table_exists(db, "execution", "events"):
+    if not exists(db):
         return None
     rows = duck.query(db, f"select status from {TABLE} where kind = 'order' and client_order_id = ? order by seq desc limit 1", [cid])
     return rows["status"][0] if len(rows) else None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dca_pipeline.execution import events
 from dca_pipeline.execution.events import TABLE
 from dca_pipeline.storage import duck
 
@@ -17,7 +18,7 @@ FAR_FUTURE = date(9999, 12, 31)
 
 
 def _has_events(db: Path) -> bool:
-    return duck.table_exists(db, "execution", "events")
+    return events.exists(db)
 
 
 def events_frame(db: Path, through: date = FAR_FUTURE) -> pl.DataFrame:

@@ -41,9 +41,7 @@ def planned_orders(db: Path, day: date) -> list[OrderIntent]:
 
 
 def duck_has_events(db: Path) -> bool:
-    from dca_pipeline.storage import duck
-
-    return duck.table_exists(db, "execution", "events")
+    return ev.exists(db)
 
 
 def execute_day(db: Path, day: date, broker: Broker, context: GuardContext, approval: str = "auto") -> pl.DataFrame:
@@ -56,41 +54,40 @@ def execute_day(db: Path, day: date, broker: Broker, context: GuardContext, appr
 def advance_order(db: Path, order: OrderIntent, broker: Broker, context: GuardContext, approval: str = "auto") -> str:
     """One order one step further at a time until it is final or waits (for approval or the venue)."""
     status = ev.order_status(db, order.client_order_id)
-    if status == "planned":
-        if approval == "manual":
-            _status(db, order, "pending_approval")
-            return "pending_approval"
-        _status(db, order, "approved", approved_by="auto")
-        status = "approved"
-    if status == "approved":
-        return send_order(db, order, broker, context)
+    if status == "planned" and approval == "manual":
+        _status(db, order, "pending_approval")
+        return "pending_approval"
+    if status in ("planned", "approved"):
+        return send_order(db, order, broker, context, auto_approve=status == "planned")
     if status in ("sent", "partially_filled"):
         report = broker.lookup(order) or broker.place(order)  # never place again what the venue already has
         return record_report(db, order, report)
     return status or "unknown"
 
 
-def send_order(db: Path, order: OrderIntent, broker: Broker, context: GuardContext) -> str:
-    """The broker boundary: guards, then `sent` (write-ahead), then the venue."""
+def send_order(db: Path, order: OrderIntent, broker: Broker, context: GuardContext, auto_approve: bool = False) -> str:
+    """The broker boundary: guards, then `sent` (write-ahead, with the auto-approval if any), then the venue."""
     reasons = pre_send_guards(order, context)
     if reasons:
         _status(db, order, "rejected", reasons=reasons)
         return "rejected"
-    _status(db, order, "sent", broker=broker.name)
+    batch = [_event(order, "approved", approved_by="auto")] if auto_approve else []
+    ev.append_events(db, batch + [_event(order, "sent", broker=broker.name)])
     return record_report(db, order, broker.place(order))
 
 
 def record_report(db: Path, order: OrderIntent, report: BrokerReport) -> str:
-    """Append each new fill (with its fee and a partially_filled mark) atomically, then the final status."""
+    """Append the report's new fills (each with its fee and a partially_filled mark) and its final status in
+    one transaction; fills already recorded are skipped by id."""
+    batch = []
     for i, f in enumerate(report.fills):
-        batch = ev.fill_events(order.day, order.client_order_id, order.symbol, order.side, f.seq, f.quantity, f.price,
-                               f.notional_centavos, f.fee_centavos, liquidity=f.liquidity, filled_at=f.filled_at)
-        last_of_filled = report.status == "filled" and i == len(report.fills) - 1
-        if not last_of_filled:
-            batch.append(ev.order_event(order.day, order.client_order_id, order.symbol, order.side, "partially_filled", suffix=str(f.seq)))
-        ev.append_events(db, batch)
+        batch += ev.fill_events(order.day, order.client_order_id, order.symbol, order.side, f.seq, f.quantity, f.price,
+                                f.notional_centavos, f.fee_centavos, liquidity=f.liquidity, filled_at=f.filled_at)
+        if not (report.status == "filled" and i == len(report.fills) - 1):
+            batch.append(_event(order, "partially_filled", suffix=str(f.seq)))
     if report.status in ("filled", "expired", "cancelled", "rejected"):
-        _status(db, order, report.status, reason=report.reason, exchange_order_id=report.exchange_order_id)
+        batch.append(_event(order, report.status, reason=report.reason, exchange_order_id=report.exchange_order_id))
+    ev.append_events(db, batch)
     return ev.order_status(db, order.client_order_id) or report.status
 
 
@@ -122,5 +119,9 @@ def _decide(db: Path, ids: list[str], status: str, approver: str) -> list[str]:
     return done
 
 
+def _event(order: OrderIntent, status: str, suffix: str = "", **detail: object) -> ev.Event:
+    return ev.order_event(order.day, order.client_order_id, order.symbol, order.side, status, suffix=suffix, **detail)
+
+
 def _status(db: Path, order: OrderIntent, status: str, **detail: object) -> None:
-    ev.append_event(db, ev.order_event(order.day, order.client_order_id, order.symbol, order.side, status, **detail))
+    ev.append_event(db, _event(order, status, **detail))
