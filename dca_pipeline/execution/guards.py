@@ -51,7 +51,7 @@ def pre_send_guards(order: OrderIntent, context: GuardContext) -> list[str]:
     if order.amount_centavos <= 0:
         reasons.append(f"non-positive amount {order.amount_centavos}")
     reasons += _spend_caps(order, context)
-    cash = ledger_views.cash_centavos(context.db) - _outstanding(context.db)
+    cash = ledger_views.cash_centavos(context.db, order.day) - _outstanding(context.db)
     if order.amount_centavos > cash:
         reasons.append(f"insufficient cash: order {order.amount_centavos} > available {cash} centavos")
     if context.breaker_tripped:
