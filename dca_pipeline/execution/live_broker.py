@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 
 import ccxt
@@ -48,14 +48,28 @@ class LiveCcxtBroker:
     maker_fee: Decimal
     taker_fee: Decimal
     style: str = "market"  # market | limit_then_market
-    deadline: datetime | None = None  # limit_then_market: after this, the remainder goes to market
+    limit_minutes: int = 60  # limit_then_market: this long after the exchange accepted the limit, the rest goes to market
     amount_step: Decimal = Decimal("0.00000001")
     name: str = "mercado_bitcoin"
     now: callable = field(default=lambda: datetime.now(timezone.utc))
+    quote: callable = None  # symbol -> (best bid, best ask); default: the exchange's order book
+    tick: Decimal = Decimal("0.00001")
+    inside_ticks: int = 0
+
+    def limit_price(self, order: OrderIntent) -> float:
+        """At or inside the spread on our side: bid (+ ticks) for buys, ask (− ticks) for sells, never crossing."""
+        if self.quote is not None:
+            bid, ask = self.quote(order.symbol)
+        else:
+            book = self.exchange.fetch_order_book(order.symbol, 5)
+            bid, ask = Decimal(str(book["bids"][0][0])), Decimal(str(book["asks"][0][0]))
+        if order.side == "buy":
+            return float(min(bid + self.inside_ticks * self.tick, ask - self.tick))
+        return float(max(ask - self.inside_ticks * self.tick, bid + self.tick))
 
     def place(self, order: OrderIntent) -> BrokerReport:
-        if self.style == "limit_then_market" and order.ref_price:
-            self._send(order, order.client_order_id, "limit", order.ref_price)
+        if self.style == "limit_then_market":
+            self._send(order, order.client_order_id, "limit", self.limit_price(order))
         else:
             self._send(order, order.client_order_id, "market", None)
         return self.lookup(order) or BrokerReport(order.client_order_id, "open")
@@ -67,7 +81,7 @@ class LiveCcxtBroker:
             return None
         main = found[0]
         fills = self._fills(main, order.side, 1)
-        if main["status"] == "open" and self.deadline is not None and self.now() >= self.deadline:
+        if main["status"] == "open" and main["type"] == "limit" and self._past_deadline(main):
             self.exchange.cancel_order(main["id"], order.symbol)  # limit expired: the rest goes to market
             main = {**main, "status": "canceled"}
         status = {"closed": "filled", "canceled": "cancelled", "rejected": "rejected"}.get(main["status"], "open")
@@ -80,6 +94,13 @@ class LiveCcxtBroker:
         return BrokerReport(order.client_order_id, status, tuple(fills), str(main["id"]))
 
     # --- internals ----------------------------------------------------------------------------------------------
+    def _past_deadline(self, placed: dict) -> bool:
+        """The deadline counts from the exchange's own creation time, so reruns never move it."""
+        if placed.get("timestamp") is None:
+            return False
+        created = datetime.fromtimestamp(placed["timestamp"] / 1000, timezone.utc)
+        return self.now() >= created + timedelta(minutes=self.limit_minutes)
+
     def _send(self, order: OrderIntent, cid: str, kind: str, price: float | None) -> None:
         """Create the order; on a timeout or network error, look it up by client id before trying once more."""
         amount, params = self._size(order, kind, price)

@@ -130,4 +130,5 @@ class MercadoBitcoinTrading(ccxt.mercado):
             "type": r.get("type"), "status": STATUS.get(r.get("status"), r.get("status")), "amount": self.safe_number(r, "qty"),
             "filled": self.safe_number(r, "filledQty"), "average": self.safe_number(r, "avgPrice"),
             "price": self.safe_number(r, "limitPrice"), "info": r, "trades": trades,
+            "timestamp": self.safe_timestamp(r, "created_at"),
         })

@@ -2,7 +2,6 @@
 guard context (caps, limits and the day's market facts) from the settings."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -19,9 +18,9 @@ def make_broker(resource, settings: Settings, next_bars: pl.DataFrame) -> tuple[
 
     if live_trading_enabled(resource.mode):
         ex = settings.execution
-        deadline = datetime.combine(datetime.now(timezone.utc).date(), time(0), timezone.utc) + timedelta(minutes=ex.limit_deadline_minutes)
         live = LiveCcxtBroker(exchange_from_env(resource.api_url or None), settings.fees.maker, settings.fees.taker,
-                              style=ex.order_style, deadline=deadline, amount_step=ex.amount_step)
+                              style=ex.order_style, limit_minutes=ex.limit_deadline_minutes, amount_step=ex.amount_step,
+                              inside_ticks=ex.limit_inside_ticks)
         return live, "manual"
     return DailyPaperBroker(next_bars.select("symbol", "open"), settings.fees.taker, settings.slippage_bps), settings.execution.approval
 

@@ -40,7 +40,7 @@ class MbServer(ThreadingHTTPServer):
             oid = f"o{self.creates}"
             order = {"id": oid, "externalId": body.get("externalId"), "instrument": symbol, "side": body["side"],
                      "type": body["type"], "status": "working", "qty": body.get("qty"), "limitPrice": body.get("limitPrice"),
-                     "filledQty": "0", "avgPrice": None, "executions": []}
+                     "filledQty": "0", "avgPrice": None, "executions": [], "created_at": int(time.time())}
             if body["type"] == "market":
                 qty = (Decimal(str(body["cost"])) / self.price).quantize(Decimal("0.00000001")) if "cost" in body else Decimal(body["qty"])
                 order.update(status="filled", qty=str(qty), filledQty=str(qty), avgPrice=str(self.price),

@@ -1,5 +1,5 @@
 """The live broker with the REAL ccxt client (MercadoBitcoinTrading) against a loopback MB v4 server."""
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import polars as pl
@@ -81,12 +81,16 @@ def test_orders_wait_for_approval_and_rejected_ones_are_never_sent(server: MbSer
 def test_limit_then_market_after_the_deadline(server: MbServer) -> None:
     db = warehouse_path()
     _plan(db)
-    clock = {"now": datetime(2021, 1, 5, 12, tzinfo=timezone.utc)}
-    broker = _broker(server, style="limit_then_market", deadline=datetime(2021, 1, 5, 13, tzinfo=timezone.utc), now=lambda: clock["now"])
+    clock = {"now": datetime.now(timezone.utc)}
+    book = lambda _s: (Decimal("99.5"), Decimal("100.5"))  # noqa: E731 - best bid, best ask
+    broker = _broker(server, style="limit_then_market", limit_minutes=60, now=lambda: clock["now"], quote=book, inside_ticks=2)
     ctx = GuardContext(db, 10**9, 10**9)
     states = oms.execute_day(db, D, broker, ctx)
     assert set(states["status"]) == {"sent"} and [o["type"] for o in server.orders] == ["limit", "limit"]
-    clock["now"] = datetime(2021, 1, 5, 13, 1, tzinfo=timezone.utc)
+    assert server.orders[0]["limitPrice"] == 99.50002  # the bid + 2 ticks of 1e-5, inside the spread
+    clock["now"] += timedelta(minutes=59)
+    assert set(oms.execute_day(db, D, broker, ctx)["status"]) == {"sent"}  # before the deadline: still resting
+    clock["now"] += timedelta(minutes=2)
     states = oms.execute_day(db, D, broker, ctx)  # deadline passed: limits cancelled, the rest bought at market
     assert set(states["status"]) == {"filled"}
     assert [o["type"] for o in server.orders] == ["limit", "limit", "market", "market"]

@@ -160,3 +160,23 @@ def test_plan_legs_accepts_sells_and_enforces_market_minimums() -> None:
     assert got[("A/BRL", "buy")]["amount_centavos"] == 2_000  # scaled to cash, ≥ the A market minimum R$15
     assert skipped.row(0, named=True)["symbol"] == "B/BRL" and "minimum" in skipped["reason"][0]
     assert orders["client_order_id"].to_list() == ["dca-20210105-A-BRL-sell", "dca-20210105-A-BRL-buy"]
+
+
+def test_a_sell_leg_through_the_oms_realizes_pnl_at_average_cost() -> None:
+    db = warehouse_path()
+    _run_day(db, weights=(1.0, 0.0))  # R$50 of A at R$100: fee 35c, notional 49.65 -> 0.4965 A
+    held = ledger_views.positions(db).filter(pl.col("symbol") == "A/BRL").row(0, named=True)
+    assert held["quantity"] == Decimal("0.4965") and held["cost_centavos"] == 4_965
+    day2 = date(2021, 1, 6)
+    legs = pl.DataFrame({"symbol": ["A/BRL"], "side": ["sell"], "amount_centavos": [2_400]})
+    orders, skipped = plan_legs(day2, legs, ledger_views.positions(db), PRICES, 0, 1_000)
+    assert skipped.is_empty() and orders["quantity"][0] == Decimal("0.24")
+    oms.record_plan(db, day2, 0, orders)
+    rising = DailyPaperBroker(pl.DataFrame({"symbol": ["A/BRL"], "open": [120.0]}), Decimal("0.007"), 0)
+    states = oms.execute_day(db, day2, rising, _ctx(db))
+    assert states["status"].to_list() == ["filled"]
+    pos = ledger_views.positions(db).filter(pl.col("symbol") == "A/BRL").row(0, named=True)
+    # 0.24 of 0.4965 at average cost: 4965 x 0.24 / 0.4965 = 2400 removed; proceeds 0.24 x 120 = R$28.80
+    assert pos["quantity"] == Decimal("0.2565") and pos["cost_centavos"] == 2_565 and pos["realized_centavos"] == 2_880 - 2_400
+    assert ledger_views.cash_centavos(db) == 2_880 - 20  # proceeds less the 0.7% fee (20.16c -> 20c)
+    assert_identity(db)
