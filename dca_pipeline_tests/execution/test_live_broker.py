@@ -28,7 +28,9 @@ def server(monkeypatch: pytest.MonkeyPatch) -> MbServer:
 
 
 def _broker(server: MbServer, **kw) -> LiveCcxtBroker:  # noqa: ANN003
-    return LiveCcxtBroker(exchange_from_env(server.url, timeout_ms=500), Decimal("0.003"), Decimal("0.007"), **kw)
+    exchange = exchange_from_env(server.url, timeout_ms=500)
+    exchange.enableRateLimit = False  # the loopback server has no rate limit; keeps the test fast
+    return LiveCcxtBroker(exchange, Decimal("0.003"), Decimal("0.007"), **kw)
 
 
 def _plan(db) -> None:  # noqa: ANN001
