@@ -4,6 +4,7 @@ are deterministic, an order is marked `sent` before the broker call, and a `sent
 client id before it is ever placed again."""
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -31,8 +32,6 @@ def planned_orders(db: Path, day: date) -> list[OrderIntent]:
         return []
     frame = ledger_views.events_frame(db).filter((pl.col("kind") == "order") & (pl.col("status") == "planned") & (pl.col("date") == day))
     out = []
-    import json
-
     for r in frame.sort("client_order_id").iter_rows(named=True):
         d = json.loads(r["detail"] or "{}")
         qty = Decimal(str(d["quantity"])) if d.get("quantity") is not None else None
