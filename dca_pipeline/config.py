@@ -126,6 +126,24 @@ class RiskSettings(_Strict):
     max_drawdown_halt: float | None = Field(default=None, gt=0, lt=1)
 
 
+class ExecutionSettings(_Strict):
+    """Order management: spend caps enforced where orders are sent, pre-trade limits, approval and order style.
+
+    Caps left empty default to the monthly budget (daily cap) and twice the monthly budget (monthly cap)."""
+
+    daily_spend_cap_brl: Decimal | None = Field(default=None, gt=0)
+    monthly_spend_cap_brl: Decimal | None = Field(default=None, gt=0)
+    max_position_brl: Decimal | None = Field(default=None, gt=0)
+    max_volume_share: float | None = Field(default=0.05, gt=0, le=1)
+    max_concentration: float | None = Field(default=None, gt=0, le=1)
+    approval: Literal["auto", "manual"] = "auto"
+    order_style: Literal["market", "limit_then_market"] = "limit_then_market"
+    limit_inside_ticks: int = Field(default=0, ge=0, le=100)
+    limit_deadline_minutes: int = Field(default=60, ge=1, le=1440)
+    amount_step: Decimal = Field(default=Decimal("0.00000001"), gt=0)
+    min_order_brl_by_market: dict[str, Decimal] = {}
+
+
 class Settings(_Strict):
     """The whole pipeline configuration."""
 
@@ -144,6 +162,7 @@ class Settings(_Strict):
     analytics: AnalyticsSettings = AnalyticsSettings()
     risk: RiskSettings = RiskSettings()
     connectors: "ConnectorSettings" = Field(default_factory=lambda: ConnectorSettings())
+    execution: ExecutionSettings = ExecutionSettings()
 
     @field_validator("timezone")
     @classmethod

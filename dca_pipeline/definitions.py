@@ -6,6 +6,7 @@ from dagster import Definitions, load_asset_checks_from_modules, load_assets_fro
 from dca_pipeline.analytics import assets as analytics_assets
 from dca_pipeline.config import cached_settings
 from dca_pipeline.execution import assets as execution_assets
+from dca_pipeline.execution.approval import approve_orders_job
 from dca_pipeline.ingestion import assets as ingestion_assets
 from dca_pipeline.intelligence import assets as intelligence_assets
 from dca_pipeline.monitoring import assets as monitoring_assets
@@ -51,7 +52,7 @@ def build_resources() -> dict[str, object]:
 defs = Definitions(
     assets=load_assets_from_modules(LAYER_MODULES),
     asset_checks=load_asset_checks_from_modules(LAYER_MODULES),
-    jobs=[daily_job, monthly_job, ingest_history_job],
+    jobs=[daily_job, monthly_job, ingest_history_job, approve_orders_job],
     schedules=[daily_schedule, monthly_schedule],
     sensors=[run_failure_alert, daily_summary_alert, stale_data_alert, circuit_breaker_alert],
     resources=build_resources(),

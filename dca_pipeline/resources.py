@@ -94,9 +94,11 @@ class Warehouse(ConfigurableResource):
 
 
 class Broker(ConfigurableResource):
-    """Where orders go: `paper` (simulated fills at the next open) or `live` (refused unless opted in)."""
+    """Where orders go: `paper` (simulated fills at the next open) or `live` (Mercado Bitcoin; refused unless
+    DCA_LIVE_TRADING=1; keys from DCA_MB_API_KEY / DCA_MB_API_SECRET; `api_url` overrides the endpoint)."""
 
     mode: str = "paper"
+    api_url: str = ""
 
     def ensure_allowed(self) -> None:
         import os
@@ -107,4 +109,3 @@ class Broker(ConfigurableResource):
             raise ValueError(f"unknown broker mode {self.mode!r}; allowed: paper, live")
         if os.environ.get("DCA_LIVE_TRADING") != "1":
             raise PermissionError("live broker selected but DCA_LIVE_TRADING=1 is not set: refusing to trade")
-        raise NotImplementedError("the live Mercado Bitcoin broker is not part of this build; use broker: paper")

@@ -11,7 +11,7 @@ LAYERS = {
     "analytics": {"features_daily", "risk_metrics", "correlation_matrix"},
     "intelligence": {"asset_tiers", "asset_scores", "market_regime"},
     "portfolio": {"target_weights"},
-    "execution": {"dca_orders", "fills", "positions"},
+    "execution": {"dca_orders", "fills", "positions", "reconciliation"},
     "monitoring": {"portfolio_performance", "backtest_report"},
 }
 
@@ -27,7 +27,7 @@ def test_definitions_load_and_validate() -> None:
 
 
 def test_jobs_schedules_and_sensor() -> None:
-    for name in ("daily_job", "monthly_job", "ingest_history_job"):
+    for name in ("daily_job", "monthly_job", "ingest_history_job", "approve_orders_job"):
         assert defs.resolve_job_def(name) is not None
     assert defs.resolve_sensor_def("run_failure_alert") is not None
     assert defs.resolve_sensor_def("daily_summary_alert") is not None

@@ -1,6 +1,7 @@
 """Execution assets: the day's DCA orders, their paper fills and the resulting positions, via the ledger."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import polars as pl
 from dagster import (
@@ -12,8 +13,10 @@ from dagster import (
 )
 
 from dca_pipeline.config import cached_settings
-from dca_pipeline.execution import ledger
-from dca_pipeline.execution.broker import paper_fills
+from dca_pipeline.execution import ledger, oms, projection
+from dca_pipeline.execution.wiring import guard_context, make_broker
+from dca_pipeline.execution.reconcile import reconcile
+from dca_pipeline.execution.tca import post_trade_costs
 from dca_pipeline.execution.orders import plan_dca_orders, total_ordered_centavos
 from dca_pipeline.execution.positions import last_prices, value_positions
 from dca_pipeline.execution.risk import drawdown_breaker
@@ -69,7 +72,9 @@ def dca_orders(
     if breaker.tripped:
         context.log.warning(f"circuit breaker: drawdown {breaker.drawdown:.1%} beyond -{breaker.threshold:.0%}; no orders")
         orders = orders.clear()
-    orders = ledger.record_orders(db, day, orders, contribution)
+    new_events = oms.record_plan(db, day, contribution, orders)  # a rerun adds nothing: the recorded plan stands
+    projection.project_day(db, day)
+    orders = projection.day_orders(db, day)
     spent = total_ordered_centavos(orders)
     return MaterializeResult(
         metadata={
@@ -79,6 +84,7 @@ def dca_orders(
             "ordered_brl": float(to_brl(spent)),
             "carried_forward_brl": float(to_brl(cash - spent)),
             "circuit_breaker": "tripped" if breaker.tripped else "ok",
+            "new_events": new_events,
             "drawdown": breaker.drawdown,
             "orders_table": markdown_table(orders.select("symbol", "amount_brl", "deficit_brl", "status")),
         }
@@ -90,21 +96,30 @@ def dca_orders(
 def fills(
     context: AssetExecutionContext, config: PipelineConfig, warehouse: Warehouse, market_data: MarketData, broker: Broker
 ) -> MaterializeResult:
-    """Send the day's orders to the broker; the paper broker fills at the next day's open + slippage + taker fee."""
+    """Move the day's orders through approval, the pre-send guards and the broker (paper: next day's open +
+    slippage + taker fee; live: Mercado Bitcoin), recording every state change as an event."""
     broker.ensure_allowed()
     settings = config.settings()
     day = _day(context)
     db = warehouse.db()
-    orders = duck.query(db, "select * from execution.dca_orders where date = ? order by client_order_id", [day])
-    next_bars, _ = split_valid_ohlcv(market_data.client().fetch_ohlcv_1d(day + timedelta(days=1), day + timedelta(days=1)))
-    filled, status = paper_fills(orders, next_bars, settings.fees.taker, settings.slippage_bps)
-    ledger.record_fills(db, day, filled, status)
+    bars, _ = split_valid_ohlcv(market_data.client().fetch_ohlcv_1d(day, day + timedelta(days=1)))
+    venue, approval = make_broker(broker, settings, bars.filter(pl.col("date") == day + timedelta(days=1)))
+    guard_ctx = guard_context(db, settings, bars.filter(pl.col("date") == day), drawdown_breaker(_twr_history(db, day), settings.risk.max_drawdown_halt).tripped)
+    states = oms.execute_day(db, day, venue, guard_ctx, approval)
+    projection.project_day(db, day)
+    filled = projection.day_fills(db, day)
+    costs = post_trade_costs(states, {o.client_order_id: o.ref_price for o in oms.planned_orders(db, day) if o.ref_price})
+    counts = dict(states.group_by("status").len().iter_rows()) if len(states) else {}
     return MaterializeResult(
         metadata={
             "fills": len(filled),
-            "expired": sum(1 for s in status.values() if s == "expired"),
+            "expired": int(counts.get("expired", 0)),
+            "statuses": {k: int(v) for k, v in counts.items()},
+            "pending_approval": oms.pending_ids(db, day),
             "fees_brl": float(to_brl(int(filled["fee_centavos"].sum()))) if len(filled) else 0.0,
+            "slippage_brl": float(to_brl(int(costs["slippage_centavos"].sum()))) if len(costs) else 0.0,
             "fills_table": markdown_table(filled.select("symbol", "quantity", "price_brl", "fee_brl")),
+            "cost_table": markdown_table(costs.select("symbol", "side", "arrival_price", "avg_price", "slippage_bps", "cost_bps")),
         }
     )
 
@@ -168,3 +183,46 @@ def _twr_history(db, day: date) -> list[float]:  # noqa: ANN001
 def _contribution(db, day: date) -> int:  # noqa: ANN001
     rows = duck.query(db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date = ? and kind = 'contribution'", [day])
     return int(rows["c"][0])
+
+
+@asset(group_name=GROUP, partitions_def=DAILY, deps=[fills], pool="exchange_api", kinds={"duckdb"})
+def reconciliation(context: AssetExecutionContext, config: PipelineConfig, warehouse: Warehouse, broker: Broker) -> MaterializeResult:
+    """The event ledger's positions, cash and open orders against the broker's own account view
+    (live: Mercado Bitcoin balances and open orders; paper: the fills and cash tables the broker's fills produced)."""
+    db = warehouse.db()
+    ledger_side, broker_side = reconciliation_views(db, broker, config.settings())
+    diffs = reconcile(*ledger_side, *broker_side, check_cash=broker.mode != "live")
+    return MaterializeResult(metadata={"differences": len(diffs), "differences_table": markdown_table(diffs)})
+
+
+@asset_check(asset=reconciliation, partitions_def=DAILY, blocking=True, description="ledger positions, cash and open orders equal the broker's")
+def ledger_matches_broker(context, config: PipelineConfig, warehouse: Warehouse, broker: Broker) -> AssetCheckResult:  # noqa: ANN001
+    db = warehouse.db()
+    ledger_side, broker_side = reconciliation_views(db, broker, config.settings())
+    diffs = reconcile(*ledger_side, *broker_side, check_cash=broker.mode != "live")
+    return AssetCheckResult(passed=diffs.is_empty(), metadata={"differences": len(diffs), "differences_table": markdown_table(diffs)})
+
+
+def reconciliation_views(db, broker: Broker, settings) -> tuple[tuple, tuple]:  # noqa: ANN001
+    """((positions, cash, open ids) from the events, (balances, open ids) from the broker's side)."""
+    from dca_pipeline.execution import ledger_views
+    from dca_pipeline.execution.live_broker import exchange_from_env, live_trading_enabled
+    from dca_pipeline.execution.reconcile import base_positions
+
+    states = ledger_views.order_states(db)
+    open_ids = set(states.filter(pl.col("status").is_in(["sent", "partially_filled"]))["client_order_id"].to_list())
+    mine = (base_positions(ledger_views.positions(db)), ledger_views.cash_centavos(db), open_ids)
+    if live_trading_enabled(broker.mode):
+        ex = exchange_from_env(broker.api_url or None)
+        bal = ex.fetch_balance()
+        balances = {k: Decimal(str(v)) for k, v in bal["total"].items() if v is not None}
+        theirs_open = {o["clientOrderId"] for o in ex.fetch_open_orders() if o.get("clientOrderId")}
+        return mine, (balances, theirs_open)
+    balances: dict[str, Decimal] = {}
+    if duck.table_exists(db, "execution", "fills"):
+        for s, q in duck.query(db, "select symbol, sum(quantity)::decimal(38, 8) as q from execution.fills group by symbol").iter_rows():
+            if q:
+                balances[s.split("/")[0]] = Decimal(q)
+    cash = duck.query(db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger")["c"][0] if duck.table_exists(db, "execution", "cash_ledger") else 0
+    balances["BRL"] = Decimal(int(cash)) / 100
+    return mine, (balances, set())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dca_pipeline.execution import events, ledger_views
 from dca_pipeline.money import to_brl
 from dca_pipeline.storage import duck
 
@@ -67,7 +68,9 @@ def record_fills(db: Path, day: date, fills: pl.DataFrame, status: dict[str, str
 
 
 def cash_balance_centavos(db: Path, through: date) -> int:
-    """Cash after every ledger entry dated on or before `through`."""
+    """Cash after every ledger entry dated on or before `through` (from the event ledger when it exists)."""
+    if events.exists(db):
+        return ledger_views.cash_centavos(db, through)
     if not _exists(db, "cash_ledger"):
         return 0
     rows = duck.query(db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date <= ?", [through])
@@ -85,7 +88,10 @@ def ledger_totals(db: Path, through: date) -> dict[str, int]:
 
 
 def holdings(db: Path, through: date) -> pl.DataFrame:
-    """Quantity and cost basis per symbol from every fill dated on or before `through`."""
+    """Quantity and cost basis (average cost) per held symbol from every fill dated on or before `through`."""
+    if events.exists(db):
+        pos = ledger_views.positions(db, through)
+        return pos.filter(pl.col("quantity") != 0).select("symbol", "quantity", "cost_centavos")
     if not _exists(db, "fills"):
         return pl.DataFrame(schema={"symbol": pl.String, "quantity": pl.Decimal(38, 8), "cost_centavos": pl.Int64})
     return duck.query(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import ROUND_DOWN, Decimal
 
 import polars as pl
 
@@ -81,3 +82,54 @@ def plan_dca_orders(
 def total_ordered_centavos(orders: pl.DataFrame) -> int:
     return int(sum(orders["amount_centavos"].to_list())) if len(orders) else 0
 
+
+
+def plan_legs(
+    day: date,
+    legs: pl.DataFrame,
+    holdings: pl.DataFrame,
+    prices: pl.DataFrame,
+    cash_centavos: int,
+    min_order_centavos: int,
+    min_order_by_market: dict[str, int] | None = None,
+    amount_step: Decimal = Decimal("0.00000001"),
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Orders from rebalance legs (symbol, side, amount_centavos; sells first, their proceeds not assumed).
+
+    Every order meets the market's minimum value and amount step; sells are capped at the quantity held and
+    carry a `quantity`; buys are scaled to the cash available. Returns (orders, skipped legs with a reason).
+    """
+    px = dict(zip(prices["symbol"].to_list(), prices["close"].to_list()))
+    held = dict(zip(holdings["symbol"].to_list(), holdings["quantity"].to_list())) if len(holdings) else {}
+    minimum = min_order_by_market or {}
+    rows, skipped = [], []
+    remaining = cash_centavos
+    for leg in legs.sort(pl.col("side") != "sell", "symbol").iter_rows(named=True):
+        symbol, side, amount = leg["symbol"], leg["side"], int(leg["amount_centavos"])
+        floor_ = minimum.get(symbol, min_order_centavos)
+        price = px.get(symbol)
+        if side not in ("buy", "sell"):
+            skipped.append({**leg, "reason": f"unknown side {side!r}"})
+            continue
+        if not price or price <= 0:
+            skipped.append({**leg, "reason": "no price"})
+            continue
+        if side == "buy":
+            amount = min(amount, remaining)
+        qty = (Decimal(amount) / 100 / Decimal(repr(price))).quantize(amount_step, rounding=ROUND_DOWN)
+        if side == "sell":
+            qty = min(qty, Decimal(held.get(symbol, 0)))
+            amount = int(qty * Decimal(repr(price)) * 100)
+        if amount < floor_ or qty <= 0:
+            skipped.append({**leg, "reason": f"below the market minimum R${floor_ / 100:.2f} or one amount step"})
+            continue
+        if side == "buy":
+            remaining -= amount
+        rows.append({"date": day, "symbol": symbol, "side": side, "amount_brl": to_brl(amount), "amount_centavos": amount,
+                     "client_order_id": client_order_id(day, symbol, side), "status": "new", "target_weight": None,
+                     "deficit_brl": None, "ref_price_brl": price, "quantity": qty if side == "sell" else None})
+    schema = {**ORDER_SCHEMA, "quantity": pl.Decimal(38, 8)}
+    skipped_schema = {"symbol": pl.String, "side": pl.String, "amount_centavos": pl.Int64, "reason": pl.String}
+    return pl.DataFrame(rows, schema=schema), pl.DataFrame(
+        [{k: s.get(k) for k in skipped_schema} for s in skipped], schema=skipped_schema
+    )

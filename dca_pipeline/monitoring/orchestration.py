@@ -28,7 +28,7 @@ from dca_pipeline.config import cached_settings
 SETTINGS = cached_settings()
 from dca_pipeline.partitions import daily_partitions, monthly_partitions  # noqa: E402
 
-DAILY_ASSETS = ["raw_ohlcv_1d", "fx_usd_brl", "features_daily", "risk_metrics", "correlation_matrix", "dca_orders", "fills", "positions", "portfolio_performance"]
+DAILY_ASSETS = ["raw_ohlcv_1d", "fx_usd_brl", "features_daily", "risk_metrics", "correlation_matrix", "dca_orders", "fills", "reconciliation", "positions", "portfolio_performance"]
 MONTHLY_ASSETS = ["market_caps", "asset_tiers", "asset_scores", "market_regime", "target_weights"]
 INGEST_ASSETS = ["raw_ohlcv_1d", "fx_usd_brl"]
 

@@ -1,0 +1,113 @@
+"""Paper broker that fills against order-book depth: a limit at (or inside) the spread that fills from the
+trade tape at the maker fee, then a market order for the rest at the deadline that walks the book (taker fee).
+Partial fills when the book is thin; every fill rounded to the amount step and to the centavo."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from dca_pipeline.execution.brokers import BrokerFill, BrokerReport, centavos
+from dca_pipeline.execution.guards import OrderIntent
+from dca_pipeline.money import fee_centavos
+
+
+@dataclass(frozen=True)
+class Book:
+    """Price levels best first: bids descending, asks ascending, (price, quantity) as Decimals."""
+
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    tape: tuple[tuple[Decimal, Decimal], ...] = ()  # trades printed after our order rests (price, quantity)
+
+
+@dataclass
+class BookPaperBroker:
+    books: dict[str, Book]
+    maker_fee: Decimal
+    taker_fee: Decimal
+    style: str = "limit_then_market"  # or "market"
+    tick: Decimal = Decimal("0.00001")
+    inside_ticks: int = 0
+    amount_step: Decimal = Decimal("0.00000001")
+    name: str = "paper_book"
+    placed: dict[str, BrokerReport] = field(default_factory=dict)
+
+    def place(self, order: OrderIntent) -> BrokerReport:
+        book = self.books.get(order.symbol)
+        if book is None or not (book.asks if order.side == "buy" else book.bids):
+            return BrokerReport(order.client_order_id, "expired", reason=f"empty book for {order.symbol}")
+        sim = _Fill(order, self)
+        if self.style == "limit_then_market":
+            sim.rest_limit(book)
+        sim.walk(book)
+        report = BrokerReport(order.client_order_id, sim.final_status(), tuple(sim.fills), f"paper-{order.client_order_id}",
+                              "" if sim.done() else "book too thin: remainder expired")
+        self.placed[order.client_order_id] = report
+        return report
+
+    def lookup(self, order: OrderIntent) -> BrokerReport | None:
+        return self.placed.get(order.client_order_id)
+
+
+class _Fill:
+    """Fills one order: budget (buy, centavos incl. fee) or quantity (sell) consumed level by level."""
+
+    def __init__(self, order: OrderIntent, broker: BookPaperBroker) -> None:
+        self.order, self.b = order, broker
+        self.budget = order.amount_centavos
+        self.quantity_left = order.quantity or Decimal(0)
+        self.fills: list[BrokerFill] = []
+
+    def done(self) -> bool:
+        if self.order.side == "buy":
+            return not self.fills or self.budget < 1 or self._qty_for(self.fills[-1].price, Decimal("1e30"), self.b.taker_fee) == 0
+        return self.quantity_left == 0
+
+    def final_status(self) -> str:
+        if self.fills and self.done():
+            return "filled"
+        return "expired"
+
+    def rest_limit(self, book: Book) -> None:
+        """Limit at the best bid (+ inside ticks, never crossing the ask) for buys; mirrored for sells."""
+        b = self.b
+        if self.order.side == "buy":
+            bid = book.bids[0][0] if book.bids else book.asks[0][0] - b.tick
+            limit = min(bid + b.inside_ticks * b.tick, book.asks[0][0] - b.tick)
+            hits = [(p, q) for p, q in book.tape if p <= limit]
+        else:
+            ask = book.asks[0][0] if book.asks else book.bids[0][0] + b.tick
+            limit = max(ask - b.inside_ticks * b.tick, book.bids[0][0] + b.tick)
+            hits = [(p, q) for p, q in book.tape if p >= limit]
+        for _, q in hits:
+            self._take(limit, q, b.maker_fee, "maker")
+
+    def walk(self, book: Book) -> None:
+        for price, q in (book.asks if self.order.side == "buy" else book.bids):
+            if self.done() and self.fills:
+                return
+            self._take(price, q, self.b.taker_fee, "taker")
+
+    def _qty_for(self, price: Decimal, available: Decimal, rate: Decimal) -> Decimal:
+        """Largest step-rounded quantity ≤ available whose notional + fee fits the remaining budget."""
+        q = min(available, Decimal(self.budget) / 100 / (price * (1 + rate))).quantize(self.b.amount_step, rounding=ROUND_DOWN)
+        while q > 0 and centavos(q * price) + fee_centavos(centavos(q * price), rate) > self.budget:
+            q -= self.b.amount_step
+        return max(q, Decimal(0))
+
+    def _take(self, price: Decimal, available: Decimal, rate: Decimal, liquidity: str) -> None:
+        if self.order.side == "buy":
+            q = self._qty_for(price, available, rate)
+        else:
+            q = min(available, self.quantity_left).quantize(self.b.amount_step, rounding=ROUND_DOWN)
+        if q <= 0:
+            return
+        notional = centavos(q * price)
+        fee = fee_centavos(notional, rate)
+        if notional == 0:
+            return
+        if self.order.side == "buy":
+            self.budget -= notional + fee
+        else:
+            self.quantity_left -= q
+        self.fills.append(BrokerFill(len(self.fills) + 1, q, price, notional, fee, liquidity))

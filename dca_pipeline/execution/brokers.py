@@ -1,0 +1,93 @@
+"""The broker interface, and the daily paper broker (next day's open + slippage + taker fee) behind it.
+
+`place` sends an order (idempotent by client order id where the venue allows); `lookup` asks the venue what
+became of an order already sent, so a retry after a crash or timeout never places it twice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Protocol
+
+import polars as pl
+
+from dca_pipeline.execution.broker import paper_fills
+from dca_pipeline.execution.guards import OrderIntent
+from dca_pipeline.money import fee_centavos, floor_quantity
+
+FINAL = frozenset({"filled", "expired", "cancelled", "rejected"})
+
+
+@dataclass(frozen=True)
+class BrokerFill:
+    seq: int
+    quantity: Decimal
+    price: Decimal
+    notional_centavos: int
+    fee_centavos: int
+    liquidity: str  # maker | taker
+    filled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BrokerReport:
+    """What the venue says about an order: `open` (resting), or a final status; fills so far, in sequence."""
+
+    client_order_id: str
+    status: str  # open | filled | expired | cancelled | rejected
+    fills: tuple[BrokerFill, ...] = ()
+    exchange_order_id: str | None = None
+    reason: str = ""
+
+
+class Broker(Protocol):
+    name: str
+
+    def place(self, order: OrderIntent) -> BrokerReport: ...
+
+    def lookup(self, order: OrderIntent) -> BrokerReport | None: ...
+
+
+def centavos(value: Decimal) -> int:
+    """BRL Decimal → integer centavos, half-even."""
+    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+class DailyPaperBroker:
+    """Fills at the next day's open × (1 ± slippage), taker fee (same numbers as the backtest's `paper_fills`).
+
+    Buys spend the whole amount (fee taken from it); sells give the quantity and receive notional − fee.
+    Deterministic, so `lookup` simply re-simulates."""
+
+    name = "paper"
+
+    def __init__(self, next_open: pl.DataFrame, taker_fee: Decimal, slippage_bps: float) -> None:
+        self.next_open, self.taker_fee, self.slippage_bps = next_open, taker_fee, slippage_bps
+        self.opens = dict(zip(next_open["symbol"].to_list(), next_open["open"].to_list()))
+
+    def place(self, order: OrderIntent) -> BrokerReport:
+        if order.side == "sell":
+            return self._sell(order)
+        frame = pl.DataFrame(
+            [{"date": order.day, "symbol": order.symbol, "client_order_id": order.client_order_id, "amount_centavos": order.amount_centavos}]
+        )
+        fills, status = paper_fills(frame, self.next_open, self.taker_fee, self.slippage_bps)
+        if status[order.client_order_id] != "filled":
+            return BrokerReport(order.client_order_id, "expired", reason=f"no next-day bar for {order.symbol}")
+        f = fills.row(0, named=True)
+        fill = BrokerFill(1, f["quantity"], Decimal(repr(f["price_brl"])), f["notional_centavos"], f["fee_centavos"], "taker", f["filled_at"])
+        return BrokerReport(order.client_order_id, "filled", (fill,))
+
+    def _sell(self, order: OrderIntent) -> BrokerReport:
+        price = self.opens.get(order.symbol)
+        if not price or price <= 0 or order.quantity is None:
+            return BrokerReport(order.client_order_id, "expired", reason=f"no next-day bar for {order.symbol}")
+        fill_price = Decimal(repr(price * (1 - self.slippage_bps / 10_000)))
+        qty = floor_quantity(order.quantity)
+        notional = centavos(qty * fill_price)
+        fill = BrokerFill(1, qty, fill_price, notional, fee_centavos(notional, self.taker_fee), "taker")
+        return BrokerReport(order.client_order_id, "filled", (fill,))
+
+    def lookup(self, order: OrderIntent) -> BrokerReport | None:
+        return self.place(order)

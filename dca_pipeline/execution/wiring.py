@@ -1,0 +1,50 @@
+"""Builds what the execution assets hand to the order manager: the broker for the configured mode and the
+guard context (caps, limits and the day's market facts) from the settings."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from dca_pipeline.config import Settings
+from dca_pipeline.execution.brokers import Broker, DailyPaperBroker
+from dca_pipeline.execution.guards import GuardContext
+
+
+def make_broker(resource, settings: Settings, next_bars: pl.DataFrame) -> tuple[Broker, str]:  # noqa: ANN001
+    """(broker, approval mode): the daily paper broker, or — only with broker: live AND DCA_LIVE_TRADING=1 —
+    Mercado Bitcoin, whose orders always wait for manual approval."""
+    from dca_pipeline.execution.live_broker import LiveCcxtBroker, exchange_from_env, live_trading_enabled
+
+    if live_trading_enabled(resource.mode):
+        ex = settings.execution
+        live = LiveCcxtBroker(exchange_from_env(resource.api_url or None), settings.fees.maker, settings.fees.taker,
+                              style=ex.order_style, limit_minutes=ex.limit_deadline_minutes, amount_step=ex.amount_step,
+                              inside_ticks=ex.limit_inside_ticks)
+        return live, "manual"
+    return DailyPaperBroker(next_bars.select("symbol", "open"), settings.fees.taker, settings.slippage_bps), settings.execution.approval
+
+
+def spend_caps_centavos(settings: Settings) -> tuple[int, int]:
+    """(daily, monthly) caps: configured, else the monthly budget and twice the monthly budget."""
+    ex = settings.execution
+    daily = int(ex.daily_spend_cap_brl * 100) if ex.daily_spend_cap_brl is not None else settings.budget_centavos
+    monthly = int(ex.monthly_spend_cap_brl * 100) if ex.monthly_spend_cap_brl is not None else 2 * settings.budget_centavos
+    return daily, monthly
+
+
+def guard_context(db: Path, settings: Settings, day_bars: pl.DataFrame, breaker_tripped: bool) -> GuardContext:
+    """Limits from the settings; prices and 24h BRL volume (volume × close) from the day's bars."""
+    daily, monthly = spend_caps_centavos(settings)
+    ex = settings.execution
+    prices = dict(zip(day_bars["symbol"].to_list(), day_bars["close"].to_list())) if len(day_bars) else {}
+    volume = {}
+    if len(day_bars):
+        for s, v, c in day_bars.select("symbol", "volume", "close").iter_rows():
+            if v is not None and c is not None and v == v:
+                volume[s] = v * c
+    return GuardContext(
+        db, daily, monthly, prices=prices, volume_24h_brl=volume, max_volume_share=ex.max_volume_share,
+        max_position_centavos=int(ex.max_position_brl * 100) if ex.max_position_brl is not None else None,
+        max_concentration=ex.max_concentration, breaker_tripped=breaker_tripped,
+    )
