@@ -38,7 +38,7 @@ def exchange_from_env(api_url: str | None = None, timeout_ms: int = 10_000) -> M
         raise PermissionError("live trading needs DCA_MB_API_KEY and DCA_MB_API_SECRET in the environment")
     options: dict = {"apiKey": key, "secret": secret, "timeout": timeout_ms, "enableRateLimit": True}
     if api_url:
-        options["urls"] = {"api": {"v4Trading": api_url}}
+        return MercadoBitcoinTrading.with_base_url(api_url, {**options, "urls": {"api": {"v4Trading": api_url}}})
     return MercadoBitcoinTrading(options)
 
 

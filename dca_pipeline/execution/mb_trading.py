@@ -1,4 +1,4 @@
-"""Mercado Bitcoin's private trading API v4 as ccxt custom API definitions on a `ccxt.mercado` subclass.
+"""Mercado Bitcoin's private trading API v4 as ccxt custom API definitions on the v4 public-data adapter (`MercadoBitcoinV4`).
 
 `POST /authorize` (login/password = API token id/secret) gives a bearer token; accounts, balances and orders live
 under `/accounts/{accountId}/...`; an order's `externalId` is our client order id, so an order can always be
@@ -11,6 +11,8 @@ import time
 
 import ccxt
 
+from dca_pipeline.ingestion.mercado_bitcoin import MercadoBitcoinV4
+
 API = "v4Trading"
 STATUS = {"created": "open", "working": "open", "filled": "closed", "cancelled": "canceled", "canceled": "canceled"}
 
@@ -20,8 +22,9 @@ def mb_symbol(symbol: str) -> str:
     return symbol.replace("/", "-")
 
 
-class MercadoBitcoinTrading(ccxt.mercado):
-    """ccxt `mercado` plus the v4 private endpoints (bearer-token auth) used by the live broker."""
+class MercadoBitcoinTrading(MercadoBitcoinV4):
+    """The public-data v4 adapter (markets, precision, order books from API v4) plus the v4 private endpoints
+    (bearer-token auth) used by the live broker."""
 
     def describe(self) -> dict:
         return self.deep_extend(
