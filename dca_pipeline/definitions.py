@@ -7,6 +7,7 @@ from dca_pipeline.analytics import assets as analytics_assets
 from dca_pipeline.config import cached_settings
 from dca_pipeline.execution import assets as execution_assets
 from dca_pipeline.ingestion import assets as ingestion_assets
+from dca_pipeline.ingestion import intraday_assets, quality_checks, storage_assets
 from dca_pipeline.intelligence import assets as intelligence_assets
 from dca_pipeline.monitoring import assets as monitoring_assets
 from dca_pipeline.monitoring.orchestration import (
@@ -31,6 +32,9 @@ LAYER_MODULES = [
     portfolio_assets,
     execution_assets,
     monitoring_assets,
+    intraday_assets,
+    quality_checks,
+    storage_assets,
 ]
 
 
@@ -51,8 +55,8 @@ def build_resources() -> dict[str, object]:
 defs = Definitions(
     assets=load_assets_from_modules(LAYER_MODULES),
     asset_checks=load_asset_checks_from_modules(LAYER_MODULES),
-    jobs=[daily_job, monthly_job, ingest_history_job],
-    schedules=[daily_schedule, monthly_schedule],
+    jobs=[daily_job, monthly_job, ingest_history_job, storage_assets.raw_maintenance_job],
+    schedules=[daily_schedule, monthly_schedule, storage_assets.raw_maintenance_schedule],
     sensors=[run_failure_alert, daily_summary_alert, stale_data_alert, circuit_breaker_alert],
     resources=build_resources(),
     # Ad-hoc materializations from the UI run a process per step (parallel where the graph allows); DuckDB

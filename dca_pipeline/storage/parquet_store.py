@@ -24,17 +24,19 @@ PARTITION_KEY = "date"
 # canonical column types of the datasets the pipeline writes (other datasets keep their frame's schema)
 TS = pl.Datetime("us", "UTC")
 OHLCV_SCHEMA = {
-    "symbol": pl.String, "ts": TS, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64,
-    "close": pl.Float64, "volume": pl.Float64, "volume_brl": pl.Float64,
+    "symbol": pl.String, "date": pl.Date, "ts": TS, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64,
+    "close": pl.Float64, "volume": pl.Float64, "volume_brl": pl.Float64, "filled": pl.Boolean,
 }
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "ohlcv_1m": OHLCV_SCHEMA,
     "ohlcv_1h": OHLCV_SCHEMA,
     "order_book": {
-        "symbol": pl.String, "ts": TS, "side": pl.String, "level": pl.Int64, "price": pl.Float64, "amount": pl.Float64,
+        "symbol": pl.String, "date": pl.Date, "ts": TS, "side": pl.String, "level": pl.Int64, "price": pl.Float64,
+        "amount": pl.Float64,
     },
     "trades": {
-        "symbol": pl.String, "ts": TS, "trade_id": pl.String, "side": pl.String, "price": pl.Float64, "amount": pl.Float64,
+        "symbol": pl.String, "date": pl.Date, "ts": TS, "trade_id": pl.String, "side": pl.String, "price": pl.Float64,
+        "amount": pl.Float64,
     },
 }
 # which raw asset stores into which dataset (everything else: dataset = asset name)
@@ -68,6 +70,8 @@ def conform(dataset: str, frame: pl.DataFrame) -> pl.DataFrame:
         return frame
     if frame.is_empty() and not frame.columns:
         return pl.DataFrame(schema=schema)
+    defaults = {"filled": pl.lit(False), "date": pl.col("ts").cast(TS).dt.date()}
+    frame = frame.with_columns(expr.alias(c) for c, expr in defaults.items() if c in schema and c not in frame.columns)
     missing = [c for c in schema if c not in frame.columns]
     if missing:
         raise ValueError(f"{dataset}: frame lacks columns {missing} (has {frame.columns})")
