@@ -45,17 +45,22 @@ def split_valid_ohlcv(frame: pl.DataFrame, key: tuple[str, ...] = ("symbol", "da
     present_key = tuple(k for k in key if k in frame.columns)
     if len(present_key) != len(key):
         raise ValueError(f"OHLCV frame lacks key columns {[k for k in key if k not in frame.columns]} (has {frame.columns})")
-    tagged = frame.with_columns(_reason_expr(key).alias("reason"))
-    nth_valid = pl.col("reason").is_null().cast(pl.Int32).cum_sum().over(list(key))
-    tagged = tagged.with_columns(
-        pl.when(pl.col("reason").is_null() & (nth_valid > 1))
-        .then(pl.lit("duplicate key"))
-        .otherwise(pl.col("reason"))
-        .alias("reason")
-    )
+    tagged = mark_duplicates(frame.with_columns(_reason_expr(key).alias("reason")), key)
     valid = tagged.filter(pl.col("reason").is_null()).drop("reason")
     quarantined = tagged.filter(pl.col("reason").is_not_null())
     return valid, quarantined
+
+
+def mark_duplicates(tagged: pl.DataFrame, key: tuple[str, ...]) -> pl.DataFrame:
+    """Set reason 'duplicate key' on every valid row (null `reason`) whose key an earlier valid row already has."""
+    index = pl.int_range(pl.len(), dtype=pl.UInt32)
+    valid = tagged.select(index.alias("row"), pl.col("reason").is_null().alias("ok"), *key).filter(pl.col("ok"))
+    repeated = valid.filter(~pl.struct(list(key)).is_first_distinct())["row"]
+    if repeated.is_empty():
+        return tagged
+    return tagged.with_columns(
+        pl.when(index.is_in(repeated.implode())).then(pl.lit("duplicate key")).otherwise(pl.col("reason")).alias("reason")
+    )
 
 
 def ohlc_violations(frame: pl.DataFrame) -> pl.DataFrame:

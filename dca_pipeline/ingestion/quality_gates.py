@@ -66,19 +66,20 @@ def fill_gaps(
     gaps = find_gaps(real, expected)
     if gaps.is_empty():
         return real.sort("symbol", "ts"), gaps
-    seed = (previous_close if previous_close is not None else pl.DataFrame(schema={"symbol": pl.String, "close": pl.Float64}))
+    seed = previous_close if previous_close is not None else pl.DataFrame(schema={"symbol": pl.String, "close": pl.Float64})
     seed = seed.select("symbol", pl.col("close").cast(pl.Float64).alias("seed_close"))
-    timeline = pl.concat(
-        [real.select("symbol", "ts", "close", pl.lit(False).alias("missing")),
-         gaps.with_columns(pl.lit(None, dtype=pl.Float64).alias("close"), pl.lit(True).alias("missing"))],
-        how="vertical_relaxed",
-    ).sort("symbol", "ts")
-    timeline = timeline.join(seed, on="symbol", how="left").with_columns(
-        pl.col("close").forward_fill().over("symbol").fill_null(pl.col("seed_close")).alias("last_close"),
-        (pl.col("missing") != pl.col("missing").shift(1).over("symbol")).fill_null(True).cast(pl.Int32).cum_sum().over("symbol").alias("run"),
+    times = expected["ts"].unique().sort()
+    step = times.diff().drop_nulls().min() if len(times) > 1 else timedelta(0)
+    runs = gaps.sort("symbol", "ts").with_columns(
+        ((pl.col("symbol") != pl.col("symbol").shift(1)) | (pl.col("ts") - pl.col("ts").shift(1) != step))
+        .fill_null(True).cum_sum().alias("run")
+    ).with_columns(pl.len().over("run").alias("run_length"))
+    closes = real.select("symbol", "ts", pl.col("close").alias("last_close")).sort("ts")
+    missing = (
+        runs.sort("ts").join_asof(closes, on="ts", by="symbol", strategy="backward")
+        .join(seed, on="symbol", how="left")
+        .with_columns(pl.col("last_close").fill_null(pl.col("seed_close")))
     )
-    timeline = timeline.with_columns(pl.len().over("symbol", "run").alias("run_length"))
-    missing = timeline.filter(pl.col("missing"))
     fillable = missing.filter((pl.col("run_length") <= max_fill_bars) & pl.col("last_close").is_not_null())
     unfilled = missing.join(fillable.select("symbol", "ts"), on=["symbol", "ts"], how="anti").select("symbol", "ts")
     price = pl.col("last_close")
