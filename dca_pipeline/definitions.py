@@ -55,8 +55,10 @@ def build_resources() -> dict[str, object]:
 defs = Definitions(
     assets=load_assets_from_modules(LAYER_MODULES),
     asset_checks=load_asset_checks_from_modules(LAYER_MODULES),
-    jobs=[daily_job, monthly_job, ingest_history_job, storage_assets.raw_maintenance_job],
-    schedules=[daily_schedule, monthly_schedule, storage_assets.raw_maintenance_schedule],
+    jobs=[daily_job, monthly_job, ingest_history_job, storage_assets.raw_maintenance_job,
+          storage_assets.intraday_job, storage_assets.order_book_job],
+    schedules=[daily_schedule, monthly_schedule, storage_assets.raw_maintenance_schedule,
+               storage_assets.intraday_schedule, storage_assets.order_book_schedule],
     sensors=[run_failure_alert, daily_summary_alert, stale_data_alert, circuit_breaker_alert],
     resources=build_resources(),
     # Ad-hoc materializations from the UI run a process per step (parallel where the graph allows); DuckDB

@@ -1,7 +1,7 @@
 """Raw-store maintenance: retention of old partitions, the `raw.*` DuckDB views and the symbol listings table,
 with the job and daily schedule (America/Sao_Paulo) that run them."""
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import polars as pl
@@ -81,3 +81,39 @@ raw_maintenance_job = define_asset_job(
 def raw_maintenance_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     """02:30 in São Paulo every day (after the daily ingestion at 01:15)."""
     return RunRequest(run_key=context.scheduled_execution_time.date().isoformat())
+
+
+def _daily_partitions():  # noqa: ANN202 - the DailyPartitionsDefinition shared by the raw assets
+    from dca_pipeline.partitions import daily_partitions
+
+    return daily_partitions(SETTINGS)
+
+
+intraday_job = define_asset_job(
+    "intraday_job",
+    selection=["raw_ohlcv_1h", "raw_ohlcv_1m", "raw_trades"],
+    partitions_def=_daily_partitions(),
+    executor_def=in_process_executor,
+    description="Hourly and minute bars and public trades of one closed UTC day, with their checks.",
+)
+order_book_job = define_asset_job(
+    "order_book_job",
+    selection=["order_book_snapshots"],
+    partitions_def=_daily_partitions(),
+    executor_def=in_process_executor,
+    description="One top-of-book snapshot per market, added to today's partition.",
+)
+
+
+@schedule(job=intraday_job, cron_schedule="20 1 * * *", execution_timezone=SETTINGS.timezone)
+def intraday_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+    """01:20 in São Paulo: the previous UTC day is closed; ingest its intraday data."""
+    day = context.scheduled_execution_time.astimezone(timezone.utc).date() - timedelta(days=1)
+    return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+
+
+@schedule(job=order_book_job, cron_schedule="0 * * * *", execution_timezone=SETTINGS.timezone)
+def order_book_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+    """Every hour: a snapshot into today's (UTC) partition (live sources only; stopped by default)."""
+    now = context.scheduled_execution_time.astimezone(timezone.utc)
+    return RunRequest(run_key=now.strftime("%Y-%m-%dT%H"), partition_key=now.date().isoformat())

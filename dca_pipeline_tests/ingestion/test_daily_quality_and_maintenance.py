@@ -131,3 +131,24 @@ def test_symbol_listings_from_bar_history() -> None:
         ("X/BRL", days[0], days[9], days[10], False),  # stopped trading: left with a date, still in history
         ("Y/BRL", days[0], days[19], None, True),
     ]
+
+
+def test_storage_jobs_and_schedules_are_wired() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from dagster import build_schedule_context
+
+    from dca_pipeline.definitions import defs
+
+    for name in ("raw_maintenance_job", "intraday_job", "order_book_job"):
+        assert defs.resolve_job_def(name) is not None
+    sp = ZoneInfo("America/Sao_Paulo")
+    repo = defs.get_repository_def()
+    maintenance, intraday = defs.resolve_schedule_def("raw_maintenance_schedule"), defs.resolve_schedule_def("intraday_schedule")
+    assert maintenance.execution_timezone == intraday.execution_timezone == "America/Sao_Paulo"
+    with build_schedule_context(scheduled_execution_time=datetime(2021, 3, 5, 1, 20, tzinfo=sp), repository_def=repo) as ctx:
+        assert intraday.evaluate_tick(ctx).run_requests[0].partition_key == "2021-03-04"  # 04:20 UTC: the 4th is closed
+    with build_schedule_context(scheduled_execution_time=datetime(2021, 3, 5, 2, 30, tzinfo=sp), repository_def=repo) as ctx:
+        assert maintenance.evaluate_tick(ctx).run_requests[0].run_key == "2021-03-05"
+    assert maintenance.job_name == "raw_maintenance_job"
