@@ -31,15 +31,22 @@ def _day(context: AssetCheckExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
 
 
-def _rows_of(dataset: str, frame: pl.DataFrame, day: date) -> AssetCheckResult:
+def _day_range(context: AssetCheckExecutionContext) -> tuple[date, date]:
+    """First and last day of the run's partitions (a single-run backfill checks its whole range at once)."""
+    keys = context.op_execution_context.partition_key_range
+    return date.fromisoformat(keys.start), date.fromisoformat(keys.end)
+
+
+def _rows_of(dataset: str, frame: pl.DataFrame, day: date, last: date | None = None) -> AssetCheckResult:
     """Blocking: the share of the partition's rows rejected into quarantine stays under the configured maximum."""
-    rejected = len(quarantine.read(warehouse_path(), dataset, day, day))
+    rejected = len(quarantine.read(warehouse_path(), dataset, day, last or day))
     total = rejected + len(frame)
     share = rejected / total if total else 0.0
     return AssetCheckResult(
         passed=share <= QUALITY.max_quarantine_fraction,
         metadata={"quarantined_rows": rejected, "stored_rows": len(frame), "share": round(share, 4),
-                  "max_share": QUALITY.max_quarantine_fraction, "partition": str(day)},
+                  "max_share": QUALITY.max_quarantine_fraction,
+                  "partition": str(day) if last in (None, day) else f"{day}..{last}"},
     )
 
 
@@ -47,7 +54,7 @@ def _rows_of(dataset: str, frame: pl.DataFrame, day: date) -> AssetCheckResult:
 
 @asset_check(asset=raw_ohlcv_1d, partitions_def=DAILY, blocking=True, description="quarantined share of the day's rows <= quality.max_quarantine_fraction")
 def quarantine_share(context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame) -> AssetCheckResult:
-    return _rows_of("ohlcv_1d", raw_ohlcv_1d, _day(context))
+    return _rows_of("ohlcv_1d", raw_ohlcv_1d, *_day_range(context))
 
 
 @asset_check(
@@ -57,10 +64,10 @@ def quarantine_share(context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataF
 def close_matches_reference(
     context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame, market_data: MarketData
 ) -> AssetCheckResult:
-    day = _day(context)
+    first, last = _day_range(context)
     client = market_data.client()
     try:
-        reference = call_source(client, "fetch_reference_prices_brl", day, day)
+        reference = call_source(client, "fetch_reference_prices_brl", first, last)
     except SourceCannotServe as exc:
         return AssetCheckResult(passed=True, metadata={"compared": 0, "reference": f"none: {exc}"})
     bad = cross_source_deviations(raw_ohlcv_1d, reference, QUALITY.cross_source_tolerance)
@@ -74,12 +81,13 @@ def close_matches_reference(
 
 @asset_check(asset=raw_ohlcv_1d, partitions_def=DAILY, description="robust z-score of daily log returns and volume spikes vs the trailing window")
 def daily_anomalies(context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame) -> AssetCheckResult:
-    day = _day(context)
-    history = read_daily_window("raw_ohlcv_1d", day - timedelta(days=QUALITY.anomaly_lookback_days), day)
+    first, last = _day_range(context)
+    history = read_daily_window("raw_ohlcv_1d", first - timedelta(days=QUALITY.anomaly_lookback_days), last)
     if history.is_empty():
         history = raw_ohlcv_1d
-    outliers = return_outliers(history, "date", QUALITY.return_z_threshold).filter(pl.col("date") == day)
-    spikes = volume_spikes(history, "date", QUALITY.volume_spike_factor).filter(pl.col("date") == day)
+    in_run = pl.col("date").is_between(first, last)
+    outliers = return_outliers(history, "date", QUALITY.return_z_threshold).filter(in_run)
+    spikes = volume_spikes(history, "date", QUALITY.volume_spike_factor).filter(in_run)
     return AssetCheckResult(
         passed=outliers.is_empty() and spikes.is_empty(), severity=AssetCheckSeverity.WARN,
         metadata={"return_outliers": len(outliers), "volume_spikes": len(spikes),

@@ -47,14 +47,18 @@ class ParquetPartitionIOManager(ConfigurableIOManager):
         return Path(self.root) if self.root else None
 
     @staticmethod
-    def _dataset(context: InputContext | OutputContext) -> str:
-        meta = context.definition_metadata or {}
+    def _asset_metadata(context: InputContext | OutputContext) -> dict:
+        """The stored asset's own metadata (for an input: the upstream asset's, not the input's)."""
+        if isinstance(context, InputContext) and context.upstream_output is not None:
+            return dict(context.upstream_output.definition_metadata or {})
+        return dict(context.definition_metadata or {})
+
+    def _dataset(self, context: InputContext | OutputContext) -> str:
+        meta = self._asset_metadata(context)
         return str(meta.get("dataset") or parquet_store.dataset_for(context.asset_key.path[-1]))
 
-    @staticmethod
-    def _column(context: InputContext | OutputContext) -> str:
-        meta = context.definition_metadata or {}
-        return str(meta.get("partition_column", "date"))
+    def _column(self, context: InputContext | OutputContext) -> str:
+        return str(self._asset_metadata(context).get("partition_column", "date"))
 
     def handle_output(self, context: OutputContext, obj: pl.DataFrame) -> None:
         if not context.has_asset_partitions:
