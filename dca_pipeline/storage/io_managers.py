@@ -43,6 +43,10 @@ class ParquetPartitionIOManager(ConfigurableIOManager):
 
     root: str = ""
 
+    def teardown_after_execution(self, context) -> None:  # noqa: ANN001
+        """Raw assets write their quarantine rows to the warehouse: release its file lock when the run/step ends."""
+        duck.close_all()
+
     def _root(self) -> Path | None:
         return Path(self.root) if self.root else None
 
