@@ -144,6 +144,38 @@ class ExecutionSettings(_Strict):
     min_order_brl_by_market: dict[str, Decimal] = {}
 
 
+class StorageSettings(_Strict):
+    """Raw-data retention in days per dataset (None = forever) and what the intraday assets capture."""
+
+    ohlcv_1m_days: int | None = Field(default=30, ge=1)
+    ohlcv_1h_days: int | None = Field(default=365, ge=1)
+    ohlcv_1d_days: int | None = Field(default=None, ge=1)
+    order_book_days: int | None = Field(default=14, ge=1)
+    trades_days: int | None = Field(default=90, ge=1)
+    order_book_depth: int = Field(default=20, ge=1, le=500)
+    intraday_symbols: tuple[str, ...] = ()  # empty: every active market of the source
+    max_fill_bars_1m: int = Field(default=5, ge=0, le=1440)
+    max_fill_bars_1h: int = Field(default=2, ge=0, le=24)
+
+    def retention_days(self) -> dict[str, int | None]:
+        """Days to keep per Parquet dataset (None = keep forever)."""
+        return {
+            "ohlcv_1m": self.ohlcv_1m_days, "ohlcv_1h": self.ohlcv_1h_days, "ohlcv_1d": self.ohlcv_1d_days,
+            "order_book": self.order_book_days, "trades": self.trades_days,
+        }
+
+
+class QualitySettings(_Strict):
+    """Thresholds of the data-quality gates (see docs/storage-and-quality.md)."""
+
+    cross_source_tolerance: float = Field(default=0.05, gt=0, le=1)
+    return_z_threshold: float = Field(default=10.0, gt=0)
+    volume_spike_factor: float = Field(default=20.0, gt=1)
+    anomaly_lookback_days: int = Field(default=90, ge=7, le=1000)
+    stale_after_bars: int = Field(default=3, ge=1)
+    max_quarantine_fraction: float = Field(default=0.2, ge=0, le=1)
+
+
 class Settings(_Strict):
     """The whole pipeline configuration."""
 
@@ -163,6 +195,8 @@ class Settings(_Strict):
     risk: RiskSettings = RiskSettings()
     connectors: "ConnectorSettings" = Field(default_factory=lambda: ConnectorSettings())
     execution: ExecutionSettings = ExecutionSettings()
+    storage: StorageSettings = StorageSettings()
+    quality: QualitySettings = QualitySettings()
 
     @field_validator("timezone")
     @classmethod

@@ -8,6 +8,7 @@ from dca_pipeline.config import cached_settings
 from dca_pipeline.execution import assets as execution_assets
 from dca_pipeline.execution.approval import approve_orders_job
 from dca_pipeline.ingestion import assets as ingestion_assets
+from dca_pipeline.ingestion import intraday_assets, quality_checks, storage_assets
 from dca_pipeline.intelligence import assets as intelligence_assets
 from dca_pipeline.monitoring import assets as monitoring_assets
 from dca_pipeline.monitoring.orchestration import (
@@ -32,6 +33,9 @@ LAYER_MODULES = [
     portfolio_assets,
     execution_assets,
     monitoring_assets,
+    intraday_assets,
+    quality_checks,
+    storage_assets,
 ]
 
 
@@ -52,8 +56,10 @@ def build_resources() -> dict[str, object]:
 defs = Definitions(
     assets=load_assets_from_modules(LAYER_MODULES),
     asset_checks=load_asset_checks_from_modules(LAYER_MODULES),
-    jobs=[daily_job, monthly_job, ingest_history_job, approve_orders_job],
-    schedules=[daily_schedule, monthly_schedule],
+    jobs=[daily_job, monthly_job, ingest_history_job, approve_orders_job, storage_assets.raw_maintenance_job,
+          storage_assets.intraday_job, storage_assets.order_book_job],
+    schedules=[daily_schedule, monthly_schedule, storage_assets.raw_maintenance_schedule,
+               storage_assets.intraday_schedule, storage_assets.order_book_schedule],
     sensors=[run_failure_alert, daily_summary_alert, stale_data_alert, circuit_breaker_alert],
     resources=build_resources(),
     # Ad-hoc materializations from the UI run a process per step (parallel where the graph allows); DuckDB

@@ -7,7 +7,8 @@ from dagster import AssetKey, Definitions, build_schedule_context
 from dca_pipeline.definitions import defs
 
 LAYERS = {
-    "ingestion": {"raw_ohlcv_1d", "fx_usd_brl", "market_caps"},
+    "ingestion": {"raw_ohlcv_1d", "fx_usd_brl", "market_caps", "raw_ohlcv_1h", "raw_ohlcv_1m", "order_book_snapshots",
+                  "raw_trades", "raw_retention", "symbol_listings"},
     "analytics": {"features_daily", "risk_metrics", "correlation_matrix"},
     "intelligence": {"asset_tiers", "asset_scores", "market_regime"},
     "portfolio": {"target_weights"},

@@ -92,7 +92,7 @@ def test_cash_and_positions_reconcile_to_the_centavo(db: Path) -> None:
 def test_positions_value_matches_raw_closes(db: Path) -> None:
     last = DAYS[-1]
     pos = duck.query(db, "select symbol, quantity, market_value_brl from execution.positions where date = ?", [last])
-    raw = pl.read_parquet(Path(os.environ["DCA_HOME"]) / "raw" / "raw_ohlcv_1d" / f"{last}.parquet")
+    raw = pl.read_parquet(Path(os.environ["DCA_HOME"]) / "raw" / "ohlcv_1d" / f"date={last}" / "data.parquet")
     closes = dict(zip(raw["symbol"], raw["close"]))
     for sym, qty, mv in pos.iter_rows():
         assert float(mv) == pytest.approx(float(qty) * closes[sym], abs=0.006)

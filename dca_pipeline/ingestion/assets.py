@@ -44,13 +44,15 @@ _preview = markdown_table
 
 @asset(**DAILY_RAW)
 def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
-    """Every listed symbol's daily bar in BRL; invalid rows go to $DCA_HOME/quarantine with a reason."""
+    """Every listed symbol's daily bar in BRL; invalid rows go to `ingestion.quarantine` with a reason."""
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date() - timedelta(days=1)
     bars = market_data.client().fetch_ohlcv_1d(start, end)
     valid, quarantined = split_valid_ohlcv(bars)
     for key in context.partition_keys:
-        write_quarantine("raw_ohlcv_1d", key, quarantined.filter(pl.col("date").cast(pl.String) == key))
+        write_quarantine(
+            "raw_ohlcv_1d", key, quarantined.filter(pl.col("date").cast(pl.String) == key), market_data.source
+        )
     context.add_output_metadata(
         {
             "source": market_data.source,

@@ -6,8 +6,8 @@ from pathlib import Path
 import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-from dca_pipeline.paths import dca_home, warehouse_path
-from dca_pipeline.storage import duck
+from dca_pipeline.paths import warehouse_path
+from dca_pipeline.storage import duck, parquet_store
 
 
 def _partition_keys(context: InputContext | OutputContext, column: str) -> list[str]:
@@ -33,51 +33,62 @@ def _window_dates(context: InputContext | OutputContext) -> tuple[date, date] | 
 
 
 class ParquetPartitionIOManager(ConfigurableIOManager):
-    """Stores a partitioned frame as `$DCA_HOME/raw/<asset>/<key>.parquet`, one file per partition key.
+    """Stores a partitioned frame in the Hive layout `$DCA_HOME/raw/<dataset>/<column>=<key>/data.parquet`.
 
-    Rows are assigned to partitions by the `partition_column` metadata (default `date`); a frame spanning
-    several partitions (single-run backfill) is split, and each file is replaced atomically, so
-    re-materializing never duplicates rows.
+    The dataset is the asset's `dataset` metadata (default: `storage.parquet_store.dataset_for(asset)`, so
+    `raw_ohlcv_1d` lands in `ohlcv_1d`). Rows are assigned to partitions by the `partition_column` metadata
+    (default `date`); a frame spanning several partitions (single-run backfill) is split, and each file is
+    replaced atomically, so re-materializing never duplicates rows.
     """
 
     root: str = ""
 
-    def _dir(self, context: InputContext | OutputContext) -> Path:
-        base = Path(self.root) if self.root else dca_home() / "raw"
-        return base / context.asset_key.path[-1]
+    def teardown_after_execution(self, context) -> None:  # noqa: ANN001
+        """Raw assets write their quarantine rows to the warehouse: release its file lock when the run/step ends."""
+        duck.close_all()
+
+    def _root(self) -> Path | None:
+        return Path(self.root) if self.root else None
 
     @staticmethod
-    def _column(context: InputContext | OutputContext) -> str:
-        meta = context.definition_metadata or {}
-        return str(meta.get("partition_column", "date"))
+    def _asset_metadata(context: InputContext | OutputContext) -> dict:
+        """The stored asset's own metadata (for an input: the upstream asset's, not the input's)."""
+        if isinstance(context, InputContext) and context.upstream_output is not None:
+            return dict(context.upstream_output.definition_metadata or {})
+        return dict(context.definition_metadata or {})
+
+    def _dataset(self, context: InputContext | OutputContext) -> str:
+        meta = self._asset_metadata(context)
+        return str(meta.get("dataset") or parquet_store.dataset_for(context.asset_key.path[-1]))
+
+    def _column(self, context: InputContext | OutputContext) -> str:
+        return str(self._asset_metadata(context).get("partition_column", "date"))
 
     def handle_output(self, context: OutputContext, obj: pl.DataFrame) -> None:
         if not context.has_asset_partitions:
             raise ValueError(f"{context.asset_key.to_user_string()} must be partitioned for Parquet storage")
         col = self._column(context)
+        dataset = self._dataset(context)
         keys = _partition_keys(context, col)
-        folder = self._dir(context)
-        folder.mkdir(parents=True, exist_ok=True)
         for key in keys:
-            part = obj.filter(pl.col(col).cast(pl.String) == key)
-            path = folder / f"{key}.parquet"
-            tmp = folder / f".{key}.parquet.tmp"
-            part.write_parquet(tmp)
-            tmp.replace(path)
+            part = obj.filter(pl.col(col).cast(pl.String) == key) if col in obj.columns else obj
+            parquet_store.write_partition(dataset, key, part, key=col, root=self._root())
+        folder = parquet_store.dataset_dir(dataset, self._root())
         context.add_output_metadata({"path": str(folder), "rows": len(obj), "partitions_written": len(keys)})
 
     def load_input(self, context: InputContext) -> pl.DataFrame:
         if not context.has_asset_partitions:
             raise ValueError("ParquetPartitionIOManager only loads partitioned inputs")
-        folder = self._dir(context)
-        files = [folder / f"{k}.parquet" for k in _partition_keys(context, self._column(context))]
+        col, dataset = self._column(context), self._dataset(context)
+        keys = _partition_keys(context, col)
+        files = [parquet_store.partition_path(dataset, k, col, self._root()) for k in keys]
         present = [f for f in files if f.exists()]
         if not present:
             raise FileNotFoundError(
-                f"no stored partitions of {context.asset_key.to_user_string()} for {files[0].stem}..{files[-1].stem}:"
-                " materialize them first"
+                f"no stored partitions of {context.asset_key.to_user_string()} for {keys[0]}..{keys[-1]}"
+                f" under {parquet_store.dataset_dir(dataset, self._root())}: materialize them first"
             )
-        return pl.concat([pl.read_parquet(f) for f in present], how="vertical_relaxed")
+        return pl.concat([pl.read_parquet(f, hive_partitioning=False) for f in present], how="vertical_relaxed")
 
 
 class WarehouseIOManager(ConfigurableIOManager):

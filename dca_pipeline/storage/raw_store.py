@@ -1,49 +1,38 @@
-"""Read windows of raw partitions back from `$DCA_HOME/raw/<asset>/<key>.parquet` (history for features)."""
+"""Read windows of raw partitions back from the Hive-partitioned Parquet store (history for features), and the
+quarantine of rejected rows (`ingestion.quarantine` in the warehouse)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from dca_pipeline.paths import dca_home
+from dca_pipeline.paths import warehouse_path
+from dca_pipeline.storage import parquet_store, quarantine
 
 
 def raw_dir(asset: str) -> Path:
-    return dca_home() / "raw" / asset
+    """The dataset folder an asset's partitions live in (`raw_ohlcv_1d` -> `$DCA_HOME/raw/ohlcv_1d`)."""
+    return parquet_store.dataset_dir(parquet_store.dataset_for(asset))
 
 
-def read_daily_window(asset: str, start: date, end: date) -> pl.DataFrame:
+def read_daily_window(asset: str, start: date, end: date, symbols: list[str] | None = None) -> pl.DataFrame:
     """All stored rows of a daily raw asset for start <= date <= end (missing days are simply absent)."""
-    files = []
-    day = start
-    while day <= end:
-        path = raw_dir(asset) / f"{day.isoformat()}.parquet"
-        if path.exists():
-            files.append(path)
-        day += timedelta(days=1)
-    if not files:
-        return pl.DataFrame()
-    return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+    frame = parquet_store.read_range(parquet_store.dataset_for(asset), start, end, symbols)
+    return frame if len(frame) or frame.columns else pl.DataFrame()
 
 
-def write_quarantine(asset: str, key: str, rows: pl.DataFrame) -> Path:
-    """Replace the quarantine file of one partition (an empty frame clears it): bad rows are kept, with a reason."""
-    folder = dca_home() / "quarantine" / asset
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}.parquet"
-    if rows.is_empty():
-        path.unlink(missing_ok=True)
-    else:
-        rows.write_parquet(path)
-    return path
+def write_quarantine(asset: str, key: str, rows: pl.DataFrame, source: str = "") -> int:
+    """Replace the quarantined rows of one partition (an empty frame clears it); returns how many were stored."""
+    dataset = parquet_store.dataset_for(asset)
+    records = quarantine.to_records(dataset, key, rows, source)
+    quarantine.replace(warehouse_path(), dataset, key, records)
+    return len(records)
 
 
 def read_quarantine(asset: str, start: date, end: date) -> pl.DataFrame:
-    """Quarantined rows (with their `reason`) for start <= date <= end."""
-    folder = dca_home() / "quarantine" / asset
-    files = [folder / f"{start + timedelta(days=i)}.parquet" for i in range((end - start).days + 1)]
-    present = [f for f in files if f.exists()]
-    if not present:
-        return pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "reason": pl.String})
-    return pl.concat([pl.read_parquet(f) for f in present], how="vertical_relaxed")
+    """Quarantined rows (symbol, date, reason, ts, source, row_json ...) for start <= partition <= end."""
+    rows = quarantine.read(warehouse_path(), parquet_store.dataset_for(asset), start, end)
+    return rows.with_columns(pl.col("ts").dt.date().alias("date")).select(
+        "symbol", "date", "reason", *[c for c in rows.columns if c not in ("symbol", "reason")]
+    )

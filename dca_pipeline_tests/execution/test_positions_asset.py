@@ -11,17 +11,15 @@ from dca_pipeline.execution.broker import paper_fills
 from dca_pipeline.execution.orders import plan_dca_orders
 from dca_pipeline.paths import dca_home, warehouse_path
 from dca_pipeline.resources import Warehouse
+from dca_pipeline.storage import parquet_store
 from dca_pipeline.storage.io_managers import WarehouseIOManager
 
 D1, D2 = date(2021, 3, 1), date(2021, 3, 2)
 
 
 def _raw(day: date, rows: list[tuple[str, float]]) -> None:
-    folder = dca_home() / "raw" / "raw_ohlcv_1d"
-    folder.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame({"symbol": [s for s, _ in rows], "date": [day] * len(rows), "close": [c for _, c in rows]}).write_parquet(
-        folder / f"{day}.parquet"
-    )
+    frame = pl.DataFrame({"symbol": [s for s, _ in rows], "date": [day] * len(rows), "close": [c for _, c in rows]})
+    parquet_store.write_partition("ohlcv_1d", day, frame)
 
 
 def test_stale_coin_is_valued_at_its_last_close() -> None:

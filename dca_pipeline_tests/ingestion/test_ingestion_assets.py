@@ -9,6 +9,7 @@ from dca_pipeline.ingestion.sources import ReplaySource
 from dca_pipeline.resources import MarketData
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager
 from dca_pipeline.paths import dca_home
+from dca_pipeline.storage.raw_store import read_quarantine
 
 DAY = date(2021, 9, 10)
 SHIB_ZERO_DAY = date(2021, 3, 10)  # one of SHIB's rows whose prices print as 0.0 in the Yahoo data
@@ -49,14 +50,14 @@ def test_clean_day_passes_every_check() -> None:
     checks = _checks(result)
     assert set(checks) == {"ohlc_consistency", "unique_symbol_date", "no_missing_symbol_days"}
     assert all(c.passed for c in checks.values())
-    stored = pl.read_parquet(dca_home() / "raw" / "raw_ohlcv_1d" / f"{DAY}.parquet")
+    stored = pl.read_parquet(dca_home() / "raw" / "ohlcv_1d" / f"date={DAY}" / "data.parquet")
     assert stored["date"].unique().to_list() == [DAY] and stored["symbol"].n_unique() == len(stored)
 
 
 def test_corrupt_row_is_quarantined_and_missing_symbol_reported() -> None:
     result = _run(BrokenMarketData(source="replay"))
     assert result.success  # quarantine keeps the stored data clean; the gap is a warning
-    quarantined = pl.read_parquet(dca_home() / "quarantine" / "raw_ohlcv_1d" / f"{DAY}.parquet")
+    quarantined = read_quarantine("raw_ohlcv_1d", DAY, DAY)
     assert quarantined.select("symbol", "reason").to_dicts() == [{"symbol": "ETH/BRL", "reason": "high below open/close"}]
     checks = _checks(result)
     assert checks["ohlc_consistency"].passed

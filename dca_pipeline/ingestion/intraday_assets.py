@@ -1,0 +1,94 @@
+"""Intraday and microstructure assets (daily UTC partitions): hourly and minute bars, order-book snapshots
+and public trades, each stored in the Hive Parquet store; their data-quality checks live in quality_checks.py."""
+
+from datetime import date, datetime, timedelta, timezone
+
+import polars as pl
+from dagster import AssetExecutionContext, asset
+
+from dca_pipeline.config import cached_settings
+from dca_pipeline.ingestion.assets import NETWORK_RETRY
+from dca_pipeline.ingestion.intraday import Ingested, active_markets, ingest_bars, ingest_order_books, ingest_trades, wanted_symbols
+from dca_pipeline.metadata import markdown_table
+from dca_pipeline.partitions import daily_partitions
+from dca_pipeline.paths import warehouse_path
+from dca_pipeline.resources import MarketData
+from dca_pipeline.storage import parquet_store, quarantine
+
+SETTINGS = cached_settings()
+DAILY = daily_partitions(SETTINGS)
+INTRADAY = dict(
+    group_name="ingestion",
+    partitions_def=DAILY,
+    io_manager_key="parquet_io_manager",
+    pool="exchange_api",
+    retry_policy=NETWORK_RETRY,
+    kinds={"polars", "parquet"},
+)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _finish(context: AssetExecutionContext, dataset: str, result: Ingested, keep_old_rejects: bool = False) -> pl.DataFrame:
+    """Store the rejected rows in the quarantine table (replacing this partition's), attach metadata, return rows."""
+    key = context.partition_key
+    source = str(result.metadata.get("source", ""))
+    records = quarantine.to_records(dataset, key, result.rejected, source) if not result.rejected.is_empty() else None
+    if keep_old_rejects:  # order books: earlier snapshots' rejects stay, this snapshot's are replaced
+        old = quarantine.read(warehouse_path(), dataset, key, key)
+        if records is not None:
+            old = old.join(records.select("symbol", "ts").unique(), on=["symbol", "ts"], how="anti")
+        records = pl.concat([old, records], how="vertical_relaxed") if records is not None else old
+    quarantine.replace(warehouse_path(), dataset, key, records if records is not None else pl.DataFrame(schema=quarantine.COLUMNS))
+    meta = dict(result.metadata)
+    if not result.rejected.is_empty():
+        cols = [c for c in ("symbol", "ts", "reason") if c in result.rejected.columns]
+        meta["quarantine_sample"] = markdown_table(result.rejected.select(cols))
+    context.add_output_metadata(meta)
+    return parquet_store.conform(dataset, result.rows)
+
+
+def _bars(context: AssetExecutionContext, market_data: MarketData, timeframe: str) -> pl.DataFrame:
+    day = date.fromisoformat(context.partition_key)
+    dataset = f"ohlcv_{timeframe}"
+    client = market_data.client()
+    markets = active_markets(client)
+    symbols = wanted_symbols(SETTINGS.storage.intraday_symbols, markets)
+    max_fill = SETTINGS.storage.max_fill_bars_1m if timeframe == "1m" else SETTINGS.storage.max_fill_bars_1h
+    previous = parquet_store.read_partition(dataset, day - timedelta(days=1))
+    result = ingest_bars(client, timeframe, day, symbols, markets, max_fill, previous, _now())
+    return _finish(context, dataset, result)
+
+
+@asset(**INTRADAY)
+def raw_ohlcv_1h(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
+    """Hourly BRL bars of the day; gaps of up to `storage.max_fill_bars_1h` bars filled and flagged `filled`."""
+    return _bars(context, market_data, "1h")
+
+
+@asset(**INTRADAY)
+def raw_ohlcv_1m(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
+    """Minute BRL bars of the day; gaps of up to `storage.max_fill_bars_1m` bars filled and flagged `filled`."""
+    return _bars(context, market_data, "1m")
+
+
+@asset(**INTRADAY, metadata={"dataset": "order_book"})
+def order_book_snapshots(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
+    """Top `storage.order_book_depth` levels of each book, one snapshot per run of today's partition."""
+    day = date.fromisoformat(context.partition_key)
+    client = market_data.client()
+    symbols = wanted_symbols(SETTINGS.storage.intraday_symbols, active_markets(client))
+    existing = parquet_store.read_partition("order_book", day)
+    result = ingest_order_books(client, day, symbols, SETTINGS.storage.order_book_depth, existing, _now())
+    return _finish(context, "order_book", result, keep_old_rejects=True)
+
+
+@asset(**INTRADAY, metadata={"dataset": "trades"})
+def raw_trades(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
+    """Public trades of the day per symbol; a rerun replaces the day's trades."""
+    day = date.fromisoformat(context.partition_key)
+    client = market_data.client()
+    symbols = wanted_symbols(SETTINGS.storage.intraday_symbols, active_markets(client))
+    return _finish(context, "trades", ingest_trades(client, day, symbols))
