@@ -59,6 +59,35 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _restore(args: argparse.Namespace) -> int:
+    from dca_pipeline.governance.backup import BackupError, restore
+    from dca_pipeline.paths import dca_home
+    from dca_pipeline.storage.duck import LedgerKeyError
+
+    home = Path(args.home).resolve() if args.home else dca_home()
+    try:
+        target = restore(Path(args.source), home, force=args.force)
+    except (BackupError, LedgerKeyError) as exc:
+        print(f"restore failed: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored {args.source} -> {target} (manifest verified, audit chain intact)")
+    return 0
+
+
+def _encrypt_ledger(args: argparse.Namespace) -> int:
+    from dca_pipeline.governance.ledger_crypto import encrypt_warehouse
+    from dca_pipeline.governance.secrets import SecretError
+    from dca_pipeline.paths import warehouse_path
+
+    try:
+        path = encrypt_warehouse(Path(args.path) if args.path else warehouse_path())
+    except SecretError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"encrypted {path} with DCA_LEDGER_KEY")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from dca_pipeline.demo import main as demo_main
 
@@ -81,6 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run one month through Dagster and print a summary")
     demo.add_argument("--month", default="2021-01")
     demo.set_defaults(func=_demo)
+    rs = sub.add_parser("restore", help="restore a ledger backup (manifest verified) into $DCA_HOME or --home")
+    rs.add_argument("--from", dest="source", required=True, help="backup directory ($DCA_HOME/backups/<timestamp>)")
+    rs.add_argument("--home", help="target state directory (default: $DCA_HOME)")
+    rs.add_argument("--force", action="store_true", help="overwrite an existing warehouse in the target home")
+    rs.set_defaults(func=_restore)
+    enc = sub.add_parser("encrypt-ledger", help="encrypt an existing plain warehouse with DCA_LEDGER_KEY")
+    enc.add_argument("--path", help="warehouse file (default: $DCA_HOME/warehouse.duckdb)")
+    enc.set_defaults(func=_encrypt_ledger)
+    from dca_pipeline.governance.secrets import install_redaction
+
+    install_redaction()
     args = parser.parse_args(argv)
     return args.func(args)
 
