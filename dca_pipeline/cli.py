@@ -33,6 +33,19 @@ def _backtest(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    if args.ab:
+        from dca_pipeline.governance.ab import load_flag_set, run_ab
+
+        try:
+            flag_a, flag_b = (load_flag_set(Path(p)) for p in args.ab)
+            table, _ = run_ab(settings, flag_a, flag_b, start, end, progress=lambda m: print(f"  · {m}", flush=True))
+        except ConfigError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        print(f"A = {args.ab[0]}, B = {args.ab[1]}")
+        with pl.Config(tbl_rows=10, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=200):
+            print(table)
+        return 0
     if args.sweep:
         table, _ = run_sweep(variants, start, end, progress=lambda m: print(f"  · {m}", flush=True))
         with pl.Config(tbl_rows=100, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=200):
@@ -106,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--attribution", action="store_true", help="split the excess over BTC DCA into selection, weighting, costs")
     bt.add_argument("--no-regime", action="store_true", help="skip the monthly regime fits (faster)")
     bt.add_argument("--sweep", action="append", metavar="KEY=V1,V2", help="compare values side by side (repeatable: a grid)")
+    bt.add_argument("--ab", nargs=2, metavar=("A.yaml", "B.yaml"), help="A/B: two flag sets (partial YAML) on the same data, with B - A")
     bt.set_defaults(func=_backtest)
     demo = sub.add_parser("demo", help="run one month through Dagster and print a summary")
     demo.add_argument("--month", default="2021-01")
