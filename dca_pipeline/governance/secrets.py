@@ -102,21 +102,43 @@ def register_secret(value: str) -> None:
             _EXTRA.add(value)
 
 
+_FILE_CACHE: dict[str, tuple[float, str]] = {}
+
+
+def _file_content(path: str) -> str:
+    """A secret file's stripped content, re-read only when its mtime changes (this runs for every log record)."""
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return ""
+    cached = _FILE_CACHE.get(path)
+    if cached is None or cached[0] != mtime:
+        try:
+            cached = (mtime, Path(path).read_text().strip())
+        except OSError:
+            return ""
+        _FILE_CACHE[path] = cached
+    return cached[1]
+
+
+def _is_secret_name(name: str) -> bool:
+    """Project variables (DCA_*) named like a secret, plus any listed in $DCA_REDACT_VARS (comma-separated)."""
+    extra = {n.strip() for n in os.environ.get("DCA_REDACT_VARS", "").split(",") if n.strip()}
+    return name in extra or (name.startswith("DCA_") and bool(SECRET_NAME.search(name)))
+
+
 def known_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Every secret value known now: env vars whose names look secret, their *_FILE contents, registered values.
+    """Every secret value known now: DCA_* env vars whose names look secret, their *_FILE contents, registered values.
 
     Longest first, so a secret containing another is masked whole."""
     env = os.environ if environ is None else environ
     values = set(_EXTRA)
     for name, value in env.items():
-        if name.endswith("_FILE") and SECRET_NAME.search(name[: -len("_FILE")]):
-            try:
-                content = Path(value).read_text().strip()
-            except OSError:
-                continue
+        if name.endswith("_FILE") and _is_secret_name(name[: -len("_FILE")]):
+            content = _file_content(value)
             if len(content) >= MIN_SECRET_LENGTH:
                 values.add(content)
-        elif SECRET_NAME.search(name) and len(value) >= MIN_SECRET_LENGTH:
+        elif _is_secret_name(name) and len(value) >= MIN_SECRET_LENGTH:
             values.add(value)
     return sorted(values, key=len, reverse=True)
 
