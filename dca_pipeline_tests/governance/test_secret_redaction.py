@@ -155,3 +155,24 @@ def test_redaction_helpers(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCa
     with pytest.raises(secrets.RedactedError, match=r"ValueError: token \*\*\* refused") as err:
         boom()
     assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_the_real_ledger_backup_restores_identically(leak_run: dict[str, Path], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's ledger_backup (taken after the pipeline day) restored into a fresh home equals the live ledger."""
+    from dca_pipeline.governance import audit, backup
+    from dca_pipeline_tests.governance.test_backup import dump_tables
+
+    monkeypatch.setenv("DCA_LEDGER_KEY", PLANTED["DCA_LEDGER_KEY"])
+    snaps = backup.list_backups(leak_run["home"] / "backups")
+    assert len(snaps) == 1
+    restored = backup.restore(snaps[0], tmp_path / "fresh_home")
+    live, copy = dump_tables(leak_run["home"] / "warehouse.duckdb"), dump_tables(restored)
+    duck.close_all()
+    assert len(live["execution.positions"]) > 0 and len(live["execution.fills"]) > 0
+    ledger_tables = [t for t in live if t != "governance.audit_log"]
+    assert {t: copy[t] for t in ledger_tables} == {t: live[t] for t in ledger_tables}
+    # the live log has one more entry: the ledger_backup record appended after the snapshot was taken
+    assert copy["governance.audit_log"] == live["governance.audit_log"][:-1]
+    assert live["governance.audit_log"][-1][4] == "ledger_backup"
+    assert audit.verify_chain(restored).ok
