@@ -1,4 +1,5 @@
-"""`dca` command line: `dca backtest --start YYYY-MM-DD --end YYYY-MM-DD [--out report.html]`, `dca demo`."""
+"""`dca` command line: `dca backtest --start YYYY-MM-DD --end YYYY-MM-DD [--out report.html] [--ab A.yaml B.yaml]`, `dca demo`,
+`dca restore --from DIR [--home DIR]`, `dca encrypt-ledger`."""
 from __future__ import annotations
 
 import argparse
