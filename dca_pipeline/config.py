@@ -50,6 +50,31 @@ class Tier(_Strict):
         return self
 
 
+class SizingSettings(_Strict):
+    """Position-sizing overlays on the optimized weights (portfolio/sizing.py); all off by default (None/False).
+
+    Each only moves weight into cash or toward lower-volatility names, never above an asset's cap."""
+
+    target_volatility: float | None = Field(default=None, gt=0, le=5)  # annualized; scale exposure down to it
+    kelly_fraction: float | None = Field(default=None, gt=0, le=1)  # exposure ≤ fraction × Kelly leverage
+    max_asset_var: float | None = Field(default=None, gt=0, le=1)  # 1-day parametric VaR cap per position
+    var_confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    regime_scaling: bool = False  # scale exposure by the month's regime (crisis → more cash, lower-vol names)
+    regime_exposure: dict[str, float] = Field(default_factory=lambda: {"bull": 1.0, "sideways": 1.0, "bear": 0.8, "crisis": 0.5})
+    regime_low_vol_tilt: dict[str, float] = Field(default_factory=lambda: {"bear": 0.5, "crisis": 1.0})
+
+
+class RebalanceSettings(_Strict):
+    """Rebalancing triggers and the trade policy (portfolio/rebalance.py)."""
+
+    drift_threshold: float = Field(default=0.25, gt=0, le=5)  # relative: |w − target| > 25% of target
+    calendar_months: int = Field(default=1, ge=1, le=12)
+    high_vol_days: int = Field(default=7, ge=1, le=90)  # check interval in high-volatility regimes
+    high_vol_annualized: float = Field(default=1.0, gt=0)  # market vol above this counts as high
+    correlation_spike: float = Field(default=0.2, gt=0, le=2)  # recent avg correlation − baseline
+    allow_sells: bool = False  # DCA: new cash first; sells only if allowed and cash cannot close the drift
+
+
 class PortfolioSettings(_Strict):
     """Optimizer constraints; `infeasible_policy` says what happens when caps cannot hold the tier targets."""
 
@@ -61,6 +86,12 @@ class PortfolioSettings(_Strict):
     objective: Literal["min_volatility", "max_sharpe"] = "min_volatility"
     lookback_days: int = Field(default=365, ge=60, le=2000)
     risk_free_rate: Decimal = Field(default=Decimal("0.1075"), ge=0, le=1)
+    # None: the `objective` path above (unchanged); else portfolio/methods.py with every constraint in the solver
+    method: Literal["max_sharpe", "min_variance", "risk_parity", "hrp", "black_litterman", "min_cvar"] | None = None
+    tier_band: Decimal = Field(default=Decimal("0"), ge=0, le=1)  # `method` path: tier share × (1 ∓ band)
+    bl_view_scale: float = Field(default=0.25, ge=0, le=5)  # black_litterman: view = prior + scale · z · σ
+    sizing: SizingSettings = SizingSettings()
+    rebalance: RebalanceSettings = RebalanceSettings()
 
 
 class AnalyticsSettings(_Strict):
@@ -129,6 +160,7 @@ class Settings(_Strict):
     scoring: ScoringWeights = ScoringWeights()
     analytics: AnalyticsSettings = AnalyticsSettings()
     risk: RiskSettings = RiskSettings()
+    connectors: "ConnectorSettings" = Field(default_factory=lambda: ConnectorSettings())
     flags: FeatureFlags = FeatureFlags()
     governance: GovernanceSettings = GovernanceSettings()
 
@@ -196,3 +228,31 @@ def load_settings(path: str | Path | None = None) -> Settings:
 def cached_settings(path: str | None = None) -> Settings:
     """Settings loaded once per process (the Dagster code location calls this at import)."""
     return load_settings(path)
+
+
+class ConnectorSettings(_Strict):
+    """Live market-data connectors (used when `source: ccxt`; see docs/connectors.md). No secrets here:
+    exchange keys come from DCA_<EXCHANGE>_API_KEY/_API_SECRET, CoinGecko's from DCA_COINGECKO_API_KEY."""
+
+    exchange_id: str = "mercadobitcoin"
+    base_url: str = ""
+    failover_exchange_ids: tuple[str, ...] = ()
+    requests_per_minute: int = Field(default=300, ge=1, le=100_000)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff_base_s: float = Field(default=1.0, gt=0, le=600)
+    backoff_max_s: float = Field(default=60.0, gt=0, le=3600)
+    timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
+    min_request_interval_ms: int = Field(default=1000, ge=0, le=60_000)
+    fx: Literal["replay", "ptax"] = "replay"
+    ptax_base_url: str = ""
+    market_caps: Literal["replay", "coingecko"] = "replay"
+    coingecko_base_url: str = ""
+
+    def resource_kwargs(self) -> dict:
+        """The MarketData resource fields these settings fill."""
+        out = self.model_dump()
+        out["failover_exchange_ids"] = list(self.failover_exchange_ids)
+        return out
+
+
+Settings.model_rebuild()

@@ -45,7 +45,7 @@ def build_resources() -> dict[str, object]:
     return {
         "config": PipelineConfig(),
         "pipeline_config": PipelineConfig(),  # same settings, for assets whose `config` is run configuration
-        "market_data": MarketData(source=settings.source),
+        "market_data": MarketData(source=settings.source, **settings.connectors.resource_kwargs()),
         "broker": Broker(mode=settings.broker),
         "warehouse": Warehouse(),
         "warehouse_io_manager": WarehouseIOManager(),

@@ -1,12 +1,13 @@
-"""Market data sources: the offline replay of the bundled history, and Mercado Bitcoin through ccxt."""
+"""Market data sources: the offline replay of the bundled history; live ccxt sources live in ccxt_source.py."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
 
 import polars as pl
 
 from dca_pipeline.ingestion import bundle
+from dca_pipeline.ingestion.errors import DataNotAvailable, SourceError
 from dca_pipeline.ingestion.fx import daily_fx, usd_bars_to_brl
 
 FX_LOOKBACK_DAYS = 10  # long enough to bridge a weekend plus a run of holidays
@@ -31,6 +32,25 @@ class MarketDataSource(Protocol):
 
     def listed_symbols(self, start: date, end: date) -> pl.DataFrame:
         """(symbol, date) pairs the market lists in [start, end]: what a complete ingestion must contain."""
+        ...
+
+    def fetch_ohlcv(
+        self, timeframe: str, start: datetime, end: datetime, symbols: list[str] | None = None
+    ) -> pl.DataFrame:
+        """Bars ("1m"|"1h"|"1d") opening in [start, end): symbol, ts (UTC bar open), open, high, low, close,
+        volume (base units), volume_brl; sorted by symbol, ts, no duplicates."""
+        ...
+
+    def fetch_order_book(self, symbol: str, depth: int = 20) -> pl.DataFrame:
+        """Top `depth` levels: symbol, ts, side ('bid'|'ask'), level (1 = best), price, amount."""
+        ...
+
+    def fetch_trades(self, symbol: str, start: datetime, end: datetime) -> pl.DataFrame:
+        """Trades in [start, end): symbol, ts, trade_id (str), side, price, amount."""
+        ...
+
+    def markets(self) -> pl.DataFrame:
+        """symbol, base, quote, active, price_tick, amount_step, min_amount, min_cost_brl, listed_at (nullable)."""
         ...
 
 
@@ -76,53 +96,62 @@ class ReplaySource:
         dates = bundle.ohlcv_usd()["date"]
         return dates.min(), dates.max()
 
+    def fetch_ohlcv(
+        self, timeframe: str, start: date | datetime, end: date | datetime, symbols: list[str] | None = None
+    ) -> pl.DataFrame:
+        """Daily bundle bars opening in [start, end) (ts = midnight UTC); finer timeframes are not bundled."""
+        if timeframe != "1d":
+            self._not_bundled(f"{timeframe} candles", ",".join(symbols or []) or None, start, end)
+        start_ts, end_ts = _as_utc(start), _as_utc(end)
+        last_day = (end_ts - timedelta(microseconds=1)).date()
+        if last_day < start_ts.date():
+            return _empty_ohlcv_ts()
+        bars = self.fetch_ohlcv_1d(start_ts.date(), last_day)
+        if symbols is not None:
+            bars = bars.filter(pl.col("symbol").is_in(symbols))
+        bars = bars.with_columns(pl.col("date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("ts"))
+        bars = bars.filter((pl.col("ts") >= start_ts) & (pl.col("ts") < end_ts))
+        return bars.select("symbol", "ts", "open", "high", "low", "close", "volume", "volume_brl").sort("symbol", "ts")
 
-class CcxtSource:
-    """Mercado Bitcoin daily candles through ccxt (network; opt-in with `source: ccxt`).
+    def fetch_order_book(self, symbol: str, depth: int = 20) -> pl.DataFrame:
+        self._not_bundled("order book", symbol)
 
-    USD/BRL and market caps have no live connector yet: they come from the bundled reference data, and
-    anything past its end is refused with a clear error rather than guessed.
-    """
+    def fetch_trades(self, symbol: str, start: datetime, end: datetime) -> pl.DataFrame:
+        self._not_bundled("trades", symbol, start, end)
 
-    name = "ccxt"
+    def markets(self) -> pl.DataFrame:
+        """Bundled symbols, listed from their first bar; `delisted_at` is the last bar if it ends before the bundle."""
+        bars = bundle.ohlcv_usd()
+        last_bundle_day = bars["date"].max()
+        spans = bars.group_by("base").agg(pl.col("date").min().alias("first"), pl.col("date").max().alias("last"))
+        to_ts = lambda c: pl.col(c).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")  # noqa: E731
+        return spans.select(
+            (pl.col("base") + "/BRL").alias("symbol"),
+            "base",
+            pl.lit("BRL").alias("quote"),
+            (pl.col("last") == last_bundle_day).alias("active"),
+            *(pl.lit(None, pl.Float64).alias(c) for c in ("price_tick", "amount_step", "min_amount", "min_cost_brl")),
+            to_ts("first").alias("listed_at"),
+            pl.when(pl.col("last") < last_bundle_day).then(to_ts("last")).alias("delisted_at"),
+        ).sort("symbol")
 
-    def __init__(self, exchange: object | None = None, quote: str = "BRL") -> None:
-        if exchange is None:
-            import ccxt  # heavy import, only when live data is asked for
+    def _not_bundled(self, what: str, symbol: str | None = None, start=None, end=None):  # noqa: ANN001, ANN202
+        raise DataNotAvailable(
+            self.name, what, symbol, start, end,
+            "the bundled replay has only daily bars (no 1m/1h candles, order books or trades); use source: ccxt",
+        )
 
-            exchange = ccxt.mercado({"enableRateLimit": True})
-        self.exchange = exchange
-        self.quote = quote
-        self._replay = ReplaySource()
 
-    def _symbols(self) -> list[str]:
-        markets = self.exchange.load_markets()
-        return sorted(s for s, m in markets.items() if m.get("quote") == self.quote and m.get("active", True))
+def _as_utc(value: date | datetime) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
-    def fetch_ohlcv_1d(self, start: date, end: date) -> pl.DataFrame:
-        since = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp() * 1000)
-        limit = (end - start).days + 1
-        rows: list[dict] = []
-        for symbol in self._symbols():
-            for ts, o, h, l, c, v in self.exchange.fetch_ohlcv(symbol, "1d", since=since, limit=limit):
-                day = datetime.fromtimestamp(ts / 1000, tz=timezone.utc).date()
-                if start <= day <= end:
-                    rows.append({"symbol": symbol, "date": day, "open": o, "high": h, "low": l, "close": c, "volume": v})
-        if not rows:
-            return _empty_ohlcv()
-        frame = pl.DataFrame(rows).with_columns(pl.col(c).cast(pl.Float64) for c in ("open", "high", "low", "close", "volume"))
-        return frame.with_columns((pl.col("volume") * pl.col("close")).alias("volume_brl")).sort("symbol", "date")
 
-    def fetch_fx_usd_brl(self, start: date, end: date) -> pl.DataFrame:
-        return self._replay.fetch_fx_usd_brl(start, end)
+def _empty_ohlcv_ts() -> pl.DataFrame:
+    from dca_pipeline.ingestion.ccxt_source import OHLCV_SCHEMA
 
-    def fetch_market_caps(self, as_of: date) -> pl.DataFrame:
-        return self._replay.fetch_market_caps(as_of)
-
-    def listed_symbols(self, start: date, end: date) -> pl.DataFrame:
-        days = pl.date_range(start, end, "1d", eager=True).to_list()
-        pairs = [(s, d) for s in self._symbols() for d in days]
-        return pl.DataFrame(pairs, schema={"symbol": pl.String, "date": pl.Date}, orient="row")
+    return pl.DataFrame(schema=OHLCV_SCHEMA)
 
 
 def _empty_ohlcv() -> pl.DataFrame:
@@ -133,3 +162,9 @@ def _empty_ohlcv() -> pl.DataFrame:
         }
     )
 
+
+
+from dca_pipeline.ingestion.ccxt_source import CcxtSource  # noqa: E402 - re-exported, kept importable here
+from dca_pipeline.ingestion.failover import FailoverSource  # noqa: E402
+
+__all__ = ["CcxtSource", "DataNotAvailable", "FailoverSource", "MarketDataSource", "ReplaySource", "SourceError"]

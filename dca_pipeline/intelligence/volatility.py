@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+
+from dca_pipeline.intelligence.garch import fit_garch11, forecast_mean_variance
 
 MIN_GARCH_OBS = 100
 REALIZED_WINDOW = 30
@@ -46,32 +47,23 @@ def _fallback(r: np.ndarray) -> GarchForecast:
 def garch_forecast(log_returns: pl.Series | np.ndarray, horizon: int = 30) -> GarchForecast:
     """Fit GARCH(1,1) on percent log returns and annualize the mean forecast variance over `horizon` days.
 
-    Never raises on data: fewer than 100 returns (or a failed fit) falls back to the sample std.
-    Convergence warnings are silenced and reported in `converged` instead.
+    The fit is `garch.fit_garch11` (the model `arch` fits, with exact gradients; tested against arch).
+    Never raises on data: fewer than 100 returns (or a failed fit) falls back to the sample std;
+    `converged` reports the optimizer's status.
     """
     r = _clean(log_returns)
     if len(r) < MIN_GARCH_OBS:
         return _fallback(r)
-    from arch import arch_model
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = arch_model(100 * r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal")
-            res = model.fit(disp="off")
-    except (ValueError, np.linalg.LinAlgError, RuntimeError):
+        fit = fit_garch11(100 * r)
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError):
         return _fallback(r)
-    omega, alpha, beta = (float(res.params[k]) for k in ("omega", "alpha[1]", "beta[1]"))
-    # closed-form GARCH(1,1) variance path (what arch's analytic forecast computes, without its overhead):
-    # σ²₁ = ω + α ε²_T + β σ²_T,  σ²_h = ω + (α + β) σ²_{h−1}
-    eps, sigma = float(np.asarray(res.resid)[-1]), float(np.asarray(res.conditional_volatility)[-1])
-    variance = [omega + alpha * eps**2 + beta * sigma**2]
-    for _ in range(horizon - 1):
-        variance.append(omega + (alpha + beta) * variance[-1])
-    vol = math.sqrt(float(np.mean(variance))) / 100 * ANNUALIZE
+    omega, alpha, beta = fit.omega, fit.alpha, fit.beta
+    variance = forecast_mean_variance(fit, horizon)
+    vol = math.sqrt(variance) / 100 * ANNUALIZE
     if not math.isfinite(vol):
         return _fallback(r)
-    return GarchForecast(vol, omega, alpha, beta, alpha + beta, res.convergence_flag == 0, len(r), "garch11")
+    return GarchForecast(vol, omega, alpha, beta, alpha + beta, fit.converged, len(r), "garch11")
 
 
 def volatility_regime_scores(
@@ -88,9 +80,11 @@ def volatility_regime_scores(
     returns = window.with_columns(
         (pl.col("close") / pl.col("close").shift(1).over("symbol")).log().alias("r")
     ).filter(pl.col("r").is_finite())
+    by_symbol = {key[0]: part["r"].to_numpy() for key, part in returns.partition_by("symbol", as_dict=True).items()}
+    empty = np.empty(0)
     rows = []
     for symbol in window["symbol"].unique().sort().to_list():
-        r = returns.filter(pl.col("symbol") == symbol)["r"].to_numpy()
+        r = by_symbol.get(symbol, empty)
         fc = garch_forecast(r, horizon)
         realized = float(np.std(r[-REALIZED_WINDOW:], ddof=1)) * ANNUALIZE if len(r) >= REALIZED_WINDOW else None
         ratio = fc.annualized_vol / realized if realized and math.isfinite(fc.annualized_vol) else None

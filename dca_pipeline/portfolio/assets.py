@@ -25,6 +25,14 @@ def previous_targets(db, month: date) -> pl.DataFrame:  # noqa: ANN001
     return duck.query(db, "select symbol, tier, weight, cap from portfolio.target_weights where month = ?", [prev])
 
 
+def month_regime(db, month: date) -> str | None:  # noqa: ANN001
+    """The month's stored market-regime label (intelligence.market_regime), None when not materialized."""
+    if not duck.table_exists(db, "intelligence", "market_regime"):
+        return None
+    rows = duck.query(db, "select regime from intelligence.market_regime where month = ?", [month])
+    return rows["regime"][0] if len(rows) else None
+
+
 @asset(
     group_name="portfolio",
     partitions_def=MONTHLY,
@@ -42,7 +50,8 @@ def target_weights(
     p = settings.portfolio
     month = month_start(context.partition_key)
     closes = history_before(month, p.lookback_days).select("symbol", "date", "close")
-    result = build_targets(month, asset_scores, closes, settings, previous_targets(warehouse.db(), month))
+    regime = month_regime(warehouse.db(), month) if p.sizing.regime_scaling else None  # soft input: read if stored
+    result = build_targets(month, asset_scores, closes, settings, previous_targets(warehouse.db(), month), regime)
     out, plan = result.weights, result.plan
     context.add_output_metadata(
         {
@@ -55,6 +64,7 @@ def target_weights(
             "turnover_vs_previous": result.turnover,
             "turnover_blend_lambda": result.blend_lambda,
             **{k: v for k, v in result.info.items() if isinstance(v, (int, float, str))},
+            **result.diagnostics,
             "weights": markdown_table(out.select("symbol", "tier", "weight", "cap"), 30),
         }
     )

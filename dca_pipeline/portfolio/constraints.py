@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dca_pipeline.config import PortfolioSettings, Tier
+
+if TYPE_CHECKING:
+    from dca_pipeline.portfolio.problem import PortfolioConstraints
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,51 @@ def plan_constraints(counts: dict[str, int], tiers: tuple[Tier, ...], settings: 
         notes.insert(0, f"targets of non-empty tiers sum to {total_target:.0%}; renormalized to 100% (fully invested DCA)")
     return ConstraintPlan(tuple(budgets), settings.infeasible_policy, cash, tuple(notes))
 
+
+
+def seed_conflicts(counts: dict[str, int], tiers: tuple[Tier, ...], settings: PortfolioSettings) -> list[str]:
+    """The configured constraints that cannot hold together for the selected assets, named, before any fallback.
+
+    E.g. the seed: "18 assets × max_weight 5.00% = 90.00% < 95.00% required by tier targets".
+    """
+    cap = float(settings.max_weight)
+    n = sum(counts.get(t.name, 0) for t in tiers)
+    present = [t for t in tiers if counts.get(t.name, 0) > 0]
+    out: list[str] = []
+    if settings.min_assets > n:
+        out.append(f"min_assets {settings.min_assets} > {n} eligible")
+    if not present:
+        return out
+    raw_total = sum(float(t.allocation_target) for t in present)
+    if n * cap < raw_total - 1e-12:
+        out.append(f"{n} assets × max_weight {cap:.2%} = {n * cap:.2%} < {raw_total:.2%} required by tier targets")
+    for t in present:
+        k, share = counts[t.name], float(t.allocation_target) / raw_total
+        if k * cap < share - 1e-12:
+            out.append(
+                f"{t.name}: {k} assets × max_weight {cap:.2%} = {k * cap:.2%} < tier share {share:.2%} "
+                f"(target {float(t.allocation_target):.2%} renormalized over non-empty tiers)"
+            )
+    return out
+
+
+def constraints_from_plan(
+    plan: ConstraintPlan, tier_of: dict[str, str], settings: PortfolioSettings, previous: dict[str, float] | None = None
+) -> PortfolioConstraints:
+    """The optimizer's constraint set for a (feasible) plan: tier caps per asset, tier bounds share × (1 ∓ tier_band),
+    invested = Σ shares, min_assets and the turnover cap vs `previous` weights."""
+    from dca_pipeline.portfolio.problem import PortfolioConstraints
+
+    budgets = {b.tier: b for b in plan.budgets}
+    band = float(settings.tier_band)
+    invested = sum(b.share for b in plan.budgets)
+    bounds = {t: (b.share * (1 - band), min(invested, b.share * (1 + band))) for t, b in budgets.items()}
+    return PortfolioConstraints(
+        caps={s: budgets[t].cap for s, t in tier_of.items()},
+        tier_of=dict(tier_of),
+        tier_bounds=bounds,
+        invested=invested,
+        min_assets=settings.min_assets,
+        previous=dict(previous or {}),
+        turnover_cap=float(settings.turnover_cap) if previous else None,
+    )

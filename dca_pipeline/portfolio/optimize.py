@@ -45,13 +45,15 @@ def optimize_weights(
     PyPortfolioOpt always fully invests, so the problem is solved on shares scaled to 1 and the weights are
     scaled back by the invested share (the constraints are homogeneous, so this is exact).
     """
-    from pypfopt import EfficientFrontier, expected_returns, risk_models  # heavy import: only here
+    from pypfopt import EfficientFrontier, expected_returns  # heavy import: only here
+
+    from dca_pipeline.portfolio.covariance import ledoit_wolf_covariance
 
     symbols = [s for s in prices.columns if s != "date"]
     frame = prices.select(symbols).to_pandas().dropna()
     invested = sum(b.share for b in plan.budgets)
     budgets = {b.tier: b for b in plan.budgets}
-    cov = risk_models.CovarianceShrinkage(frame, frequency=ANNUALIZATION_DAYS).ledoit_wolf()
+    cov = ledoit_wolf_covariance(frame, ANNUALIZATION_DAYS)  # = CovarianceShrinkage(...).ledoit_wolf(), faster
     mu = expected_returns.mean_historical_return(frame, frequency=ANNUALIZATION_DAYS)
     bounds = [(0.0, min(1.0, budgets[tier_of[s]].cap / invested)) for s in symbols]
     info: dict[str, object] = {"objective": objective, "observations": len(frame)}

@@ -1,4 +1,7 @@
-"""The ccxt source turns an exchange's daily candles into the OHLCV contract (exchange object stubbed: no network)."""
+"""The ccxt source turns an exchange's daily candles into the OHLCV contract (exchange object stubbed: no network).
+
+The HTTP-level behaviour (pagination, faults, retries) is tested against a loopback server in test_connectors.py.
+"""
 from datetime import date, datetime, timezone
 
 import polars as pl
@@ -38,7 +41,8 @@ def test_ccxt_candles_become_the_ohlcv_contract() -> None:
     assert (btc["open"], btc["high"], btc["low"], btc["close"], btc["volume"]) == (350000.0, 351000.0, 349000.0, 350500.0, 12.5)
     assert btc["volume_brl"] == 12.5 * 350500.0
     assert bars.filter(pl.col("symbol") == "PEPE/BRL")["close"][0] == 0.0000575  # sub-cent prices kept exactly
-    assert all(call[1] == "1d" and call[3] == 1 for call in ex.calls)
+    assert all(call[1] == "1d" and call[3] == 1000 for call in ex.calls)  # one short page per symbol: no more calls
+    assert len(ex.calls) == 2
     assert ex.calls[0][2] == int(datetime(2024, 5, 1, tzinfo=timezone.utc).timestamp() * 1000)
 
 

@@ -262,16 +262,18 @@ def test_volatility_scores_are_point_in_time() -> None:
 
 
 def test_closed_form_forecast_equals_arch_forecast() -> None:
-    import math as _math
-
+    """Given arch's fitted parameters, our closed-form variance path equals arch's analytic forecast."""
     from arch import arch_model
 
-    from dca_pipeline.intelligence.volatility import garch_forecast
+    from dca_pipeline.intelligence.garch import GarchFit, forecast_mean_variance
 
     rng = np.random.default_rng(11)
     r = rng.standard_t(5, 400) * 0.03
-    ours = garch_forecast(r, horizon=30)
     res = arch_model(100 * r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal").fit(disp="off")
-    theirs = _math.sqrt(float(res.forecast(horizon=30, reindex=False).variance.to_numpy()[-1].mean())) / 100 * _math.sqrt(365)
-    assert ours.method == "garch11"
-    assert ours.annualized_vol == pytest.approx(theirs, rel=1e-10)
+    p = res.params
+    fit = GarchFit(
+        float(p["mu"]), float(p["omega"]), float(p["alpha[1]"]), float(p["beta[1]"]),
+        float(np.asarray(res.resid)[-1]), float(np.asarray(res.conditional_volatility)[-1]) ** 2, float(res.loglikelihood), True,
+    )
+    theirs = float(res.forecast(horizon=30, reindex=False).variance.to_numpy()[-1].mean())
+    assert forecast_mean_variance(fit, 30) == pytest.approx(theirs, rel=1e-10)
