@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 MASK = "***"
 MIN_SECRET_LENGTH = 6  # shorter values ("1", "true") would mask ordinary text; secrets are longer
 SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSPHRASE|WEBHOOK_URL|CREDENTIALS?)(_NEXT)?$", re.IGNORECASE)
-API_KEY_PAIRS = (("current", "DCA_MB_API_KEY", "DCA_MB_API_SECRET"), ("next", "DCA_MB_API_KEY_NEXT", "DCA_MB_API_SECRET_NEXT"))
+DEFAULT_KEY_PREFIX = "DCA_MB_"  # DCA_MB_API_KEY / DCA_MB_API_SECRET (+ _NEXT); the ccxt source uses DCA_<EXCHANGE>_
 
 _EXTRA: set[str] = set()
 _EXTRA_LOCK = threading.Lock()
@@ -66,10 +66,11 @@ class ApiKeyPair:
         return f"ApiKeyPair(label={self.label!r}, api_key='***', api_secret='***')"
 
 
-def api_key_pairs(environ: Mapping[str, str] | None = None) -> list[ApiKeyPair]:
-    """The configured key pairs in rotation order: current (DCA_MB_API_KEY/_SECRET), then next (…_NEXT)."""
+def api_key_pairs(environ: Mapping[str, str] | None = None, prefix: str = DEFAULT_KEY_PREFIX) -> list[ApiKeyPair]:
+    """The configured key pairs in rotation order: current (`<prefix>API_KEY`/`_SECRET`), then next (…`_NEXT`)."""
     pairs = []
-    for label, key_name, secret_name in API_KEY_PAIRS:
+    names = (("current", f"{prefix}API_KEY", f"{prefix}API_SECRET"), ("next", f"{prefix}API_KEY_NEXT", f"{prefix}API_SECRET_NEXT"))
+    for label, key_name, secret_name in names:
         key, secret = read_secret(key_name, environ), read_secret(secret_name, environ)
         if key and secret:
             pairs.append(ApiKeyPair(label, key, secret))
@@ -79,13 +80,14 @@ def api_key_pairs(environ: Mapping[str, str] | None = None) -> list[ApiKeyPair]:
     return pairs
 
 
-def first_working_pair(check: Callable[[ApiKeyPair], T], environ: Mapping[str, str] | None = None) -> tuple[ApiKeyPair, T]:
+def first_working_pair(check: Callable[[ApiKeyPair], T], environ: Mapping[str, str] | None = None,
+                       prefix: str = DEFAULT_KEY_PREFIX) -> tuple[ApiKeyPair, T]:
     """Try `check` with the current pair, then the next one; returns the pair that worked and its result.
 
     Raises SecretError (with each pair's redacted failure) when none works or none is configured."""
-    pairs = api_key_pairs(environ)
+    pairs = api_key_pairs(environ, prefix)
     if not pairs:
-        raise SecretError("no exchange API key configured: set DCA_MB_API_KEY and DCA_MB_API_SECRET (or *_FILE)")
+        raise SecretError(f"no exchange API key configured: set {prefix}API_KEY and {prefix}API_SECRET (or *_FILE)")
     failures = []
     for pair in pairs:
         try:

@@ -130,6 +130,8 @@ def test_secret_from_file_and_rotation(tmp_path: Path) -> None:
     assert "current-key-abc" not in str(err.value) and "next-key-def" not in str(err.value)
     with pytest.raises(secrets.SecretError, match="DCA_MB_API_SECRET_NEXT"):
         secrets.api_key_pairs({"DCA_MB_API_KEY_NEXT": "only-half-of-pair"})
+    other = {"DCA_MERCADOBITCOIN_API_KEY": "mb-key-123456", "DCA_MERCADOBITCOIN_API_SECRET": "mb-secret-123456"}
+    assert [p.api_key for p in secrets.api_key_pairs(other, prefix="DCA_MERCADOBITCOIN_")] == ["mb-key-123456"]
     with pytest.raises(secrets.SecretError, match="DCA_LEDGER_KEY_FILE"):
         secrets.read_secret("DCA_LEDGER_KEY", {"DCA_LEDGER_KEY_FILE": str(tmp_path / "missing")})
 
