@@ -130,3 +130,15 @@ def actor_from_tags(tags: dict[str, str]) -> str:
     if tags.get("dagster/sensor_name"):
         return "sensor"
     return "user"
+
+
+ORDER_ACTIONS = ("order_planned", "order_approved", "order_sent", "order_filled", "order_cancelled")
+
+
+def record_order_event(db: Path, action: str, order: dict[str, Any], *, actor: str, run_id: str,
+                       before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Audit one order state change (subject = the order's id, else its symbol); `action` must be an ORDER_ACTIONS name."""
+    if action not in ORDER_ACTIONS:
+        raise ValueError(f"unknown order action {action!r}; allowed: {', '.join(ORDER_ACTIONS)}")
+    subject = str(order.get("order_id") or order.get("client_order_id") or order.get("symbol") or "")
+    return append(db, action, subject, actor=actor, run_id=run_id, before=before, after=order)

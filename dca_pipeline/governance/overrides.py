@@ -117,3 +117,9 @@ def trading_block_reason(symbol: str, home: Path | None = None) -> str | None:
     if frozen is not None:
         return f"{symbol} frozen: {frozen.get('reason', '(no reason given)')}"
     return None
+
+
+def pre_send_block_reasons(symbol: str, home: Path | None = None) -> list[str]:
+    """`trading_block_reason` in the list shape of execution/guards.py's `pre_send_guards` (empty = may send)."""
+    reason = trading_block_reason(symbol, home)
+    return [] if reason is None else [reason]

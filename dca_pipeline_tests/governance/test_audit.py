@@ -97,3 +97,16 @@ def audit_key():  # noqa: ANN201
     from dagster import AssetKey
 
     return AssetKey("config_audit")
+
+
+def test_order_events_use_the_known_actions() -> None:
+    db = warehouse_path()
+    order = {"order_id": "o-1", "symbol": "ADA/BRL", "amount_centavos": 1500, "status": "planned"}
+    audit.record_order_event(db, "order_planned", order, actor="schedule", run_id="r")
+    audit.record_order_event(db, "order_cancelled", {**order, "status": "cancelled"}, actor="user", run_id="r2",
+                             before=order)
+    log = audit.entries(db)
+    assert log["action"].to_list() == ["order_planned", "order_cancelled"] and set(log["subject"]) == {"o-1"}
+    assert json.loads(log["before_json"][1])["status"] == "planned"
+    with pytest.raises(ValueError, match="order_sent"):
+        audit.record_order_event(db, "order_teleported", order, actor="user", run_id="r")

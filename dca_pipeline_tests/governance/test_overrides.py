@@ -88,3 +88,9 @@ def test_dagster_jobs_toggle_and_audit() -> None:
     log = audit.entries(warehouse_path())
     assert log["action"].to_list() == ["kill_switch_on", "kill_switch_off", "asset_frozen", "asset_unfrozen"]
     assert set(log["actor"].to_list()) == {"user"} and all(log["run_id"].to_list())
+
+
+def test_pre_send_guard_shape() -> None:
+    assert overrides.pre_send_block_reasons("ADA/BRL") == []
+    overrides.freeze_asset("ADA/BRL", "audit")
+    assert overrides.pre_send_block_reasons("ADA/BRL") == ["ADA/BRL frozen: audit"]
