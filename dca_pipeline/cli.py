@@ -1,4 +1,5 @@
-"""`dca` command line: `dca backtest --start YYYY-MM-DD --end YYYY-MM-DD [--out report.html]`, `dca demo`."""
+"""`dca` command line: `dca backtest --start YYYY-MM-DD --end YYYY-MM-DD [--out report.html] [--ab A.yaml B.yaml]`, `dca demo`,
+`dca restore --from DIR [--home DIR]`, `dca encrypt-ledger`."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,19 @@ def _backtest(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    if args.ab:
+        from dca_pipeline.governance.ab import load_flag_set, run_ab
+
+        try:
+            flag_a, flag_b = (load_flag_set(Path(p)) for p in args.ab)
+            table, _ = run_ab(settings, flag_a, flag_b, start, end, progress=lambda m: print(f"  · {m}", flush=True))
+        except ConfigError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        print(f"A = {args.ab[0]}, B = {args.ab[1]}")
+        with pl.Config(tbl_rows=10, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=200):
+            print(table)
+        return 0
     if args.sweep:
         table, _ = run_sweep(variants, start, end, progress=lambda m: print(f"  · {m}", flush=True))
         with pl.Config(tbl_rows=100, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=200):
@@ -59,6 +73,35 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _restore(args: argparse.Namespace) -> int:
+    from dca_pipeline.governance.backup import BackupError, restore
+    from dca_pipeline.paths import dca_home
+    from dca_pipeline.storage.duck import LedgerKeyError
+
+    home = Path(args.home).resolve() if args.home else dca_home()
+    try:
+        target = restore(Path(args.source), home, force=args.force)
+    except (BackupError, LedgerKeyError) as exc:
+        print(f"restore failed: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored {args.source} -> {target} (manifest verified, audit chain intact)")
+    return 0
+
+
+def _encrypt_ledger(args: argparse.Namespace) -> int:
+    from dca_pipeline.governance.ledger_crypto import encrypt_warehouse
+    from dca_pipeline.governance.secrets import SecretError
+    from dca_pipeline.paths import warehouse_path
+
+    try:
+        path = encrypt_warehouse(Path(args.path) if args.path else warehouse_path())
+    except SecretError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"encrypted {path} with DCA_LEDGER_KEY")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from dca_pipeline.demo import main as demo_main
 
@@ -77,10 +120,22 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--attribution", action="store_true", help="split the excess over BTC DCA into selection, weighting, costs")
     bt.add_argument("--no-regime", action="store_true", help="skip the monthly regime fits (faster)")
     bt.add_argument("--sweep", action="append", metavar="KEY=V1,V2", help="compare values side by side (repeatable: a grid)")
+    bt.add_argument("--ab", nargs=2, metavar=("A.yaml", "B.yaml"), help="A/B: two flag sets (partial YAML) on the same data, with B - A")
     bt.set_defaults(func=_backtest)
     demo = sub.add_parser("demo", help="run one month through Dagster and print a summary")
     demo.add_argument("--month", default="2021-01")
     demo.set_defaults(func=_demo)
+    rs = sub.add_parser("restore", help="restore a ledger backup (manifest verified) into $DCA_HOME or --home")
+    rs.add_argument("--from", dest="source", required=True, help="backup directory ($DCA_HOME/backups/<timestamp>)")
+    rs.add_argument("--home", help="target state directory (default: $DCA_HOME)")
+    rs.add_argument("--force", action="store_true", help="overwrite an existing warehouse in the target home")
+    rs.set_defaults(func=_restore)
+    enc = sub.add_parser("encrypt-ledger", help="encrypt an existing plain warehouse with DCA_LEDGER_KEY")
+    enc.add_argument("--path", help="warehouse file (default: $DCA_HOME/warehouse.duckdb)")
+    enc.set_defaults(func=_encrypt_ledger)
+    from dca_pipeline.governance.secrets import install_redaction
+
+    install_redaction()
     args = parser.parse_args(argv)
     return args.func(args)
 

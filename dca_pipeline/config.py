@@ -176,6 +176,23 @@ class QualitySettings(_Strict):
     max_quarantine_fraction: float = Field(default=0.2, ge=0, le=1)
 
 
+class FeatureFlags(_Strict):
+    """Feature flags; every default keeps the current behaviour (see docs/operations.md for who reads each)."""
+
+    optimizer_method: Literal["config", "min_volatility", "max_sharpe"] = "config"  # config: portfolio.objective
+    regime_scaling: bool = False  # scale the daily buy by the market regime
+    maker_first: bool = False  # post a maker (limit) order first, fall back to taker
+    skip_buy_on_stale_prices: bool = True  # graceful degradation: no buy on stale prices, budget carried forward
+    max_price_age_hours: int = Field(default=36, ge=1, le=24 * 14)
+
+
+class GovernanceSettings(_Strict):
+    """Backups and audit: how many ledger snapshots to keep, whether config changes are audited."""
+
+    backup_keep: int = Field(default=14, ge=1, le=3650)
+    audit_config_changes: bool = True
+
+
 class Settings(_Strict):
     """The whole pipeline configuration."""
 
@@ -197,6 +214,8 @@ class Settings(_Strict):
     execution: ExecutionSettings = ExecutionSettings()
     storage: StorageSettings = StorageSettings()
     quality: QualitySettings = QualitySettings()
+    flags: FeatureFlags = FeatureFlags()
+    governance: GovernanceSettings = GovernanceSettings()
 
     @field_validator("timezone")
     @classmethod
@@ -246,9 +265,16 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(f"configuration file {cfg_path} must hold a mapping at the top level")
     try:
-        return Settings.model_validate(raw)
+        Settings.model_validate(raw)  # the file alone must be valid, so its own errors are reported against it
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, cfg_path)) from exc
+    from dca_pipeline.governance.environments import active_env, apply_env_overlay, overlay_path
+
+    env = active_env()
+    try:  # then the DCA_ENV=dev|paper|live overlay (dca_pipeline/environments/<env>.yaml) merged on top
+        return Settings.model_validate(apply_env_overlay(raw, env))
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, overlay_path(env))) from exc
 
 
 @lru_cache(maxsize=4)

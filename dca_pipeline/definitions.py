@@ -23,6 +23,9 @@ from dca_pipeline.monitoring.orchestration import (
     circuit_breaker_alert,
 )
 from dca_pipeline.portfolio import assets as portfolio_assets
+from dca_pipeline.governance import assets as governance_assets
+from dca_pipeline.governance.assets import GOVERNANCE_JOBS, GOVERNANCE_SCHEDULES
+from dca_pipeline.governance.secrets import install_redaction
 from dca_pipeline.resources import Broker, MarketData, PipelineConfig, Warehouse
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager, WarehouseIOManager
 
@@ -36,7 +39,9 @@ LAYER_MODULES = [
     intraday_assets,
     quality_checks,
     storage_assets,
+    governance_assets,
 ]
+install_redaction()  # secrets masked in log records, Dagster's serialized errors and governance metadata
 
 
 def build_resources() -> dict[str, object]:
@@ -57,9 +62,9 @@ defs = Definitions(
     assets=load_assets_from_modules(LAYER_MODULES),
     asset_checks=load_asset_checks_from_modules(LAYER_MODULES),
     jobs=[daily_job, monthly_job, ingest_history_job, approve_orders_job, storage_assets.raw_maintenance_job,
-          storage_assets.intraday_job, storage_assets.order_book_job],
+          storage_assets.intraday_job, storage_assets.order_book_job, *GOVERNANCE_JOBS],
     schedules=[daily_schedule, monthly_schedule, storage_assets.raw_maintenance_schedule,
-               storage_assets.intraday_schedule, storage_assets.order_book_schedule],
+               storage_assets.intraday_schedule, storage_assets.order_book_schedule, *GOVERNANCE_SCHEDULES],
     sensors=[run_failure_alert, daily_summary_alert, stale_data_alert, circuit_breaker_alert],
     resources=build_resources(),
     # Ad-hoc materializations from the UI run a process per step (parallel where the graph allows); DuckDB

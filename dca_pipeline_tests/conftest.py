@@ -15,7 +15,8 @@ def temp_homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     dagster_home.mkdir()
     monkeypatch.setenv("DCA_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    for name in ("DCA_CONFIG", "DCA_ALERT_WEBHOOK_URL", "DCA_TELEGRAM_BOT_TOKEN", "DCA_SMTP_HOST", "DCA_LIVE_TRADING"):
+    for name in ("DCA_CONFIG", "DCA_ALERT_WEBHOOK_URL", "DCA_TELEGRAM_BOT_TOKEN", "DCA_SMTP_HOST", "DCA_LIVE_TRADING",
+                 "DCA_ENV", "DCA_LEDGER_KEY", "DCA_LEDGER_KEY_FILE"):
         monkeypatch.delenv(name, raising=False)  # a developer's own settings must not leak into tests
     yield home
     duck.close_all()

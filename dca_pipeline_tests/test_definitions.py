@@ -14,6 +14,7 @@ LAYERS = {
     "portfolio": {"target_weights"},
     "execution": {"dca_orders", "fills", "positions", "reconciliation"},
     "monitoring": {"portfolio_performance", "backtest_report"},
+    "governance": {"config_audit", "ledger_backup"},
 }
 
 

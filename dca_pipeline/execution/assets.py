@@ -13,6 +13,8 @@ from dagster import (
 )
 
 from dca_pipeline.config import cached_settings
+from dca_pipeline.governance import audit
+from dca_pipeline.governance.environments import active_env
 from dca_pipeline.execution import ledger, oms, projection
 from dca_pipeline.execution.wiring import guard_context, make_broker
 from dca_pipeline.execution.reconcile import reconcile
@@ -58,6 +60,7 @@ def dca_orders(
     settings = config.settings()
     day = _day(context)
     db = warehouse.db()
+    _audit_run(context, db, settings)
     contribution = daily_contribution_centavos(settings.budget_centavos, day)
     cash = ledger.cash_balance_centavos(db, day - timedelta(days=1)) + contribution
     breaker = drawdown_breaker(_twr_history(db, day), settings.risk.max_drawdown_halt)
@@ -102,6 +105,7 @@ def fills(
     settings = config.settings()
     day = _day(context)
     db = warehouse.db()
+    _audit_run(context, db, settings)
     bars, _ = split_valid_ohlcv(market_data.client().fetch_ohlcv_1d(day, day + timedelta(days=1)))
     venue, approval = make_broker(broker, settings, bars.filter(pl.col("date") == day + timedelta(days=1)))
     guard_ctx = guard_context(db, settings, bars.filter(pl.col("date") == day), drawdown_breaker(_twr_history(db, day), settings.risk.max_drawdown_halt).tripped)
@@ -170,6 +174,14 @@ def orders_within_budget(context, config: PipelineConfig, warehouse: Warehouse) 
         if spent > available or smallest < min_order:
             bad.append({"date": str(d), "ordered_centavos": spent, "available_centavos": available, "smallest": smallest})
     return AssetCheckResult(passed=not bad, metadata={"orders_days": len(rows), "violations": markdown_table(pl.DataFrame(bad))})
+
+
+def _audit_run(context: AssetExecutionContext, db, settings) -> None:  # noqa: ANN001
+    """Order entries in the audit log name this run and who started it; a changed config is audited first."""
+    actor = audit.actor_from_tags(context.run.tags)
+    audit.set_actor(actor, context.run_id)
+    if settings.governance.audit_config_changes:
+        audit.record_config_if_changed(db, settings, env=active_env(), actor=actor, run_id=context.run_id)
 
 
 def _twr_history(db, day: date) -> list[float]:  # noqa: ANN001

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from dca_pipeline.governance import audit
 from dca_pipeline.storage import duck
 
 TABLE = "execution.events"
@@ -155,6 +156,13 @@ def append_events(db: Path, events: Iterable[Event]) -> int:
                  e.amount_centavos, e.cash_centavos, json.dumps(e.detail, sort_keys=True, default=str)],
             )
             inserted += 1
+            if e.kind == "order":  # the same transaction: no order state change without its audit entry
+                actor, run_id = audit.current_actor()
+                audit.append_in(
+                    cur, f"order_{e.status}", e.client_order_id or e.symbol or e.event_id, actor=actor, run_id=run_id,
+                    after={"event_id": e.event_id, "date": e.date, "symbol": e.symbol, "side": e.side, "status": e.status,
+                           "amount_centavos": e.amount_centavos},
+                )
     return inserted
 
 

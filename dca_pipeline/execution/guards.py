@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from dca_pipeline.execution import ledger_views
+from dca_pipeline.governance.overrides import pre_send_block_reasons
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,11 @@ class GuardContext:
 
 
 def pre_send_guards(order: OrderIntent, context: GuardContext) -> list[str]:
-    """Reasons to block `order` (empty list: it may be sent)."""
+    """Reasons to block `order` (empty list: it may be sent). The kill switch and asset freezes come first."""
+    overrides = pre_send_block_reasons(order.symbol)  # re-read on every order: a switch pulled mid-plan stops the rest
     if order.side == "sell":
-        return _sell_checks(order, context)
-    reasons: list[str] = []
+        return overrides + _sell_checks(order, context)
+    reasons: list[str] = list(overrides)
     if order.amount_centavos <= 0:
         reasons.append(f"non-positive amount {order.amount_centavos}")
     reasons += _spend_caps(order, context)

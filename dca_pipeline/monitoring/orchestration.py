@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from dca_pipeline.config import cached_settings
+from dca_pipeline.governance.environments import env_tags
 
 SETTINGS = cached_settings()
 from dca_pipeline.partitions import daily_partitions, monthly_partitions  # noqa: E402
@@ -34,6 +35,7 @@ INGEST_ASSETS = ["raw_ohlcv_1d", "fx_usd_brl"]
 
 daily_job = define_asset_job(
     "daily_job",
+    tags=env_tags(),  # dca/env=dev|paper|live on every run
     executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
     selection=AssetSelection.assets(*DAILY_ASSETS),
     partitions_def=daily_partitions(SETTINGS),
@@ -41,6 +43,7 @@ daily_job = define_asset_job(
 )
 monthly_job = define_asset_job(
     "monthly_job",
+    tags=env_tags(),  # dca/env=dev|paper|live on every run
     executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
     selection=AssetSelection.assets(*MONTHLY_ASSETS),
     partitions_def=monthly_partitions(SETTINGS),
@@ -48,6 +51,7 @@ monthly_job = define_asset_job(
 )
 ingest_history_job = define_asset_job(
     "ingest_history_job",
+    tags=env_tags(),  # dca/env=dev|paper|live on every run
     executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
     selection=AssetSelection.assets(*INGEST_ASSETS),
     partitions_def=daily_partitions(SETTINGS),

@@ -3,6 +3,11 @@
 A connection is held for the length of a Dagster run (in-process executor) or step (multiprocess) and
 closed by the resources' teardown, so another process waiting on the file lock gets it soon after; opening
 retries on lock conflicts for up to $DCA_DUCKDB_LOCK_TIMEOUT seconds (default 600).
+
+Encryption at rest: with $DCA_LEDGER_KEY (or $DCA_LEDGER_KEY_FILE) set, the file is attached encrypted
+(`ATTACH ... (ENCRYPTION_KEY ...)`) and made the default catalog of every cursor, so schema-qualified SQL
+(`execution.fills`) is unchanged. Required in DCA_ENV=paper|live; a missing or wrong key fails with
+LedgerKeyError naming the variable and never creates an empty ledger over the encrypted file.
 """
 from __future__ import annotations
 
@@ -18,7 +23,14 @@ import duckdb
 import polars as pl
 
 _CONNECTIONS: dict[str, duckdb.DuckDBPyConnection] = {}
+_ENCRYPTED: set[int] = set()  # id() of connections whose default catalog is the attached encrypted ledger
 _LOCK = threading.RLock()
+LEDGER_KEY_VAR = "DCA_LEDGER_KEY"
+LEDGER_CATALOG = "ledger"
+
+
+class LedgerKeyError(RuntimeError):
+    """The warehouse encryption key is missing, wrong or not accepted; the message names DCA_LEDGER_KEY."""
 
 
 def connection(path: Path) -> duckdb.DuckDBPyConnection:
@@ -37,9 +49,10 @@ def _connect_with_retry(path: str) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting (with jittered backoff) while another process holds its lock."""
     deadline = time.monotonic() + float(os.environ.get("DCA_DUCKDB_LOCK_TIMEOUT", "600"))
     delay = 0.05
+    key = _ledger_key()
     while True:
         try:
-            return duckdb.connect(path)
+            return _open(path, key)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
@@ -47,10 +60,86 @@ def _connect_with_retry(path: str) -> duckdb.DuckDBPyConnection:
             delay = min(delay * 2, 2.0)
 
 
+def _ledger_key() -> str | None:
+    """$DCA_LEDGER_KEY (or the file named by $DCA_LEDGER_KEY_FILE); required in the paper and live environments."""
+    from dca_pipeline.governance.environments import active_env, encryption_required
+    from dca_pipeline.governance.secrets import SecretError, read_secret
+
+    try:
+        key = read_secret(LEDGER_KEY_VAR)
+    except SecretError as exc:
+        raise LedgerKeyError(str(exc)) from None
+    env = active_env()
+    if key is None and encryption_required(env):
+        raise LedgerKeyError(
+            f"DCA_ENV={env} requires an encrypted ledger: set {LEDGER_KEY_VAR} (or {LEDGER_KEY_VAR}_FILE)"
+        )
+    return key
+
+
+def _open(path: str, key: str | None) -> duckdb.DuckDBPyConnection:
+    """Plain `duckdb.connect(path)` without a key; with one, an in-memory connection with the file attached
+    encrypted as its default catalog. Key errors become LedgerKeyError (the file is never rewritten)."""
+    if key is None:
+        try:
+            return duckdb.connect(path)
+        except duckdb.CatalogException as exc:
+            if "encrypted" in str(exc).lower():
+                raise LedgerKeyError(
+                    f"the warehouse {path} is encrypted but {LEDGER_KEY_VAR} (or {LEDGER_KEY_VAR}_FILE) is not set"
+                ) from None
+            raise
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    try:
+        _enable_encrypted_writes(con)
+        quoted_path, quoted_key = path.replace("'", "''"), key.replace("'", "''")
+        con.execute(f"ATTACH '{quoted_path}' AS {LEDGER_CATALOG} (ENCRYPTION_KEY '{quoted_key}')")
+        con.execute(f"USE {LEDGER_CATALOG}")
+    except duckdb.IOException:
+        con.close()
+        raise  # lock conflicts are retried by the caller
+    except duckdb.Error as exc:
+        con.close()
+        text = str(exc).lower()
+        if "wrong encryption key" in text:
+            raise LedgerKeyError(f"{LEDGER_KEY_VAR} does not decrypt the warehouse {path} (wrong key)") from None
+        if "not encrypted" in text:
+            raise LedgerKeyError(
+                f"{LEDGER_KEY_VAR} is set but the warehouse {path} is not encrypted; encrypt it once with "
+                "`dca encrypt-ledger` (or unset the key in dev)"
+            ) from None
+        raise LedgerKeyError(f"cannot open the encrypted warehouse {path} with {LEDGER_KEY_VAR}: {type(exc).__name__}") from None
+    _ENCRYPTED.add(id(con))
+    return con
+
+
+def _enable_encrypted_writes(con: duckdb.DuckDBPyConnection) -> None:
+    """Writing encrypted files needs OpenSSL from the httpfs extension; without it (offline installs) DuckDB's
+    built-in mbedtls is allowed explicitly (AES-GCM, weaker nonce randomness: see docs/operations.md)."""
+    try:
+        con.execute("LOAD httpfs")
+    except duckdb.Error:
+        con.execute("SET force_mbedtls_unsafe = 'true'")
+
+
+def _cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor whose default catalog is the ledger (cursors do not inherit `USE`)."""
+    cur = con.cursor()
+    if id(con) in _ENCRYPTED:
+        cur.execute(f"USE {LEDGER_CATALOG}")
+    return cur
+
+
+def is_encrypted(path: Path) -> bool:
+    """Whether the process-wide connection to `path` reads an encrypted file."""
+    return id(connection(path)) in _ENCRYPTED
+
+
 def close_all() -> None:
     """Close every cached connection (tests call this between temporary homes)."""
     with _LOCK:
         for con in _CONNECTIONS.values():
+            _ENCRYPTED.discard(id(con))
             con.close()
         _CONNECTIONS.clear()
 
@@ -59,7 +148,7 @@ def close_all() -> None:
 def transaction(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor inside BEGIN/COMMIT; rolls back on any error so a write is all-or-nothing."""
     with _LOCK:
-        cur = connection(path).cursor()
+        cur = _cursor(connection(path))
         cur.execute("BEGIN TRANSACTION")
         try:
             yield cur
@@ -74,7 +163,7 @@ def transaction(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def query(path: Path, sql: str, params: list | None = None) -> pl.DataFrame:
     """Run a read query and return a polars frame (fully fetched, so the connection is free again)."""
     with _LOCK:
-        cur = connection(path).cursor()
+        cur = _cursor(connection(path))
         try:
             return cur.execute(sql, params or []).pl()
         finally:

@@ -1,0 +1,1 @@
+"""Cross-cutting governance: environments, secrets and redaction, audit log, overrides, backups, degradation."""
