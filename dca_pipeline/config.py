@@ -180,8 +180,8 @@ class FeatureFlags(_Strict):
     """Feature flags; every default keeps the current behaviour (see docs/operations.md for who reads each)."""
 
     optimizer_method: Literal["config", "min_volatility", "max_sharpe"] = "config"  # config: portfolio.objective
-    regime_scaling: bool = False  # scale the daily buy by the market regime
-    maker_first: bool = False  # post a maker (limit) order first, fall back to taker
+    regime_scaling: bool = False  # true: scale targets by the month's regime (= portfolio.sizing.regime_scaling)
+    maker_first: bool | None = None  # true: limit at the spread then market; false: market; null: execution.order_style
     skip_buy_on_stale_prices: bool = True  # graceful degradation: no buy on stale prices, budget carried forward
     max_price_age_hours: int = Field(default=36, ge=1, le=24 * 14)
 
@@ -270,11 +270,14 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(_format_errors(exc, cfg_path)) from exc
     from dca_pipeline.governance.environments import active_env, apply_env_overlay, overlay_path
 
+    from dca_pipeline.governance.ab import resolve_flags
+
     env = active_env()
     try:  # then the DCA_ENV=dev|paper|live overlay (dca_pipeline/environments/<env>.yaml) merged on top
-        return Settings.model_validate(apply_env_overlay(raw, env))
+        settings = Settings.model_validate(apply_env_overlay(raw, env))
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, overlay_path(env))) from exc
+    return resolve_flags(settings)  # feature flags switch the knobs they name (governance/ab.py)
 
 
 @lru_cache(maxsize=4)

@@ -42,3 +42,19 @@ def test_cli_ab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "B - A" in out and f"A = {a}" in out
     b.write_text("flags: [1, 2]\n")
     assert cli_main(["backtest", "--start", "2021-01-01", "--end", "2021-01-31", "--ab", str(a), str(b)]) == 2
+
+
+def test_flags_switch_the_knobs_they_name_when_the_config_loads(tmp_path) -> None:  # noqa: ANN001
+    import yaml
+
+    from dca_pipeline.config import DEFAULT_CONFIG_PATH, load_settings
+
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    raw["flags"] = {**raw.get("flags", {}), "optimizer_method": "max_sharpe", "regime_scaling": True, "maker_first": False}
+    path = tmp_path / "flags.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    s = load_settings(path)
+    assert s.portfolio.objective == "max_sharpe" and s.portfolio.sizing.regime_scaling and s.execution.order_style == "market"
+    base = load_settings()
+    assert base.portfolio.objective == "min_volatility" and not base.portfolio.sizing.regime_scaling
+    assert base.execution.order_style == "limit_then_market"
