@@ -44,7 +44,7 @@ def test_deep_merge_recurses_into_sections(tmp_path: Path) -> None:
 
 def test_flags_have_defaults_and_are_validated(tmp_path: Path) -> None:
     settings = load_settings()
-    assert settings.flags.optimizer_method == "config" and settings.flags.maker_first is False
+    assert settings.flags.optimizer_method == "config" and settings.flags.maker_first is None
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     raw["flags"]["optimizer_method"] = "random"
     bad = tmp_path / "bad.yaml"

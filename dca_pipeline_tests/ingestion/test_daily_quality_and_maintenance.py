@@ -119,12 +119,19 @@ def test_retention_asset_reports_what_it_removed() -> None:
     assert duck.query(warehouse_path(), "select count(*) as n from raw.ohlcv_1d")["n"].item() == 70
 
 
+class _BarsOnly(MarketData):
+    """A source that cannot list markets: listings then come from the stored bar history alone."""
+
+    def client(self) -> object:  # noqa: D102
+        return object()
+
+
 def test_symbol_listings_from_bar_history() -> None:
     days = [date(2021, 1, 1) + timedelta(days=i) for i in range(20)]
     for d in days:
         bars = synthetic_day(d)
         parquet_store.write_partition("ohlcv_1d", d, bars if d <= days[9] else bars.filter(pl.col("symbol") != "X/BRL"))
-    result = materialize([symbol_listings], resources={"market_data": MarketData(source="replay"), "warehouse_io_manager": WarehouseIOManager()})
+    result = materialize([symbol_listings], resources={"market_data": _BarsOnly(), "warehouse_io_manager": WarehouseIOManager()})
     assert result.success
     stored = duck.query(warehouse_path(), "select * from ingestion.symbol_listings order by symbol")
     assert stored.select("symbol", "first_seen", "last_seen", "delisted_on", "active").rows() == [
