@@ -70,7 +70,7 @@ def test_config_changes_are_recorded_once_per_change() -> None:
     second = audit.record_config_if_changed(db, flipped, env="dev", run_id="c")
     after, before = json.loads(second["after_json"]), json.loads(second["before_json"])
     assert after["changed_sections"] == ["flags"]
-    assert before["changed"]["flags"]["maker_first"] is False and after["config"]["flags"]["maker_first"] is True
+    assert before["changed"]["flags"]["maker_first"] is None and after["config"]["flags"]["maker_first"] is True
     assert len(audit.entries(db)) == 2 and audit.verify_chain(db).ok
 
 

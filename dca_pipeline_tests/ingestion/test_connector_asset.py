@@ -4,11 +4,12 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import polars as pl
+
 import pytest
 from dagster import RetryPolicy, materialize
 
 from dca_pipeline.ingestion import assets as ingestion
-from dca_pipeline.paths import dca_home
+from dca_pipeline.storage import parquet_store
 from dca_pipeline.resources import MarketData
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager
 from dca_pipeline_tests.ingestion.fake_exchange import candle
@@ -32,7 +33,7 @@ def _run(market_data: MarketData):  # noqa: ANN202
 def test_live_source_fills_the_daily_partition(server) -> None:  # noqa: ANN001
     result = _run(_live(server))
     assert result.success
-    stored = pl.read_parquet(dca_home() / "raw" / "raw_ohlcv_1d" / f"{DAY}.parquet")
+    stored = pl.read_parquet(parquet_store.partition_path("ohlcv_1d", DAY))
     assert stored["symbol"].to_list() == ["BTC/BRL", "PEPE/BRL"] and stored["date"].unique().to_list() == [DAY]
     t = int(datetime(2021, 9, 10, tzinfo=timezone.utc).timestamp())
     for row in stored.iter_rows(named=True):
@@ -50,5 +51,6 @@ def test_permanent_fault_fails_the_run_and_writes_nothing(server, monkeypatch) -
     message = failure.step_failure_data.error.cause.message if failure.step_failure_data.error.cause else failure.step_failure_data.error.message
     assert "SourceError" in message and "ccxt:mercadobitcoin" in message and "BTC/BRL" in message
     assert "[2021-09-10T00:00:00+00:00 → 2021-09-11T00:00:00+00:00)" in message and "after 2 attempts" in message
-    assert not (dca_home() / "raw" / "raw_ohlcv_1d" / f"{DAY}.parquet").exists()
+    assert not parquet_store.partition_path("ohlcv_1d", DAY).exists()
+    assert not parquet_store.stored_partitions("ohlcv_1d")  # nothing half-written anywhere
     assert server.count("/candles") == 2 * (1 + STEP_RETRIES)  # each step attempt: the client's 2 tries, then SourceError
