@@ -153,6 +153,13 @@ def _to_theta(phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return theta, jac, second
 
 
+def _theta_only(phi: np.ndarray) -> np.ndarray:
+    """θ of `_to_theta` without the derivatives (line-search trial points)."""
+    mu, v, p, a = (float(x) for x in phi)
+    persistence, share = MAX_PERSISTENCE * np.sin(p) ** 2, np.sin(a) ** 2
+    return np.array([mu, v * v, persistence * share, persistence * (1 - share)])
+
+
 def _to_phi(theta: np.ndarray) -> np.ndarray:
     mu, omega, alpha, beta = theta
     return np.array([mu, np.sqrt(omega), np.arcsin(np.sqrt((alpha + beta) / MAX_PERSISTENCE)), np.arcsin(np.sqrt(alpha / (alpha + beta)))])
@@ -178,6 +185,7 @@ def _starting_values(y: np.ndarray, backcast: float) -> np.ndarray:
 def _newton(phi: np.ndarray, z: np.ndarray, backcast: float) -> tuple[np.ndarray, float, np.ndarray, bool]:
     """Minimize −log L over φ from `phi`: returns φ, −log L, the θ-gradient there, and whether it converged."""
     converged = False
+    nll = grad_theta = None
     for _ in range(MAX_ITER):
         theta, jac, second = _to_theta(phi)
         nll, grad_theta, hess_theta = _derivatives(theta, z, backcast)
@@ -196,7 +204,7 @@ def _newton(phi: np.ndarray, z: np.ndarray, backcast: float) -> tuple[np.ndarray
         t = 1.0
         while t > 1e-10:
             with np.errstate(all="ignore"):
-                trial = _nll_only(_to_theta(phi + t * step)[0], z, backcast)
+                trial = _nll_only(_theta_only(phi + t * step), z, backcast)
             if np.isfinite(trial) and trial <= nll + 1e-4 * t * slope:
                 break
             t *= 0.5
@@ -204,7 +212,9 @@ def _newton(phi: np.ndarray, z: np.ndarray, backcast: float) -> tuple[np.ndarray
             converged = True  # no descent along the Newton direction: at the optimum to machine precision
             break
         phi = phi + t * step
-    nll, grad_theta, _ = _derivatives(_to_theta(phi)[0], z, backcast)
+        nll = None  # moved: the values above belong to the previous point
+    if nll is None:  # stopped by the iteration limit right after a step
+        nll, grad_theta, _ = _derivatives(_theta_only(phi), z, backcast)
     return phi, nll, grad_theta, converged
 
 

@@ -104,3 +104,10 @@ def test_fast_filter_equals_scipy_lfilter() -> None:
 
     x = np.random.default_rng(8).normal(size=(4, 365))
     assert np.array_equal(_ar1(x, 0.93), lfilter([1.0], [1.0, -0.93], x))
+
+
+def test_parameter_map_without_derivatives_matches_the_full_map() -> None:
+    from dca_pipeline.intelligence.garch import _theta_only, _to_theta
+
+    for phi in np.random.default_rng(9).normal(size=(20, 4)):
+        assert np.array_equal(_theta_only(phi), _to_theta(phi)[0])
