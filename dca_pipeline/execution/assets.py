@@ -14,6 +14,7 @@ from dagster import (
 
 from dca_pipeline.config import cached_settings
 from dca_pipeline.governance import audit
+from dca_pipeline.governance.degradation import daily_buy_decision
 from dca_pipeline.governance.environments import active_env
 from dca_pipeline.execution import ledger, oms, projection
 from dca_pipeline.execution.wiring import guard_context, make_broker
@@ -75,6 +76,12 @@ def dca_orders(
     if breaker.tripped:
         context.log.warning(f"circuit breaker: drawdown {breaker.drawdown:.1%} beyond -{breaker.threshold:.0%}; no orders")
         orders = orders.clear()
+    if settings.flags.skip_buy_on_stale_prices and len(orders):  # graceful degradation: never buy on stale prices
+        decision = daily_buy_decision(day, orders["symbol"].to_list(), settings.source != "replay", cash,
+                                      settings.flags.max_price_age_hours)
+        if not decision.buy:
+            context.log.warning(f"buy skipped, budget carried forward: {decision.reason}")
+            orders = orders.clear()
     new_events = oms.record_plan(db, day, contribution, orders)  # a rerun adds nothing: the recorded plan stands
     projection.project_day(db, day)
     orders = projection.day_orders(db, day)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,15 @@ def decide_and_alert(source_health: Mapping[str, bool], price_times: Mapping[str
     if alert is not None:
         (router or router_from_env()).send(alert)
     return decision
+
+
+def daily_buy_decision(day: date, ordered_symbols: list[str], live_source: bool, budget_centavos: int,
+                       max_age_hours: int, now: datetime | None = None, router=None) -> BuyDecision:  # noqa: ANN001
+    """The decision the daily plan asks for: each ordered coin's price is its daily bar, closed at day + 1 00:00 UTC.
+
+    With a live source freshness is judged against the wall clock (a past day's plan is never sent on old
+    prices); the offline replay serves each day's own bars, so it is judged at the bar's close."""
+    closed = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
+    at = (now or datetime.now(timezone.utc)) if live_source else closed
+    return decide_and_alert({"market_data": True}, {s: closed for s in ordered_symbols}, day.isoformat(),
+                            budget_centavos, max_age_hours, now=at, router=router)

@@ -43,3 +43,17 @@ def test_a_skipped_day_sends_a_warning_alert(tmp_path) -> None:  # noqa: ANN001
     assert record["fields"]["carried_forward"] == "R$ 33.33" and record["fields"]["stale"] == "ADA/BRL"
     ok = decide_and_alert({"ccxt": True}, {"ADA/BRL": NOW}, "2026-01-10", 3333, 36, now=NOW, router=router)
     assert ok.buy and len((dca_home() / "alerts.jsonl").read_text().splitlines()) == 1
+
+
+def test_daily_plan_decision_judges_live_prices_by_the_clock_and_replay_by_the_bar() -> None:
+    from datetime import date
+
+    from dca_pipeline.governance.degradation import daily_buy_decision
+
+    day = date(2021, 1, 5)
+    fresh = datetime(2021, 1, 6, 4, 15, tzinfo=timezone.utc)  # the 01:15 São Paulo run after the day closed
+    assert daily_buy_decision(day, ["A/BRL"], True, 5_000, 36, now=fresh).buy
+    late = daily_buy_decision(day, ["A/BRL"], True, 5_000, 36, now=datetime(2021, 1, 9, tzinfo=timezone.utc))
+    assert not late.buy and late.stale_symbols == ("A/BRL",) and late.carry_forward_centavos == 5_000
+    # the replay serves each day's own bars: a backfill years later still buys
+    assert daily_buy_decision(day, ["A/BRL"], False, 5_000, 36, now=datetime(2026, 1, 1, tzinfo=timezone.utc)).buy
