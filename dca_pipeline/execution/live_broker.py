@@ -32,14 +32,35 @@ def live_trading_enabled(broker_mode: str) -> bool:
 
 
 def exchange_from_env(api_url: str | None = None, timeout_ms: int = 10_000) -> MercadoBitcoinTrading:
-    """The trading client with credentials from the environment (never from config files)."""
-    key, secret = os.environ.get("DCA_MB_API_KEY"), os.environ.get("DCA_MB_API_SECRET")
-    if not key or not secret:
+    """The trading client with credentials from the environment (never from config files).
+
+    During a key rotation both `DCA_MB_API_KEY`/`_SECRET` and `DCA_MB_API_KEY_NEXT`/`_SECRET_NEXT` (or their
+    `*_FILE` variants) may be set: the first pair the exchange authorizes is used (governance.secrets)."""
+    from dca_pipeline.governance.secrets import SecretError, api_key_pairs, first_working_pair
+
+    try:
+        pairs = api_key_pairs(prefix="DCA_MB_")
+    except SecretError as exc:
+        raise PermissionError(str(exc)) from exc
+    if not pairs:
         raise PermissionError("live trading needs DCA_MB_API_KEY and DCA_MB_API_SECRET in the environment")
-    options: dict = {"apiKey": key, "secret": secret, "timeout": timeout_ms, "enableRateLimit": True}
-    if api_url:
-        return MercadoBitcoinTrading.with_base_url(api_url, {**options, "urls": {"api": {"v4Trading": api_url}}})
-    return MercadoBitcoinTrading(options)
+
+    def client(pair) -> MercadoBitcoinTrading:  # noqa: ANN001
+        options: dict = {"apiKey": pair.api_key, "secret": pair.api_secret, "timeout": timeout_ms, "enableRateLimit": True}
+        if api_url:
+            return MercadoBitcoinTrading.with_base_url(api_url, {**options, "urls": {"api": {"v4Trading": api_url}}})
+        return MercadoBitcoinTrading(options)
+
+    if len(pairs) == 1:
+        return client(pairs[0])
+
+    def authorized(pair) -> MercadoBitcoinTrading:  # noqa: ANN001
+        exchange = client(pair)
+        exchange._token()  # POST /authorize: fails for a revoked or not-yet-active pair
+        return exchange
+
+    _pair, exchange = first_working_pair(authorized, prefix="DCA_MB_")
+    return exchange
 
 
 @dataclass

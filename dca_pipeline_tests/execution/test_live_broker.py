@@ -108,3 +108,16 @@ def test_live_needs_config_and_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert live_trading_enabled("live")
     with pytest.raises(PermissionError, match="DCA_MB_API_KEY"):
         exchange_from_env("http://127.0.0.1:9")
+
+
+def test_key_rotation_uses_the_pair_the_exchange_authorizes(server: MbServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mid-rotation: the old pair is revoked, the new one (…_NEXT) works; the broker picks it without a config change."""
+    monkeypatch.setenv("DCA_MB_API_KEY", "revoked-key")
+    monkeypatch.setenv("DCA_MB_API_SECRET", "revoked-secret")
+    monkeypatch.setenv("DCA_MB_API_KEY_NEXT", "key")
+    monkeypatch.setenv("DCA_MB_API_SECRET_NEXT", "secret")
+    exchange = exchange_from_env(server.url, timeout_ms=500)
+    assert exchange.apiKey == "key" and exchange.account_id()
+    monkeypatch.setenv("DCA_MB_API_KEY_NEXT", "also-wrong")
+    with pytest.raises(Exception, match="every API key pair failed"):
+        exchange_from_env(server.url, timeout_ms=500)
