@@ -291,6 +291,15 @@ class CcxtSource:
     def fetch_market_caps(self, as_of: date) -> pl.DataFrame:
         return self.caps_source.fetch_market_caps(as_of)
 
+    def fetch_reference_prices_brl(self, start: date, end: date) -> pl.DataFrame:
+        """Reference BRL closes of the listed symbols from an independent source (CoinGecko, when configured as
+        `connectors.market_caps: coingecko`), for the blocking cross-source check on daily bars."""
+        reference = getattr(self.caps_source, "reference_prices_brl", None)
+        if reference is None:
+            raise DataNotAvailable(self.name, "fetch reference prices", None, start, end,
+                                   "no reference price source configured (connectors.market_caps: coingecko)")
+        return reference(self._symbols(start, end), start, end)
+
 
 def ohlcv_frame(rows: list[tuple]) -> pl.DataFrame:
     """(symbol, ms, o, h, l, c, v) rows → the OHLCV frame: UTC bar open, one row per (symbol, ts), the last copy winning."""

@@ -7,7 +7,7 @@ as a request header, never logged or stored.
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 
@@ -96,6 +96,29 @@ class CoinGeckoSource:
             "price", "market_cap", "total_volume",
         ).sort("ts")
 
+    def reference_prices_brl(self, symbols: list[str], start: date, end: date) -> pl.DataFrame:
+        """symbol, date, price_brl: CoinGecko's BRL price at each day's close (the sample nearest day + 1 00:00
+        UTC, within 2 hours) for start <= date <= end; symbols without a CoinGecko id are left out."""
+        closes = pl.DataFrame({"date": pl.date_range(start, end, "1d", eager=True)}).with_columns(
+            (pl.col("date").cast(pl.Datetime("us", "UTC")) + pl.duration(days=1)).alias("close_ts")
+        )
+        frames = []
+        for symbol in sorted(s for s in symbols if s in self.ids):
+            chart = self.market_chart_range(symbol, datetime.combine(start, datetime.min.time(), timezone.utc),
+                                            datetime.combine(end, datetime.min.time(), timezone.utc) + timedelta(days=1, hours=2), "brl")
+            if chart.is_empty():
+                continue
+            frames.append(
+                closes.sort("close_ts")
+                .join_asof(chart.select("ts", "price").drop_nulls().sort("ts"), left_on="close_ts", right_on="ts",
+                           strategy="nearest", tolerance="2h")
+                .drop_nulls("price")
+                .select(pl.lit(symbol).alias("symbol"), "date", pl.col("price").alias("price_brl"))
+            )
+        if not frames:
+            return pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "price_brl": pl.Float64})
+        return pl.concat(frames).sort("symbol", "date")
+
     def fetch_market_caps(self, as_of: date) -> pl.DataFrame:
         """Today's USD market caps in the replay snapshot layout (only meaningful for as_of = today)."""
         caps = self.coins_markets(sorted(self.ids), "usd")
@@ -119,6 +142,10 @@ class RecentCapsSource:
         self.live, self.max_age_days, self._today = live, max_age_days, today
         self.replay = ReplaySource()
         self.served_by: str | None = None
+
+    def reference_prices_brl(self, symbols: list[str], start: date, end: date) -> pl.DataFrame:
+        """Cross-source reference closes in BRL from CoinGecko (see CoinGeckoSource.reference_prices_brl)."""
+        return self.live.reference_prices_brl(symbols, start, end)
 
     def fetch_market_caps(self, as_of: date) -> pl.DataFrame:
         today = self._today or datetime.now(timezone.utc).date()

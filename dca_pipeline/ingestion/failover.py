@@ -58,3 +58,6 @@ class FailoverSource:
 
     def fetch_market_caps(self, as_of: date) -> pl.DataFrame:
         return self._first("fetch_market_caps", (as_of,), None, as_of)
+
+    def fetch_reference_prices_brl(self, start: date, end: date) -> pl.DataFrame:
+        return self._first("fetch_reference_prices_brl", (start, end), None, start, end)

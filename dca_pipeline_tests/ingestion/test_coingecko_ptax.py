@@ -129,3 +129,27 @@ def test_recent_caps_are_live_older_months_come_from_the_bundle(server, clock) -
     old = caps.fetch_market_caps(date(2021, 9, 1))
     assert caps.served_by == "bundle"
     assert old.sort("base").equals(ReplaySource().fetch_market_caps(date(2021, 9, 1)).sort("base"))
+
+
+def test_reference_closes_in_brl_feed_the_cross_source_check(server, clock) -> None:  # noqa: ANN001
+    """Day D's reference is CoinGecko's BRL price at D + 1 00:00 UTC (the daily bar's close); a 10% gap is caught."""
+    from dca_pipeline.ingestion.quality_gates import cross_source_deviations
+
+    cg = CoinGeckoSource(_http("coingecko", clock), base_url=server.coingecko_url)
+    start, end = date(2024, 5, 1), date(2024, 5, 3)
+    ref = cg.reference_prices_brl(["BTC/BRL", "NOTMAPPED/BRL"], start, end)
+    close_day = int(datetime(2024, 5, 2, tzinfo=timezone.utc).timestamp()) // 86400
+    expected = [CG_COINS[0]["current_price"] * (1 + (close_day + k) % 7 / 100) for k in range(3)]
+    assert ref["symbol"].to_list() == ["BTC/BRL"] * 3 and ref["date"].to_list() == [start + timedelta(days=k) for k in range(3)]
+    assert ref["price_brl"].to_list() == pytest.approx(expected)
+    bars = pl.DataFrame({"symbol": ["BTC/BRL"] * 3, "date": ref["date"], "close": [expected[0], expected[1] * 1.10, expected[2] * 0.99]})
+    bad = cross_source_deviations(bars, ref, 0.05)
+    assert bad["date"].to_list() == [date(2024, 5, 2)] and bad["deviation"][0] == pytest.approx(0.10)
+
+
+def test_ccxt_source_without_coingecko_has_no_reference() -> None:
+    from dca_pipeline.ingestion.ccxt_source import CcxtSource
+    from dca_pipeline.ingestion.errors import DataNotAvailable
+
+    with pytest.raises(DataNotAvailable, match="market_caps: coingecko"):
+        CcxtSource(exchange=object()).fetch_reference_prices_brl(date(2024, 5, 1), date(2024, 5, 1))
