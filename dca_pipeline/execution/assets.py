@@ -20,7 +20,7 @@ from dca_pipeline.execution import ledger, oms, projection
 from dca_pipeline.execution.wiring import guard_context, make_broker
 from dca_pipeline.execution.reconcile import reconcile
 from dca_pipeline.execution.tca import post_trade_costs
-from dca_pipeline.execution.orders import plan_dca_orders, total_ordered_centavos
+from dca_pipeline.execution.orders import plan_dca_orders, plan_rebalance_sells, total_ordered_centavos
 from dca_pipeline.execution.positions import last_prices, value_positions
 from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
@@ -73,6 +73,14 @@ def dca_orders(
         cash,
         settings.min_order_centavos,
     )
+    if settings.portfolio.rebalance.allow_sells:  # off by default: DCA rebalances with new cash only
+        sells, why = plan_rebalance_sells(
+            day, target_weights.filter(pl.col("weight") > 0), ledger.holdings(db, day - timedelta(days=1)),
+            raw_ohlcv_1d.filter(pl.col("date") == day).select("symbol", "close"), cash, settings.budget_centavos,
+            settings.portfolio.rebalance.drift_threshold, settings.min_order_centavos,
+        )
+        context.log.info(f"rebalance: {why}; {len(sells)} sell order(s)")
+        orders = pl.concat([orders, sells], how="diagonal_relaxed") if len(sells) else orders
     if breaker.tripped:
         context.log.warning(f"circuit breaker: drawdown {breaker.drawdown:.1%} beyond -{breaker.threshold:.0%}; no orders")
         orders = orders.clear()
@@ -171,7 +179,7 @@ def orders_within_budget(context, config: PipelineConfig, warehouse: Warehouse) 
     rows = duck.query(
         db,
         "select date, sum(amount_centavos)::bigint as spent, min(amount_centavos)::bigint as smallest "
-        "from execution.dca_orders where date = ? group by date",
+        "from execution.dca_orders where date = ? and side = 'buy' group by date",
         [day],
     )
     min_order = config.settings().min_order_centavos

@@ -80,7 +80,11 @@ def plan_dca_orders(
 
 
 def total_ordered_centavos(orders: pl.DataFrame) -> int:
-    return int(sum(orders["amount_centavos"].to_list())) if len(orders) else 0
+    """Cash the day's buy orders commit (sell orders bring cash in, they do not spend it)."""
+    if not len(orders):
+        return 0
+    buys = orders.filter(pl.col("side") == "buy") if "side" in orders.columns else orders
+    return int(sum(buys["amount_centavos"].to_list()))
 
 
 
@@ -133,3 +137,39 @@ def plan_legs(
     return pl.DataFrame(rows, schema=schema), pl.DataFrame(
         [{k: s.get(k) for k in skipped_schema} for s in skipped], schema=skipped_schema
     )
+
+
+def plan_rebalance_sells(
+    day: date,
+    targets: pl.DataFrame,
+    holdings: pl.DataFrame,
+    prices: pl.DataFrame,
+    cash_centavos: int,
+    monthly_budget_centavos: int,
+    drift_threshold: float,
+    min_order_centavos: int,
+) -> tuple[pl.DataFrame, str]:
+    """Sell orders for the month's rebalance (only called when `portfolio.rebalance.allow_sells` is on).
+
+    On the month's first day, when some weight drifted more than `drift_threshold` of its target and the
+    month's new cash cannot close the gaps, `portfolio.rebalance.rebalance_trades` sells the overweights down;
+    the proceeds buy underweights from the next day on. Returns (sell orders, why)."""
+    from dca_pipeline.portfolio.rebalance import drift_trigger, rebalance_trades
+
+    empty = plan_legs(day, pl.DataFrame(schema={"symbol": pl.String, "side": pl.String, "amount_centavos": pl.Int64}),
+                      holdings, prices, 0, min_order_centavos)[0]
+    if day.day != 1 or holdings.is_empty():
+        return empty, "sells are considered on the month's first day only"
+    px = dict(zip(prices["symbol"].to_list(), prices["close"].to_list()))
+    value = {s: float(q) * px.get(s, 0.0) for s, q in zip(holdings["symbol"].to_list(), holdings["quantity"].to_list())}
+    total = sum(value.values()) + cash_centavos / 100
+    current = {s: v / total for s, v in value.items() if total > 0}
+    trigger = drift_trigger(dict(zip(targets["symbol"].to_list(), targets["weight"].to_list())), current, drift_threshold)
+    if not trigger.fired:
+        return empty, trigger.reason
+    legs = rebalance_trades(targets, holdings, prices, cash_centavos, monthly_budget_centavos, allow_sells=True)
+    sells = legs.filter(pl.col("side") == "sell").select("symbol", "side", "amount_centavos")
+    if sells.is_empty():
+        return empty, f"{trigger.reason}; the month's cash closes the gaps, no sell needed"
+    orders, _skipped = plan_legs(day, sells, holdings, prices, 0, min_order_centavos)
+    return orders, trigger.reason
