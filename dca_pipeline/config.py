@@ -253,17 +253,25 @@ def _format_errors(exc: ValidationError, path: Path) -> str:
     return "\n".join(lines)
 
 
+def read_yaml_mapping(path: Path, what: str, *, not_found: str | None = None, empty_ok: bool = False) -> dict:
+    """A YAML file holding a mapping; a missing file, bad YAML or another top-level type is a ConfigError naming `what`."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(not_found or f"{what} not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from exc
+    if data is None and empty_ok:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} must hold a mapping at the top level")
+    return data
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Load and validate the YAML configuration (default: $DCA_CONFIG or the packaged default)."""
     cfg_path = Path(path or os.environ.get("DCA_CONFIG") or DEFAULT_CONFIG_PATH)
-    try:
-        raw = yaml.safe_load(cfg_path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"configuration file not found: {cfg_path}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"configuration file {cfg_path} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"configuration file {cfg_path} must hold a mapping at the top level")
+    raw = read_yaml_mapping(cfg_path, "configuration file")
     try:
         Settings.model_validate(raw)  # the file alone must be valid, so its own errors are reported against it
     except ValidationError as exc:

@@ -65,19 +65,14 @@ def dca_orders(
     contribution = daily_contribution_centavos(settings.budget_centavos, day)
     cash = ledger.cash_balance_centavos(db, day - timedelta(days=1)) + contribution
     breaker = drawdown_breaker(_twr_history(db, day), settings.risk.max_drawdown_halt)
-    orders = plan_dca_orders(
-        day,
-        target_weights.filter(pl.col("weight") > 0),
-        ledger.holdings(db, day - timedelta(days=1)),
-        raw_ohlcv_1d.filter(pl.col("date") == day).select("symbol", "close"),
-        cash,
-        settings.min_order_centavos,
-    )
+    targets = target_weights.filter(pl.col("weight") > 0)
+    held = ledger.holdings(db, day - timedelta(days=1))
+    prices = raw_ohlcv_1d.filter(pl.col("date") == day).select("symbol", "close")
+    orders = plan_dca_orders(day, targets, held, prices, cash, settings.min_order_centavos)
     if settings.portfolio.rebalance.allow_sells:  # off by default: DCA rebalances with new cash only
         sells, why = plan_rebalance_sells(
-            day, target_weights.filter(pl.col("weight") > 0), ledger.holdings(db, day - timedelta(days=1)),
-            raw_ohlcv_1d.filter(pl.col("date") == day).select("symbol", "close"), cash, settings.budget_centavos,
-            settings.portfolio.rebalance.drift_threshold, settings.min_order_centavos,
+            day, targets, held, prices, cash, settings.budget_centavos, settings.portfolio.rebalance.drift_threshold,
+            settings.min_order_centavos,
         )
         context.log.info(f"rebalance: {why}; {len(sells)} sell order(s)")
         orders = pl.concat([orders, sells], how="diagonal_relaxed") if len(sells) else orders

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 from pydantic import ValidationError
 
 from dca_pipeline.backtest.engine import BacktestResult
 from dca_pipeline.backtest.sweep import HEADLINE, run_sweep
-from dca_pipeline.config import ConfigError, Settings
+from dca_pipeline.config import ConfigError, Settings, read_yaml_mapping
 from dca_pipeline.governance.environments import deep_merge
 
 
@@ -48,15 +47,7 @@ def apply_flag_set(base: Settings, overlay: dict[str, Any], name: str = "flag se
 
 def load_flag_set(path: Path) -> dict[str, Any]:
     """A flag-set YAML file (a mapping; empty file = the base config unchanged)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError as exc:
-        raise ConfigError(f"flag set file not found: {path}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"flag set {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"flag set {path} must hold a mapping at the top level")
-    return data
+    return read_yaml_mapping(path, "flag set", not_found=f"flag set file not found: {path}", empty_ok=True)
 
 
 def run_ab(base: Settings, a: dict[str, Any], b: dict[str, Any], start: date, end: date,

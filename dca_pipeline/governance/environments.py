@@ -10,7 +10,6 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 ENVIRONMENTS = ("dev", "paper", "live")
 DEFAULT_ENV = "dev"
@@ -35,18 +34,11 @@ def overlay_path(env: str) -> Path:
 
 def load_overlay(env: str) -> dict[str, Any]:
     """The overlay mapping of `env` (empty when the file is empty)."""
-    from dca_pipeline.config import ConfigError
+    from dca_pipeline.config import read_yaml_mapping
 
     path = overlay_path(env)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError as exc:
-        raise ConfigError(f"environment overlay not found for DCA_ENV={env!r}: {path}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"environment overlay {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"environment overlay {path} must hold a mapping at the top level")
-    return data
+    return read_yaml_mapping(path, "environment overlay", not_found=f"environment overlay not found for DCA_ENV={env!r}: {path}",
+                             empty_ok=True)
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Raw-store maintenance: retention of old partitions, the `raw.*` DuckDB views and the symbol listings table,
 with the job and daily schedule (America/Sao_Paulo) that run them."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import duckdb
 import polars as pl
@@ -108,8 +108,9 @@ order_book_job = define_asset_job(
 @schedule(job=intraday_job, cron_schedule="20 1 * * *", execution_timezone=SETTINGS.timezone)
 def intraday_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     """01:20 in São Paulo: the previous UTC day is closed; ingest its intraday data."""
-    day = context.scheduled_execution_time.astimezone(timezone.utc).date() - timedelta(days=1)
-    return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+    from dca_pipeline.monitoring.orchestration import previous_utc_day_request
+
+    return previous_utc_day_request(context)
 
 
 @schedule(job=order_book_job, cron_schedule="0 * * * *", execution_timezone=SETTINGS.timezone)

@@ -62,6 +62,11 @@ ingest_history_job = define_asset_job(
 @schedule(job=daily_job, cron_schedule="15 1 * * *", execution_timezone=SETTINGS.timezone)
 def daily_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     """01:15 in São Paulo: the previous UTC day is closed; run its partition."""
+    return previous_utc_day_request(context)
+
+
+def previous_utc_day_request(context: ScheduleEvaluationContext) -> RunRequest:
+    """The run of the UTC day before the tick (closed by the time a São Paulo night schedule fires)."""
     day = context.scheduled_execution_time.astimezone(timezone.utc).date() - timedelta(days=1)
     return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
 
