@@ -31,23 +31,34 @@ class Fees(_Strict):
 
 
 class Tier(_Strict):
-    """One market-cap tier of the seed: USD market-cap range, BRL volume floor, target share, asset count."""
+    """One market-cap tier: a USD market-cap range or a point-in-time rank band, BRL volume floor, target share,
+    asset count. Which bounds are used is `Settings.tiers_by` (usd | rank); the other pair may stay empty."""
 
     name: str = Field(min_length=1)
-    market_cap_min_usd: float = Field(ge=0)
-    market_cap_max_usd: float = Field(gt=0)
+    market_cap_min_usd: float | None = Field(default=None, ge=0)
+    market_cap_max_usd: float | None = Field(default=None, gt=0)
+    rank_min: int | None = Field(default=None, ge=1)  # CoinMarketCap rank in the month's snapshot, inclusive
+    rank_max: int | None = Field(default=None, ge=1)
     daily_volume_min_brl: float = Field(ge=0)
     allocation_target: Decimal = Field(gt=0, le=1)
     max_assets: int = Field(ge=1, le=50)
 
     @model_validator(mode="after")
     def _range_ordered(self) -> "Tier":
-        if self.market_cap_min_usd >= self.market_cap_max_usd:
-            raise ValueError(
-                f"market_cap_min_usd ({self.market_cap_min_usd}) must be below market_cap_max_usd "
-                f"({self.market_cap_max_usd})"
-            )
+        for lo, hi in (("market_cap_min_usd", "market_cap_max_usd"), ("rank_min", "rank_max")):
+            a, b = getattr(self, lo), getattr(self, hi)
+            if (a is None) != (b is None):
+                raise ValueError(f"tier {self.name}: {lo} and {hi} must be given together")
+            strict = lo.startswith("market")  # a USD range is half-open in spirit; a rank band may be one rank
+            if a is not None and (a >= b if strict else a > b):
+                raise ValueError(f"tier {self.name}: {lo} ({a}) must be below {hi} ({b})")
+        if self.market_cap_min_usd is None and self.rank_min is None:
+            raise ValueError(f"tier {self.name}: give market_cap_min_usd/max_usd or rank_min/rank_max")
         return self
+
+    def bounds(self, by: str) -> tuple[float, float]:
+        """(low, high) of the tier on the `by` scale: USD market cap, or rank (1 = largest)."""
+        return (self.market_cap_min_usd, self.market_cap_max_usd) if by == "usd" else (self.rank_min, self.rank_max)
 
 
 class SizingSettings(_Strict):
@@ -206,6 +217,8 @@ class Settings(_Strict):
     min_order_brl: Decimal = Field(gt=0, le=Decimal("100000"), decimal_places=2)
     excluded_bases: tuple[str, ...] = ()
     tiers: tuple[Tier, ...] = Field(min_length=1)
+    # usd: tiers by market_cap_min/max_usd (the seed); rank: by rank_min/max in the month's snapshot (point in time)
+    tiers_by: Literal["usd", "rank"] = "usd"
     portfolio: PortfolioSettings
     scoring: ScoringWeights = ScoringWeights()
     analytics: AnalyticsSettings = AnalyticsSettings()
@@ -234,6 +247,10 @@ class Settings(_Strict):
         total = sum(t.allocation_target for t in self.tiers)
         if total > 1:
             raise ValueError(f"tier allocation_target values sum to {total}, which exceeds 1")
+        field = "market_cap_min_usd" if self.tiers_by == "usd" else "rank_min"
+        missing = [t.name for t in self.tiers if getattr(t, field) is None]
+        if missing:
+            raise ValueError(f"tiers_by: {self.tiers_by} needs {field} and its max on every tier; missing on {missing}")
         return self
 
     @property

@@ -3,14 +3,14 @@
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset, asset_check
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, MetadataValue, asset, asset_check
 
 from dca_pipeline.analytics.assets import features_daily
 from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.intelligence.assets_constants import REGIME_HISTORY_DAYS
 from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
-from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, tiers_for_month
+from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, empty_tier_warning, empty_tiers, tiers_for_month
 from dca_pipeline.metadata import markdown_table
 from dca_pipeline.partitions import month_start, monthly_partitions
 from dca_pipeline.resources import PipelineConfig, Warehouse
@@ -42,8 +42,15 @@ def asset_tiers(context: AssetExecutionContext, market_caps: pl.DataFrame, confi
         raise FileNotFoundError(f"no raw bars in the {VOLUME_WINDOW_DAYS} days before {month}: ingest them first")
     tiers = tiers_for_month(bars, market_caps, month, settings)
     counts = tiers.group_by("reason").len().sort("reason")
+    empty = empty_tiers(tiers, settings.tiers)
+    if empty:
+        context.log.warning(empty_tier_warning(empty, settings.tiers))
     context.add_output_metadata(
         {
+            "tiers_by": settings.tiers_by,
+            "empty_tiers": ", ".join(empty) or "none",
+            "empty_tier_warning": empty_tier_warning(empty, settings.tiers),
+            "per_tier": markdown_table(tiers.group_by("tier").len().sort("tier")),
             "universe": len(tiers),
             "tiered": int(tiers["tier"].is_not_null().sum()),
             "by_reason": markdown_table(counts),
@@ -135,19 +142,35 @@ def regime_probabilities_sum_to_one(market_regime: pl.DataFrame) -> AssetCheckRe
     return AssetCheckResult(passed=abs(total - 1) < 1e-6, metadata={"sum": total, "regime": str(market_regime["regime"][0]) if len(market_regime) else ""})
 
 
-@asset_check(asset=asset_tiers, partitions_def=MONTHLY, description="every tiered coin meets its tier's market-cap range and volume floor")
+@asset_check(asset=asset_tiers, partitions_def=MONTHLY, description="every tiered coin meets its tier's market-cap range (or rank band) and volume floor")
 def tiers_respect_definitions(asset_tiers: pl.DataFrame, config: PipelineConfig) -> AssetCheckResult:
-    tiers = {t.name: t for t in config.settings().tiers}
-    bad = [
-        row
-        for row in asset_tiers.filter(pl.col("tier").is_not_null()).iter_rows(named=True)
-        if not (
-            tiers[row["tier"]].market_cap_min_usd <= row["market_cap_usd"] <= tiers[row["tier"]].market_cap_max_usd
-            and row["avg_volume_brl"] >= tiers[row["tier"]].daily_volume_min_brl
-        )
-    ]
+    settings = config.settings()
+    tiers, by = {t.name: t for t in settings.tiers}, settings.tiers_by
+    col = "market_cap_usd" if by == "usd" else "rank"
+
+    def fits(row: dict) -> bool:
+        lo, hi = tiers[row["tier"]].bounds(by)
+        value = row.get(col)
+        return value is not None and lo <= value <= hi and row["avg_volume_brl"] >= tiers[row["tier"]].daily_volume_min_brl
+
+    bad = [row for row in asset_tiers.filter(pl.col("tier").is_not_null()).iter_rows(named=True) if not fits(row)]
     counts = asset_tiers.group_by("tier").len().sort("tier")
     return AssetCheckResult(
         passed=not bad,
-        metadata={"violations": len(bad), "per_tier": markdown_table(counts), "sample": markdown_table(pl.DataFrame(bad))},
+        metadata={"tiers_by": by, "violations": len(bad), "per_tier": markdown_table(counts), "sample": markdown_table(pl.DataFrame(bad))},
+    )
+
+
+@asset_check(
+    asset=asset_tiers, partitions_def=MONTHLY,
+    description="every configured tier has at least one member (warning: an empty tier's target goes to the others)",
+)
+def every_tier_populated(asset_tiers: pl.DataFrame, config: PipelineConfig) -> AssetCheckResult:
+    tiers = config.settings().tiers
+    empty = empty_tiers(asset_tiers, tiers)
+    return AssetCheckResult(
+        passed=not empty,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"empty_tiers": ", ".join(empty) or "none", "warning": empty_tier_warning(empty, tiers),
+                  "per_tier": markdown_table(asset_tiers.group_by("tier").len().sort("tier"))},
     )

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from dca_pipeline.config import Settings
+from dca_pipeline.intelligence.tiers import empty_tier_warning
 from dca_pipeline.portfolio.constraints import (
     ConstraintPlan,
     constraints_from_plan,
@@ -48,8 +49,8 @@ def build_targets(
 ) -> TargetResult:
     """Target weights for `month` from `scores` (symbol, tier, score) and daily `closes` before the month.
 
-    `previous` is last month's target frame (symbol, tier, weight, cap), if any, for the turnover cap; a blended
-    asset keeps the larger of its old and new cap so the cap check stays meaningful. `regime` (the month's
+    `previous` is last month's target frame (symbol, tier, weight, cap), if any, for the turnover cap; the blend
+    never breaks this month's caps (`blend_within_caps`), and a coin that left every tier has cap 0. `regime` (the month's
     market-regime label) is only used by the regime sizing overlay.
     """
     p = settings.portfolio
@@ -89,21 +90,50 @@ def build_targets(
             raw, notes = _size(raw, prices, constraints, settings, regime)
             diagnostics["sizing"] = "; ".join(notes)
     weights, lam = apply_turnover_cap(raw, old, float(p.turnover_cap) + (1e-7 if p.method else 0.0))
-    old_caps = dict(zip(prev["symbol"].to_list(), prev["cap"].to_list())) if prev is not None else {}
-    if prev is not None:
-        tier_of = {**dict(zip(prev["symbol"].to_list(), prev["tier"].to_list())), **tier_of}
+    prev_tier = dict(zip(prev["symbol"].to_list(), prev["tier"].to_list())) if prev is not None else {}
+    still_tiered = dict(zip(scores["symbol"].to_list(), scores["tier"].to_list())) if "tier" in scores.columns else {}
+    cap_now = {s: _current_cap(s, tier_of, still_tiered, caps) for s in set(weights) | set(raw)}
+    weights, clipped = blend_within_caps(weights, raw, cap_now)
+    tier_now = {s: tier_of.get(s) or still_tiered.get(s) or prev_tier.get(s) for s in weights}
+    empty = [t.name for t in settings.tiers if counts.get(t.name, 0) == 0]
+    diagnostics["empty_tiers"] = ", ".join(empty) or "none"
+    diagnostics["empty_tier_warning"] = empty_tier_warning(empty, settings.tiers)
+    diagnostics["turnover_blend_cap_clipped"] = ", ".join(sorted(clipped)) or "none"
     rows = [
-        {
-            "month": month,
-            "symbol": s,
-            "tier": tier_of.get(s),
-            "weight": round(w, 8),
-            "cap": max(caps.get(tier_of.get(s), 0.0), old_caps.get(s, 0.0)) if lam < 1 else caps[tier_of[s]],
-        }
+        {"month": month, "symbol": s, "tier": tier_now.get(s), "weight": round(w, 8), "cap": cap_now[s]}
         for s, w in sorted(weights.items())
     ]
     out = pl.DataFrame(rows, schema=TARGET_SCHEMA).join(scores.select("symbol", "score"), on="symbol", how="left")
     return TargetResult(out, plan, info, turnover(weights, old) if old else 0.0, lam, diagnostics)
+
+
+def _current_cap(symbol: str, chosen_tier: dict[str, str], tiered: dict[str, str | None], caps: dict[str, float]) -> float:
+    """This month's cap of `symbol`: its tier's cap if selected or still in a tier with a budget; 0 if it left
+    every tier (outgrew the band, dropped out of the snapshot, stopped trading): then it is not targeted."""
+    tier = chosen_tier.get(symbol) or tiered.get(symbol)
+    return float(caps.get(tier, 0.0)) if tier is not None else 0.0
+
+
+def blend_within_caps(
+    blended: dict[str, float], new: dict[str, float], caps: dict[str, float]
+) -> tuple[dict[str, float], list[str]]:
+    """The turnover blend made to respect this month's caps: each weight is clipped to its cap and the clipped
+    excess moves toward the new optimum, into each asset's gap (new − clipped), never above its cap; what
+    cannot be placed stays in cash. Caps win over the turnover cap. Returns the weights and the clipped symbols.
+
+    Every weight ends ≤ its cap: a clipped one equals its cap or less, and an added amount is at most
+    min(gap, cap − clipped)."""
+    clipped = {s: min(w, caps.get(s, 0.0)) for s, w in blended.items()}
+    hit = sorted(s for s, w in blended.items() if w > caps.get(s, 0.0) + 1e-12)
+    excess = sum(blended[s] - clipped[s] for s in hit)
+    gaps = {s: min(w - clipped.get(s, 0.0), caps.get(s, 0.0) - clipped.get(s, 0.0)) for s, w in new.items()}
+    gaps = {s: g for s, g in gaps.items() if g > 0}
+    total_gap = sum(gaps.values())
+    if excess > 0 and total_gap > 0:
+        scale = min(1.0, excess / total_gap)
+        for s, g in gaps.items():
+            clipped[s] = clipped.get(s, 0.0) + g * scale
+    return {s: w for s, w in clipped.items() if w > 1e-10}, hit
 
 
 def _legacy_diagnostics(weights: dict[str, float], info: dict, constraints, rf: float) -> dict[str, float | int | str]:
