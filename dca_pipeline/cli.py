@@ -28,10 +28,11 @@ def _backtest(args: argparse.Namespace) -> int:
         for item in args.set or []:
             key, _, value = item.partition("=")
             settings = override(settings, key, value)
+        _require_data_for(settings, start, end)
         if args.sweep:
             grid = {k: v.split(",") for k, _, v in (item.partition("=") for item in args.sweep)}
             variants = sweep_settings(settings, grid)
-    except ConfigError as exc:
+    except (ConfigError, *_range_errors()) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     if args.ab:
@@ -52,7 +53,11 @@ def _backtest(args: argparse.Namespace) -> int:
         with pl.Config(tbl_rows=100, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=200):
             print(table)
         return 0
-    result = run_backtest(settings, start, end, progress=lambda m: print(f"  · {m}", flush=True), with_regime=not args.no_regime)
+    try:
+        result = run_backtest(settings, start, end, progress=lambda m: print(f"  · {m}", flush=True), with_regime=not args.no_regime)
+    except _range_errors() as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     parts = None
     if args.attribution:
         from dca_pipeline.backtest.attribution import attribution
@@ -71,6 +76,27 @@ def _backtest(args: argparse.Namespace) -> int:
         print(f"  {k:<26} {v:,.2f}")
     print(f"tearsheet: {out}")
     return 0
+
+
+def _range_errors() -> tuple[type[Exception], ...]:
+    """The errors that mean "dates outside the data": the window check's, and the sources' DataRangeError."""
+    from dca_pipeline.backtest.window import OutsideDataRange
+
+    try:
+        from dca_pipeline.ingestion.errors import DataRangeError  # type: ignore[attr-defined]
+    except ImportError:
+        return (OutsideDataRange,)
+    return (OutsideDataRange, DataRangeError)
+
+
+def _require_data_for(settings, start: date, end: date) -> None:  # noqa: ANN001
+    """Fail before any work when the replay's data does not cover [start, end] (the message names its range)."""
+    from dca_pipeline.backtest.window import data_range_of, require_within
+
+    if settings.source == "replay":
+        from dca_pipeline.ingestion.sources import ReplaySource
+
+        require_within(start, end, data_range_of(ReplaySource()))
 
 
 def _restore(args: argparse.Namespace) -> int:
