@@ -32,10 +32,10 @@ def curve_equity(dates: list[date], invested: list[float], value: list[float | N
     the strategy), and the chained TWR. Days before the curve has a value are dropped."""
     rows, prev_value, prev_inv, twr = [], 0.0, 0.0, 0.0
     for d, inv, v in zip(dates, invested, value):
+        if v is None:  # no value yet: the contributions accumulate into the first valued day's flow
+            continue
         flow = float(inv) - prev_inv
         prev_inv = float(inv)
-        if v is None:
-            continue
         base = prev_value + flow
         r = float(v) / base - 1 if base > 0 else None
         twr = (1 + twr) * (1 + r) - 1 if r is not None else twr
@@ -351,3 +351,52 @@ def verdict_report(windows: list[WindowVerdict], config_hash: str, command: str)
         parts += [verdict_markdown(w), ""]
     parts += [verdict_sentence(w) for w in windows]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def find_setting(settings, word: str) -> str | None:  # noqa: ANN001
+    """The dotted path of the first setting whose name contains `word` (e.g. the delisting policy), or None."""
+
+    def walk(node: dict, prefix: str) -> str | None:
+        for k, v in node.items():
+            path = f"{prefix}{k}"
+            if word in k and not isinstance(v, dict):
+                return path
+            if isinstance(v, dict) and (hit := walk(v, path + ".")):
+                return hit
+        return None
+
+    return walk(settings.model_dump(mode="json"), "")
+
+
+def survivorship_runs(
+    settings, start: date, end: date, *, run: Callable | None = None, source=None,  # noqa: ANN001
+    policies: tuple[str, ...] = ("last_price", "write_off"), progress: Callable[[str], None] | None = None,
+) -> pl.DataFrame | None:
+    """Both survivorship bounds: the backtest once per delisting policy (exit at the last price seen = optimistic,
+    written off to zero = pessimistic), as a `survivorship_bounds` table. None when the configuration has no
+    delisting-policy setting (an engine without the policy)."""
+    from dca_pipeline.backtest.engine import run_backtest
+    from dca_pipeline.backtest.sweep import override
+
+    key = find_setting(settings, "delisting")
+    if key is None:
+        return None
+    run = run or run_backtest
+    runs = {}
+    for policy in policies:
+        if progress:
+            progress(f"survivorship bound: {key}={policy}")
+        r = run(override(settings, key, policy), start, end, source=source, progress=progress)
+        runs[policy] = (r.metrics, _exits(r) if _exits(r) is not None else getattr(r, "exits", None))
+    return survivorship_bounds(runs)
+
+
+def survivorship_markdown(table: pl.DataFrame | None) -> str:
+    """The bounds as a markdown table (or the reason they are missing)."""
+    if table is None:
+        return "Survivorship bounds: not computed (this engine has no delisting-policy setting)."
+    lines = ["| delisting policy | final value (BRL) | TWR | max drawdown | positions touched |", "|---|---|---|---|---|"]
+    for r in table.iter_rows(named=True):
+        lines.append(f"| {r['policy']} | {_num(r['final_value_brl'], '{:,.0f}')} | {_pct(r['twr'])} | {_pct(r['max_drawdown'])} | "
+                     f"{r['positions_touched']} {('(' + r['symbols'] + ')') if r['symbols'] else ''} |")
+    return "\n".join(lines)
