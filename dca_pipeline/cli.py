@@ -1,4 +1,5 @@
-"""`dca` command line: `dca backtest --start YYYY-MM-DD --end YYYY-MM-DD [--out report.html] [--ab A.yaml B.yaml]`, `dca demo`,
+"""`dca` command line: `dca backtest --start YYYY-MM-DD --end YYYY-MM-DD [--out report.html] [--ab A.yaml B.yaml]`,
+`dca verdict [--survivorship] [--out verdict.md]`, `dca demo`,
 `dca restore --from DIR [--home DIR]`, `dca encrypt-ledger`."""
 from __future__ import annotations
 
@@ -78,6 +79,50 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verdict(args: argparse.Namespace) -> int:
+    """Backtest the verdict windows with the configuration as it stands, print and write the markdown report."""
+    import hashlib
+
+    from dca_pipeline.backtest.verdict import (
+        VERDICT_WINDOWS, survivorship_markdown, survivorship_runs, verdict_report, window_verdict,
+    )
+    from dca_pipeline.config import ConfigError, DEFAULT_CONFIG_PATH, load_settings
+    from dca_pipeline.governance.audit import config_fingerprint
+    from dca_pipeline.paths import dca_home
+
+    say = lambda m: print(f"  · {m}", file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        settings = load_settings(args.config)
+        windows = VERDICT_WINDOWS if not args.window else tuple(
+            (f"{a} → {b}", date.fromisoformat(a), date.fromisoformat(b)) for a, b in (w.split(":") for w in args.window)
+        )
+        for _label, start, end in windows:
+            _require_data_for(settings, start, end)
+    except (ConfigError, ValueError, *_range_errors()) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    results, bounds = [], []
+    for label, start, end in windows:
+        w, _ = window_verdict(settings, label, start, end, best_coin_rerun=not args.no_best_coin, progress=say)
+        results.append(w)
+        bounds.append(survivorship_runs(settings, start, end, progress=say) if args.survivorship else None)
+    config_file = args.config or DEFAULT_CONFIG_PATH
+    digest = config_fingerprint(settings)
+    file_digest = hashlib.sha256(Path(config_file).read_bytes()).hexdigest()
+    command = "dca " + " ".join(a for a in args.argv if not a.startswith("--out") and a != args.out)
+    text = verdict_report(results, digest, command)
+    text += f"\nConfiguration file `{Path(config_file).name}` sha256 `{file_digest}`.\n"
+    for w, b in zip(results, bounds):
+        if args.survivorship:
+            text += f"\nSurvivorship bounds, {w.label}:\n\n{survivorship_markdown(b)}\n"
+    out = Path(args.out) if args.out else dca_home() / "reports" / "verdict.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+    print(f"written to {out}", file=sys.stderr)
+    return 0
+
+
 def _range_errors() -> tuple[type[Exception], ...]:
     """The errors that mean "dates outside the data": the window check's, and the sources' DataRangeError."""
     from dca_pipeline.backtest.window import OutsideDataRange
@@ -148,6 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--sweep", action="append", metavar="KEY=V1,V2", help="compare values side by side (repeatable: a grid)")
     bt.add_argument("--ab", nargs=2, metavar=("A.yaml", "B.yaml"), help="A/B: two flag sets (partial YAML) on the same data, with B - A")
     bt.set_defaults(func=_backtest)
+    vd = sub.add_parser("verdict", help="strategy vs BTC-only, top-20, equal-weight, Ibovespa DCA and CDI, 2022-2025 and 2018-2021")
+    vd.add_argument("--config", help="YAML configuration (default: the packaged default; its hash is recorded)")
+    vd.add_argument("--out", help="markdown output (default: $DCA_HOME/reports/verdict.md)")
+    vd.add_argument("--window", action="append", metavar="START:END", help="other windows instead of the two verdict windows")
+    vd.add_argument("--no-best-coin", action="store_true", help="skip the rerun without the best-contributing coin")
+    vd.add_argument("--survivorship", action="store_true", help="also run both delisting policies (last price, write-off)")
+    vd.set_defaults(func=_verdict)
     demo = sub.add_parser("demo", help="run one month through Dagster and print a summary")
     demo.add_argument("--month", default="2021-01")
     demo.set_defaults(func=_demo)
@@ -163,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
     install_redaction()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return args.func(args)
 
 

@@ -166,7 +166,8 @@ def survivorship_bounds(runs: dict[str, tuple[dict[str, float], pl.DataFrame | N
         rows.append({"policy": policy, "final_value_brl": metrics.get("final_value_brl"), "twr": metrics.get("twr"),
                      "cagr": metrics.get("cagr"), "max_drawdown": metrics.get("max_drawdown"),
                      "positions_touched": 0 if exits is None else len(exits),
-                     "symbols": "" if exits is None or exits.is_empty() else ", ".join(sorted(set(exits["symbol"].to_list())))})
+                     "symbols": "" if exits is None or exits.is_empty() or "symbol" not in exits.columns
+                     else ", ".join(sorted(set(exits["symbol"].to_list())))})
     return pl.DataFrame(rows)
 
 
@@ -387,7 +388,8 @@ def survivorship_runs(
         if progress:
             progress(f"survivorship bound: {key}={policy}")
         r = run(override(settings, key, policy), start, end, source=source, progress=progress)
-        runs[policy] = (r.metrics, _exits(r) if _exits(r) is not None else getattr(r, "exits", None))
+        exits = getattr(r, "exits", None)
+        runs[policy] = (r.metrics, exits if exits is not None else getattr(r, "liquidations", None))
     return survivorship_bounds(runs)
 
 

@@ -40,3 +40,8 @@ def test_cli_backtest_past_the_data_exits_non_zero_naming_the_range(capsys: pyte
     err = capsys.readouterr().err
     assert code == 2
     assert "2027-01-01 → 2027-03-01 is outside the data" in err and f"covers {first} → {last}" in err
+
+
+def test_cli_verdict_refuses_a_window_past_the_data(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_main(["verdict", "--window", "2027-01-01:2027-03-01", "--no-best-coin"])
+    assert code == 2 and "is outside the data" in capsys.readouterr().err
