@@ -94,7 +94,7 @@ def _verdict(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
         windows = VERDICT_WINDOWS if not args.window else tuple(
-            (f"{a} → {b}", date.fromisoformat(a), date.fromisoformat(b)) for a, b in (w.split(":") for w in args.window)
+            ("window", date.fromisoformat(a), date.fromisoformat(b)) for a, b in (w.split(":") for w in args.window)
         )
         for _label, start, end in windows:
             _require_data_for(settings, start, end)

@@ -55,6 +55,8 @@ class RiskFree:
 
     def note(self) -> str:
         """One sentence for reports: the average annual CDI used and any fallback."""
+        if not self.cdi_days:
+            return f"risk-free: fixed {self.fallback_rate:.2%} a year (portfolio.risk_free_rate; no CDI series for the period)"
         text = f"risk-free: CDI (BCB SGS 12), average {self.annual_average:.2%} a year over the period"
         if self.fallback_days:
             end = f" (series ends {self.series_end})" if self.series_end else " (no CDI series)"

@@ -10,7 +10,7 @@ from dca_pipeline.backtest.engine import BacktestResult
 
 WIDTH, HEIGHT, PAD = 900, 320, 50
 COLORS = {"strategy": "#1f77b4", "invested": "#7f7f7f", "btc_dca": "#ff7f0e", "equal_weight_dca": "#2ca02c",
-          "ibovespa_dca": "#9467bd", "btc_lump_sum": "#8c564b"}
+          "ibovespa_dca": "#9467bd", "btc_lump_sum": "#8c564b", "top20_dca": "#e377c2", "cdi": "#17becf"}
 
 
 def _svg_lines(dates: list, series: dict[str, list[float]], title: str, percent: bool = False) -> str:
@@ -113,14 +113,58 @@ def regime_timeline(regimes: pl.DataFrame) -> str:
 
 
 def metrics_rows(metrics: dict[str, float]) -> list[tuple[str, str]]:
-    pct = ("cagr", "volatility", "max_drawdown", "irr", "twr", "cost_ratio", "var_95_daily", "cvar_95_daily")
-    return [(k, f"{v:.2%}" if k in pct else f"{v:,.2f}") for k, v in metrics.items()]
+    pct = ("cagr", "volatility", "max_drawdown", "irr", "twr", "cost_ratio", "var_95_daily", "cvar_95_daily",
+           "risk_free_annual_avg")
+    return [(k, f"{v:.2%}" if k in pct else f"{v:,.2f}" if isinstance(v, (int, float)) else str(v)) for k, v in metrics.items()]
 
 
-def write_tearsheet(result: BacktestResult, path: Path, title: str, extra: dict[str, float] | None = None) -> Path:
-    eq = result.equity.join(result.benchmarks.drop("invested_brl"), on="date")
+def coverage_html(coverage: pl.DataFrame | None) -> str:
+    """Per month: members of the snapshot's band with and without daily bars, by count and by market cap
+    (a frame from `backtest.verdict.coverage_table`)."""
+    if coverage is None or coverage.is_empty():
+        return "<p>coverage not computed (no point-in-time snapshots for this window)</p>"
+    head = ("<tr><th>month</th><th>snapshot</th><th>members</th><th>with bars</th><th>without bars</th>"
+            "<th>market cap with bars (US$ M)</th><th>without (US$ M)</th><th>covered</th><th>missing</th></tr>")
+    rows = "".join(
+        f"<tr><td>{r['month']:%Y-%m}</td><td>{r['snapshot_date']}</td><td>{r['members']}</td><td>{r['with_bars']}</td>"
+        f"<td>{r['without_bars']}</td><td>{r['mcap_with_bars_usd'] / 1e6:,.0f}</td><td>{r['mcap_without_bars_usd'] / 1e6:,.0f}</td>"
+        f"<td>{r['mcap_covered']:.0%}</td><td>{html.escape(r['missing'] or '')}</td></tr>"
+        for r in coverage.iter_rows(named=True)
+    )
+    return f"<table>{head}{rows}</table>"
+
+
+def survivorship_html(bounds: pl.DataFrame | None) -> str:
+    """The two survivorship bounds (a frame from `backtest.verdict.survivorship_bounds`): exit at the last price
+    seen (optimistic) and written off to zero (pessimistic), with the positions each touched."""
+    if bounds is None or bounds.is_empty():
+        return "<p>survivorship bounds not computed (run both delisting policies: dca verdict --survivorship)</p>"
+    head = "<tr><th>delisting policy</th><th>final value (BRL)</th><th>TWR</th><th>max drawdown</th><th>positions touched</th></tr>"
+    fmt = lambda v, f: "n/a" if v is None else f.format(v)  # noqa: E731
+    rows = "".join(
+        f"<tr><td>{html.escape(r['policy'])}</td><td>{fmt(r['final_value_brl'], '{:,.2f}')}</td><td>{fmt(r['twr'], '{:.2%}')}</td>"
+        f"<td>{fmt(r.get('max_drawdown'), '{:.2%}')}</td><td>{r['positions_touched']} {html.escape(r.get('symbols') or '')}</td></tr>"
+        for r in bounds.iter_rows(named=True)
+    )
+    return f"<table>{head}{rows}</table>"
+
+
+BENCH_SERIES = (("btc_dca", "btc_dca_brl"), ("top20_dca", "top20_dca_brl"), ("equal_weight_dca", "equal_weight_dca_brl"),
+                ("ibovespa_dca", "ibovespa_dca_brl"), ("cdi", "cdi_brl"), ("btc_lump_sum", "btc_lump_sum_brl"))
+
+
+def write_tearsheet(
+    result: BacktestResult, path: Path, title: str, extra: dict[str, float] | None = None, *,
+    coverage: pl.DataFrame | None = None, survivorship: pl.DataFrame | None = None, risk_free_note: str | None = None,
+) -> Path:
+    """The HTML tearsheet; `coverage` (verdict.coverage_table), `survivorship` (verdict.survivorship_bounds) and the
+    risk-free sentence (metrics.RiskFree.note) add their sections when given."""
+    bench = result.benchmarks.drop("invested_brl", *[c for c in ("cash_brl",) if c in result.benchmarks.columns])
+    eq = result.equity.join(bench, on="date", how="left")
     dates = eq["date"].to_list()
-    as_float = lambda c: [float(x) for x in eq[c].to_list()]  # noqa: E731
+    as_float = lambda c: [None if x is None else float(x) for x in eq[c].to_list()]  # noqa: E731
+    curves = {"strategy": as_float("value_brl"), "invested": as_float("invested_brl")}
+    curves.update({name: as_float(col) for name, col in BENCH_SERIES if col in eq.columns and eq[col].null_count() < len(eq)})
     index = (1 + eq["twr"]).to_list()
     peak, dd = 0.0, []
     for v in index:
@@ -132,10 +176,8 @@ def write_tearsheet(result: BacktestResult, path: Path, title: str, extra: dict[
         "<p>Walk-forward replay through the production functions; prices in BRL (USD × real USD/BRL); "
         "paper fills at the next open with slippage and the taker fee. TWR = time-weighted, IRR = money-weighted.</p>",
         _table(metrics_rows(result.metrics)),
-        _svg_lines(dates, {"strategy": as_float("value_brl"), "invested": as_float("invested_brl"),
-                           "btc_dca": as_float("btc_dca_brl"), "equal_weight_dca": as_float("equal_weight_dca_brl"),
-                           "ibovespa_dca": as_float("ibovespa_dca_brl"), "btc_lump_sum": as_float("btc_lump_sum_brl")},
-                   "Portfolio value vs invested capital and benchmarks (BRL)"),
+        f"<p>Sharpe and Sortino: {html.escape(risk_free_note)}.</p>" if risk_free_note else "",
+        _svg_lines(dates, curves, "Portfolio value vs invested capital and benchmarks (BRL; benchmarks count idle cash)"),
         _svg_lines(dates, {"strategy": dd}, "Drawdown of the time-weighted index", percent=True),
         "<h2>Market regime timeline</h2>",
         regime_timeline(result.regimes),
@@ -149,6 +191,10 @@ def write_tearsheet(result: BacktestResult, path: Path, title: str, extra: dict[
                 ("slippage vs next open (BRL)", f"{result.metrics.get('total_slippage_brl', 0):,.2f}"),
                 ("costs as % of invested", f"{result.metrics.get('cost_ratio', 0):.3%}"),
                 ("delisted positions liquidated", str(len(result.liquidations)))]),
+        "<h2>Coverage: members of the snapshot's rank band with and without daily bars</h2>",
+        coverage_html(coverage),
+        "<h2>Survivorship bounds (delisted or stopped coins)</h2>",
+        survivorship_html(survivorship),
     ]
     if extra:
         sections += ["<h2>Attribution vs BTC-only DCA (final value, BRL)</h2>", _table([(k, f"{v:,.2f}") for k, v in extra.items()])]

@@ -218,8 +218,9 @@ def verdict_markdown(w: WindowVerdict) -> str:
                         f"CAGR {_pct(b.get('cagr'))}, Sharpe {_num(b.get('sharpe'))}")
             else:
                 best = "not run"
+        sharpe = "— (the risk-free itself)" if label == "CDI" else _num(m.get("sharpe"))
         lines.append(
-            f"| {label} | {_pct(m.get('cagr'))} | {_pct(m.get('volatility'))} | {_num(m.get('sharpe'))} | "
+            f"| {label} | {_pct(m.get('cagr'))} | {_pct(m.get('volatility'))} | {sharpe} | "
             f"{_pct(m.get('max_drawdown'))} | {m['final_value_brl']:,.0f} / {m['invested_brl']:,.0f} "
             f"(×{m['final_over_invested']:.2f}) | {top2} | {best} |"
         )

@@ -63,3 +63,8 @@ def test_without_a_series_the_fixed_rate_is_used_every_day() -> None:
     sd = math.sqrt(sum((v - mean) ** 2 for v in x) / 3)
     assert m["sharpe"] == pytest.approx(mean / sd * math.sqrt(365), rel=1e-12)
     assert m["risk_free_fallback_days"] == 4 and m["risk_free_annual_avg"] == pytest.approx(0.10)
+
+
+def test_note_without_any_cdi_names_the_fixed_rate() -> None:
+    rf = risk_free_daily(date(2030, 1, 1), date(2030, 1, 3), CDI, 0.10)
+    assert rf.note() == "risk-free: fixed 10.00% a year (portfolio.risk_free_rate; no CDI series for the period)"
