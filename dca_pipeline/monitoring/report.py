@@ -46,3 +46,17 @@ def render_summary(s: MonthSummary) -> str:
             f"(cash R$ {p['cash_brl']:,.2f}) | P&L R$ {p['pnl_brl']:,.2f} | time-weighted return {p['twr']:.2%}"
         )
     return "\n".join(lines)
+
+
+def render_coverage(coverage: pl.DataFrame) -> str:
+    """Plain-text coverage lines (a frame from `backtest.verdict.coverage_table`): the snapshot band's members with
+    and without daily bars, by count and by market cap, per month."""
+    if coverage.is_empty():
+        return "Coverage: no point-in-time snapshot for these months"
+    lines = ["Coverage of the snapshot's rank band (members with / without daily bars):"]
+    for r in coverage.iter_rows(named=True):
+        lines.append(
+            f"  {r['month']:%Y-%m}: {r['with_bars']}/{r['members']} coins with bars, "
+            f"{r['mcap_covered']:.0%} of the band's market cap" + (f"; missing {r['missing']}" if r["missing"] else "")
+        )
+    return "\n".join(lines)

@@ -53,6 +53,8 @@ def target_weights(
     regime = month_regime(warehouse.db(), month) if p.sizing.regime_scaling else None  # soft input: read if stored
     result = build_targets(month, asset_scores, closes, settings, previous_targets(warehouse.db(), month), regime)
     out, plan = result.weights, result.plan
+    if result.diagnostics.get("empty_tiers", "none") != "none":
+        context.log.warning(str(result.diagnostics["empty_tier_warning"]))
     context.add_output_metadata(
         {
             "infeasible_policy": p.infeasible_policy,
@@ -87,4 +89,19 @@ def enough_assets(target_weights: pl.DataFrame, config: PipelineConfig) -> Asset
     need = config.settings().portfolio.min_assets
     return AssetCheckResult(
         passed=n >= need, severity=AssetCheckSeverity.WARN, metadata={"assets": n, "min_assets": need}
+    )
+
+
+@asset_check(
+    asset=target_weights, partitions_def=MONTHLY,
+    description="every configured tier holds a target (warning: an empty tier's share went to the other tiers)",
+)
+def every_tier_targeted(target_weights: pl.DataFrame, config: PipelineConfig) -> AssetCheckResult:
+    from dca_pipeline.intelligence.tiers import empty_tier_warning, empty_tiers
+
+    tiers = config.settings().tiers
+    empty = empty_tiers(target_weights.filter(pl.col("weight") > 0), tiers)
+    return AssetCheckResult(
+        passed=not empty, severity=AssetCheckSeverity.WARN,
+        metadata={"empty_tiers": ", ".join(empty) or "none", "warning": empty_tier_warning(empty, tiers)},
     )

@@ -39,3 +39,9 @@ def test_write_tearsheet_with_new_sections_and_a_benchmark_without_data(tmp_path
     assert "Coverage: members of the snapshot" in text and "LUNA, UST" in text and "write_off" in text
     assert "average 12.39% a year" in text
     assert ">cdi</text>" in text and ">top20_dca</text>" not in text  # a benchmark without data is not drawn
+
+
+def test_month_summary_coverage_lines() -> None:
+    from dca_pipeline.monitoring.report import render_coverage
+
+    assert render_coverage(COVERAGE).splitlines()[1] == "  2022-04: 38/50 coins with bars, 75% of the band's market cap; missing LUNA, UST"
