@@ -109,7 +109,8 @@ def _verdict(args: argparse.Namespace) -> int:
     config_file = args.config or DEFAULT_CONFIG_PATH
     digest = config_fingerprint(settings)
     file_digest = hashlib.sha256(Path(config_file).read_bytes()).hexdigest()
-    command = "dca " + " ".join(a for a in args.argv if not a.startswith("--out") and a != args.out)
+    hidden = {args.out, args.readme} - {None}
+    command = "dca " + " ".join(a for a in args.argv if not a.startswith(("--out", "--readme")) and a not in hidden)
     text = verdict_report(results, digest, command)
     text += f"\nConfiguration file `{Path(config_file).name}` sha256 `{file_digest}`.\n"
     for w, b in zip(results, bounds):
@@ -118,6 +119,12 @@ def _verdict(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else dca_home() / "reports" / "verdict.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
+    if args.readme:
+        from dca_pipeline.backtest.verdict import replace_block
+
+        readme = Path(args.readme)
+        readme.write_text(replace_block(readme.read_text(), text))
+        print(f"README block replaced in {readme}", file=sys.stderr)
     print(text)
     print(f"written to {out}", file=sys.stderr)
     return 0
@@ -199,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     vd.add_argument("--window", action="append", metavar="START:END", help="other windows instead of the two verdict windows")
     vd.add_argument("--no-best-coin", action="store_true", help="skip the rerun without the best-contributing coin")
     vd.add_argument("--survivorship", action="store_true", help="also run both delisting policies (last price, write-off)")
+    vd.add_argument("--readme", help="also replace the <!-- verdict:start/end --> block of this file (README.md)")
     vd.set_defaults(func=_verdict)
     demo = sub.add_parser("demo", help="run one month through Dagster and print a summary")
     demo.add_argument("--month", default="2021-01")

@@ -403,3 +403,15 @@ def survivorship_markdown(table: pl.DataFrame | None) -> str:
         lines.append(f"| {r['policy']} | {_num(r['final_value_brl'], '{:,.0f}')} | {_pct(r['twr'])} | {_pct(r['max_drawdown'])} | "
                      f"{r['positions_touched']} {('(' + r['symbols'] + ')') if r['symbols'] else ''} |")
     return "\n".join(lines)
+
+
+README_START, README_END = "<!-- verdict:start -->", "<!-- verdict:end -->"
+
+
+def replace_block(text: str, block: str) -> str:
+    """`text` with everything between the verdict markers replaced by `block` (markers kept); a missing marker
+    is a ValueError naming both."""
+    i, j = text.find(README_START), text.find(README_END)
+    if i < 0 or j < i:
+        raise ValueError(f"no {README_START} … {README_END} block to replace")
+    return text[: i + len(README_START)] + "\n" + block.rstrip() + "\n" + text[j:]

@@ -150,3 +150,12 @@ def test_window_verdict_runs_through_a_backtest_function_and_reruns_without_the_
     assert w.rows_usd["strategy"]["final_value_brl"] == pytest.approx(200.0)  # R$1000 at 5 BRL/USD
     md = verdict_markdown(w)
     assert "| BTC-only DCA |" in md and "| equal-weight DCA (same universe) |" in md
+
+
+def test_readme_block_is_replaced_between_the_markers() -> None:
+    from dca_pipeline.backtest.verdict import replace_block
+
+    text = "intro\n<!-- verdict:start -->\nold table\n<!-- verdict:end -->\nrest\n"
+    assert replace_block(text, "new table\n") == "intro\n<!-- verdict:start -->\nnew table\n<!-- verdict:end -->\nrest\n"
+    with pytest.raises(ValueError, match="no <!-- verdict:start -->"):
+        replace_block("no markers", "x")
