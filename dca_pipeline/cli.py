@@ -66,7 +66,8 @@ def _backtest(args: argparse.Namespace) -> int:
         print("  · attribution: re-running without costs", flush=True)
         parts = attribution(settings, start, end, result)
     out = Path(args.out) if args.out else dca_home() / "reports" / f"backtest_{start}_{end}.html"
-    write_tearsheet(result, out, f"dca_pipeline backtest {start} → {end}", parts)
+    extras = _tearsheet_extras(settings, start, end, args.survivorship)
+    write_tearsheet(result, out, f"dca_pipeline backtest {start} → {end}", parts, **extras)
     last = result.benchmarks.row(-1, named=True)
     print(f"\nBacktest {start} → {end}")
     for k, v in metrics_rows(result.metrics):
@@ -128,6 +129,21 @@ def _verdict(args: argparse.Namespace) -> int:
     print(text)
     print(f"written to {out}", file=sys.stderr)
     return 0
+
+
+def _tearsheet_extras(settings, start: date, end: date, survivorship: bool) -> dict:  # noqa: ANN001
+    """The tearsheet's coverage table, risk-free sentence and (if asked) both survivorship bounds."""
+    from datetime import timedelta
+
+    from dca_pipeline.backtest.metrics import risk_free_daily
+    from dca_pipeline.backtest.verdict import _bundle_frame, survivorship_runs, window_coverage
+    from dca_pipeline.ingestion.quality import split_valid_ohlcv
+    from dca_pipeline.ingestion.sources import ReplaySource
+
+    bars, _ = split_valid_ohlcv(ReplaySource().fetch_ohlcv_1d(start - timedelta(days=1), end))
+    note = risk_free_daily(start, end, _bundle_frame("cdi"), float(settings.portfolio.risk_free_rate)).note()
+    bounds = survivorship_runs(settings, start, end, progress=lambda m: print(f"  · {m}", flush=True)) if survivorship else None
+    return {"coverage": window_coverage(settings, start, end, bars), "risk_free_note": note, "survivorship": bounds}
 
 
 def _range_errors() -> tuple[type[Exception], ...]:
@@ -197,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting, e.g. portfolio.objective=max_sharpe")
     bt.add_argument("--attribution", action="store_true", help="split the excess over BTC DCA into selection, weighting, costs")
     bt.add_argument("--no-regime", action="store_true", help="skip the monthly regime fits (faster)")
+    bt.add_argument("--survivorship", action="store_true", help="also run both delisting policies for the tearsheet's bounds")
     bt.add_argument("--sweep", action="append", metavar="KEY=V1,V2", help="compare values side by side (repeatable: a grid)")
     bt.add_argument("--ab", nargs=2, metavar=("A.yaml", "B.yaml"), help="A/B: two flag sets (partial YAML) on the same data, with B - A")
     bt.set_defaults(func=_backtest)

@@ -324,6 +324,7 @@ def window_verdict(
     w = WindowVerdict(label, start, end, rows, rows_usd, share, top, risk_free_note=risk_free_daily(start, end, cdi, rf).note())
     if snaps is None:
         w.notes.append("top-20 benchmark not computed: no market-cap snapshots in this build")
+    w.notes.append(coverage_note(window_coverage(settings, start, end, bars)))
     w.best_coin = best_coin(contrib)
     if best_coin_rerun and w.best_coin:
         say(f"{label}: rerun without {w.best_coin}")
@@ -415,3 +416,34 @@ def replace_block(text: str, block: str) -> str:
     if i < 0 or j < i:
         raise ValueError(f"no {README_START} … {README_END} block to replace")
     return text[: i + len(README_START)] + "\n" + block.rstrip() + "\n" + text[j:]
+
+
+def tier_band(settings) -> tuple[int, int]:  # noqa: ANN001
+    """The rank band the tiers cover (tiers_by: rank), or every rank (tiers_by: usd)."""
+    if settings.tiers_by == "rank":
+        return min(t.rank_min for t in settings.tiers), max(t.rank_max for t in settings.tiers)
+    return 1, 10**6
+
+
+def window_coverage(settings, start: date, end: date, bars: pl.DataFrame) -> pl.DataFrame | None:  # noqa: ANN001
+    """The coverage table of the tiers' band for every month of [start, end] (None without snapshots)."""
+    snaps = _snapshots()
+    if snaps is None:
+        return None
+    months, m = [], start.replace(day=1)
+    while m <= end:
+        months.append(m)
+        m = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+    lo, hi = tier_band(settings)
+    return coverage_table(snaps, bars, months, lo, hi, tuple(settings.excluded_bases))
+
+
+def coverage_note(coverage: pl.DataFrame | None) -> str:
+    """One line: how much of the band the daily bars covered over the window, and the worst month."""
+    if coverage is None or coverage.is_empty():
+        return "coverage: no point-in-time snapshots for this window"
+    worst = coverage.sort("mcap_covered").row(0, named=True)
+    return (f"coverage of the tiers' rank band: on average {coverage['with_bars'].mean():.0f} of "
+            f"{coverage['members'].mean():.0f} members had daily bars ({coverage['mcap_covered'].mean():.0%} of the band's "
+            f"market cap); least covered {worst['month']:%Y-%m}: {worst['with_bars']}/{worst['members']} "
+            f"({worst['mcap_covered']:.0%})")

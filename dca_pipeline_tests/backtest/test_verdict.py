@@ -159,3 +159,13 @@ def test_readme_block_is_replaced_between_the_markers() -> None:
     assert replace_block(text, "new table\n") == "intro\n<!-- verdict:start -->\nnew table\n<!-- verdict:end -->\nrest\n"
     with pytest.raises(ValueError, match="no <!-- verdict:start -->"):
         replace_block("no markers", "x")
+
+
+def test_coverage_note_and_tier_band() -> None:
+    from dca_pipeline.backtest.verdict import coverage_note, tier_band
+
+    t = pl.DataFrame({"month": [date(2022, 4, 1), date(2022, 5, 1)], "members": [50, 50], "with_bars": [40, 30],
+                      "mcap_covered": [0.9, 0.5]})
+    assert coverage_note(t) == ("coverage of the tiers' rank band: on average 35 of 50 members had daily bars (70% of the "
+                                "band's market cap); least covered 2022-05: 30/50 (50%)")
+    assert tier_band(load_settings()) == (11, 60)
