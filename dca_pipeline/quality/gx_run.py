@@ -21,6 +21,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
 from dca_pipeline.metadata import markdown_table
 from dca_pipeline.paths import dca_home
+from dca_pipeline.quality.expectations import Suite
 
 SAMPLE_ROWS = 10
 DATASOURCE = "dca_frames"
@@ -89,15 +90,17 @@ def _to_pandas(frame: pl.DataFrame) -> Any:
     return frame.with_columns(pl.col(decimals).cast(pl.Float64)).to_pandas() if decimals else frame.to_pandas()
 
 
-def validate(frame: pl.DataFrame, suite: tuple[str, list], run_name: str, home: Path | None = None) -> SuiteOutcome:
-    """Validate `frame` against the suite `(name, expectations)` in the file context under $DCA_HOME/gx and
-    rebuild the Data Docs site; `run_name` (e.g. `raw_ohlcv_1d 2021-09-10`) names the result in Data Docs."""
+def validate(frame: pl.DataFrame, suite: Suite, run_name: str, home: Path | None = None) -> SuiteOutcome:
+    """Validate `frame` (plus the suite's derived columns) against `suite` in the file context under $DCA_HOME/gx
+    and rebuild the Data Docs site; `run_name` (e.g. `raw_ohlcv_1d 2021-09-10`) names the result in Data Docs."""
     gx = gx_module()
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    name, rules = suite
+    name, rules = suite.name, suite.rules
+    if suite.derived:
+        frame = frame.with_columns(**suite.derived)
     root = gx_root(home)
     with _locked(root):
         ctx = gx.get_context(mode="file", project_root_dir=str(root.parent))

@@ -55,9 +55,12 @@ def test_target_weights_suite_catches_over_cap_unknown_tier_and_sum_above_one() 
                          "tier": ["large", "mid", "small"], "weight": [0.4, 0.35, 0.25], "cap": [0.4, 0.4, 0.4]})
     suite = expectations.target_weights_suite(["large", "mid", "small"])
     assert gx_run.validate(good, suite, "good").success
+    # optimiser round-off (0.078125 vs 0.07812499999999999) is within tolerance
+    assert gx_run.validate(good.with_columns(pl.Series("cap", [0.39999999999999997, 0.4, 0.4])), suite, "round-off").success
     bad_frame = good.with_columns(pl.Series("weight", [0.5, 0.35, 0.25]), pl.Series("tier", ["large", "mid", "micro"]))
     bad = failed(gx_run.validate(bad_frame, suite, "bad"))
-    assert bad["expect_column_pair_values_a_to_be_greater_than_b:cap,weight"].sample["symbol"].to_list() == ["A/BRL"]
+    over_cap = bad["expect_column_values_to_be_between:cap_headroom"]
+    assert over_cap.unexpected_count == 1 and over_cap.sample["symbol"].to_list() == ["A/BRL"]
     assert bad["expect_column_values_to_be_in_set:tier"].sample["symbol"].to_list() == ["C/BRL"]
     assert "expect_column_sum_to_be_between:weight" in bad  # 0.5 + 0.35 + 0.25 = 1.1 > 1
     assert bad["expect_column_sum_to_be_between:weight"].observed.startswith("1.1")
