@@ -25,6 +25,7 @@ from dca_pipeline.quality.expectations import Suite
 
 SAMPLE_ROWS = 10
 DATASOURCE = "dca_frames"
+KEEP_RESULTS = 60  # validation results kept per suite (and shown in Data Docs); rebuilding the index reads them all
 
 
 def gx_module() -> Any:
@@ -41,7 +42,27 @@ def gx_root(home: Path | None = None) -> Path:
 
 
 def data_docs_index(home: Path | None = None) -> Path:
-    return gx_root(home) / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    return _site(gx_root(home)) / "index.html"
+
+
+def _site(root: Path) -> Path:
+    return root / "uncommitted" / "data_docs" / "local_site"
+
+
+def prune_results(root: Path, suite: str, keep: int = KEEP_RESULTS) -> int:
+    """Delete all but the newest `keep` stored results of `suite` and their Data Docs pages (every validation
+    rebuilds the index from all stored results, so an unbounded store makes each check slower); returns how many."""
+    store, pages = root / "uncommitted" / "validations" / suite, _site(root) / "validations" / suite
+    results = sorted(store.glob("*/*/*.json"), key=lambda p: p.stat().st_mtime)
+    old = results[: max(0, len(results) - keep)]
+    for result in old:
+        rel = result.relative_to(store)
+        for path in (result, pages / rel.with_suffix(".html")):
+            path.unlink(missing_ok=True)
+            for parent in (path.parent, path.parent.parent):
+                if parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()
+    return len(old)
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,7 @@ class SuiteOutcome:
     rows: int
     outcomes: list[ExpectationOutcome]
     docs_url: str
+    page_url: str = ""
 
     @property
     def failed(self) -> list[ExpectationOutcome]:
@@ -103,6 +125,7 @@ def validate(frame: pl.DataFrame, suite: Suite, run_name: str, home: Path | None
         frame = frame.with_columns(**suite.derived)
     root = gx_root(home)
     with _locked(root):
+        prune_results(root, name, KEEP_RESULTS - 1)
         ctx = gx.get_context(mode="file", project_root_dir=str(root.parent))
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = ctx.data_sources.add_or_update_pandas(DATASOURCE)
@@ -121,7 +144,9 @@ def validate(frame: pl.DataFrame, suite: Suite, run_name: str, home: Path | None
                                 run_id=RunIdentifier(run_name=run_name))
     validation = next(iter(result.run_results.values()))
     outcomes = [_outcome(r, frame) for r in validation.results]
-    return SuiteOutcome(name, bool(validation.success), len(frame), outcomes, data_docs_index(home).as_uri())
+    pages = sorted((_site(root) / "validations" / name / run_name).glob("*/*.html"))
+    page = pages[-1].as_uri() if pages else ""
+    return SuiteOutcome(name, bool(validation.success), len(frame), outcomes, data_docs_index(home).as_uri(), page)
 
 
 def _fresh(rule: Any) -> Any:
@@ -173,5 +198,6 @@ def check_result(outcome: SuiteOutcome, severity: AssetCheckSeverity = AssetChec
             "results": markdown_table(table, 50),
             "sample_rows": MetadataValue.md(samples or "none"),
             "data_docs": MetadataValue.url(outcome.docs_url),
+            **({"data_docs_validation": MetadataValue.url(outcome.page_url)} if outcome.page_url else {}),
         },
     )

@@ -107,3 +107,16 @@ def test_failing_suite_blocks_the_daily_job_downstream_and_shows_the_rows() -> N
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert "raw_ohlcv_1d" in materialized
     assert not materialized & {"features_daily", "risk_metrics", "correlation_matrix", "dca_orders", "fills", "positions"}
+
+
+def test_stored_results_are_bounded_and_the_check_links_its_own_page() -> None:
+    suite = expectations.raw_ohlcv_1d_suite()
+    outcomes = [gx_run.validate(bars(["X/BRL"], DAY + timedelta(days=i)), suite, f"raw_ohlcv_1d d{i}") for i in range(3)]
+    root = dca_home() / "gx"
+    store = root / "uncommitted" / "validations" / "raw_ohlcv_1d"
+    pages = root / "uncommitted" / "data_docs" / "local_site" / "validations" / "raw_ohlcv_1d"
+    assert len(list(store.glob("*/*/*.json"))) == 3 and len(list(pages.glob("*/*/*.html"))) == 3
+    assert "raw_ohlcv_1d%20d2/" in outcomes[-1].page_url  # the page of this validation, not only the index
+    assert gx_run.prune_results(root, "raw_ohlcv_1d", keep=1) == 2
+    assert [p.parent.parent.name for p in store.glob("*/*/*.json")] == ["raw_ohlcv_1d d2"]
+    assert [p.parent.parent.name for p in pages.glob("*/*/*.html")] == ["raw_ohlcv_1d d2"]
