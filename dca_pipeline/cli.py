@@ -1,6 +1,6 @@
 """`dca` command line: `dca backtest --start YYYY-MM-DD --end YYYY-MM-DD [--out report.html] [--ab A.yaml B.yaml]`,
-`dca verdict [--survivorship] [--out verdict.md]`, `dca demo`,
-`dca restore --from DIR [--home DIR]`, `dca encrypt-ledger`."""
+`dca verdict [--survivorship] [--out verdict.md]`, `dca demo`, `dca restore --from DIR [--home DIR]`,
+`dca encrypt-ledger`, `dca tax-report --year YYYY [--out DIR] [--excel-br]`."""
 from __future__ import annotations
 
 import argparse
@@ -202,6 +202,17 @@ def _demo(args: argparse.Namespace) -> int:
     return demo_main(["--month", args.month])
 
 
+def _tax_report(args: argparse.Namespace) -> int:
+    from dca_pipeline.monitoring.tax_report import build_tax_report, ledger_fills, write_tax_report
+    from dca_pipeline.paths import dca_home, warehouse_path
+
+    report = build_tax_report(ledger_fills(warehouse_path()), args.year)
+    out = Path(args.out) if args.out else dca_home() / "reports" / f"tax_{args.year}"
+    for path in write_tax_report(report, out, excel_br=args.excel_br):
+        print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dca", description="dca_pipeline command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -236,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     enc = sub.add_parser("encrypt-ledger", help="encrypt an existing plain warehouse with DCA_LEDGER_KEY")
     enc.add_argument("--path", help="warehouse file (default: $DCA_HOME/warehouse.duckdb)")
     enc.set_defaults(func=_encrypt_ledger)
+    tax = sub.add_parser("tax-report", help="the year's operations, custo médio with fees and monthly sales vs the R$35k exemption (CSV)")
+    tax.add_argument("--year", type=int, required=True)
+    tax.add_argument("--out", help="output directory (default: $DCA_HOME/reports/tax_<year>)")
+    tax.add_argument("--excel-br", action="store_true", help="semicolon separator and decimal comma (pt-BR spreadsheets)")
+    tax.set_defaults(func=_tax_report)
     from dca_pipeline.governance.secrets import install_redaction
 
     install_redaction()

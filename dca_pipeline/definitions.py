@@ -4,10 +4,13 @@ from __future__ import annotations
 from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules, multiprocess_executor
 
 from dca_pipeline.analytics import assets as analytics_assets
+from dca_pipeline.analytics import gx_checks as analytics_gx_checks
 from dca_pipeline.config import cached_settings
 from dca_pipeline.execution import assets as execution_assets
 from dca_pipeline.execution.approval import approve_orders_job
+from dca_pipeline.execution import gx_checks as execution_gx_checks
 from dca_pipeline.ingestion import assets as ingestion_assets
+from dca_pipeline.ingestion import gx_checks as ingestion_gx_checks
 from dca_pipeline.ingestion import intraday_assets, quality_checks, storage_assets
 from dca_pipeline.intelligence import assets as intelligence_assets
 from dca_pipeline.monitoring import assets as monitoring_assets
@@ -23,6 +26,7 @@ from dca_pipeline.monitoring.orchestration import (
     circuit_breaker_alert,
 )
 from dca_pipeline.portfolio import assets as portfolio_assets
+from dca_pipeline.portfolio import gx_checks as portfolio_gx_checks
 from dca_pipeline.governance import assets as governance_assets
 from dca_pipeline.governance.assets import GOVERNANCE_JOBS, GOVERNANCE_SCHEDULES
 from dca_pipeline.governance.secrets import install_redaction
@@ -40,6 +44,11 @@ LAYER_MODULES = [
     quality_checks,
     storage_assets,
     governance_assets,
+    # Great Expectations suites (quality/expectations.py) as blocking checks; GX is imported only when they run
+    ingestion_gx_checks,
+    analytics_gx_checks,
+    portfolio_gx_checks,
+    execution_gx_checks,
 ]
 install_redaction()  # secrets masked in log records, Dagster's serialized errors and governance metadata
 

@@ -1,8 +1,13 @@
 """Dagster resources: configuration, the market-data source and the warehouse, all swappable in tests."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from dca_pipeline.config import Settings, cached_settings
 from dca_pipeline.ingestion.sources import MarketDataSource, ReplaySource
@@ -78,19 +83,43 @@ class MarketData(ConfigurableResource):
         return sources[0] if len(sources) == 1 else FailoverSource(sources)
 
 
-class Warehouse(ConfigurableResource):
-    """The DuckDB warehouse file (empty path: $DCA_HOME/warehouse.duckdb)."""
+class Warehouse(DuckDBResource):
+    """The DuckDB warehouse, as dagster-duckdb's `DuckDBResource` (empty `database`: $DCA_HOME/warehouse.duckdb).
 
-    path: str = ""
+    `get_connection()` keeps the resource's interface but yields a cursor on the process-wide connection of
+    `storage.duck`, which carries what the stock resource cannot: one connection (one writer) per file per
+    process, waiting up to $DCA_DUCKDB_LOCK_TIMEOUT s for another process's lock, and the encrypted ledger
+    (`ATTACH ... (ENCRYPTION_KEY ...)` from $DCA_LEDGER_KEY). `connection_config` items are applied with `SET`.
+    """
+
+    database: str = Field(default="", description="DuckDB file; empty: $DCA_HOME/warehouse.duckdb")
 
     def db(self) -> Path:
-        return Path(self.path) if self.path else warehouse_path()
+        return Path(self.database) if self.database else warehouse_path()
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        from dca_pipeline.storage import duck
+
+        with duck.cursor(self.db()) as cur:
+            for name, value in self.connection_config.items():
+                cur.execute(f"SET {name} = {duckdb_literal(value)}")
+            yield cur
 
     def teardown_after_execution(self, context) -> None:  # noqa: ANN001
         """Release the file lock as soon as the run (or step) is done."""
         from dca_pipeline.storage import duck
 
         duck.close_all()
+
+
+def duckdb_literal(value: object) -> str:
+    """A SQL literal for a `SET` value (numbers and booleans bare, text quoted)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 class Broker(ConfigurableResource):

@@ -12,16 +12,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
-from scipy import stats
 
 from dca_pipeline.analytics.indicators import ANNUALIZATION_DAYS
 
-ReturnsLike = pl.Series | Sequence[float] | np.ndarray | pd.Series
+if TYPE_CHECKING:  # pandas costs ≈0.5 s to import: not paid when the code location loads
+    import pandas as pd
+
+ReturnsLike = "pl.Series | Sequence[float] | np.ndarray | pd.Series"
 DateLike = date | datetime | int
 
 VAR_METHODS = ("historical", "parametric", "cornish_fisher")
@@ -202,6 +203,8 @@ def value_at_risk(returns: ReturnsLike, confidence: float = 0.95, method: str = 
         return float(-np.quantile(r, 1 - confidence)) + 0.0 if r.size else math.nan  # + 0.0: no -0.0
     if r.size < 2:
         return math.nan
+    from scipy import stats  # ≈1 s to import: paid by the steps that compute VaR, not by loading the code location
+
     mu, sigma = float(r.mean()), float(r.std(ddof=1))
     z = float(stats.norm.ppf(1 - confidence))
     if method == "cornish_fisher" and sigma > _ZERO:
@@ -331,7 +334,7 @@ def diversification_ratio(
     the dict's order) for a numpy `cov`; sequences are positional. Empty input or zero portfolio
     variance → NaN; mismatched shapes or unknown labels → ValueError.
     """
-    labels = list(cov.columns) if isinstance(cov, pd.DataFrame) else None
+    labels = list(cov.columns) if type(cov).__module__.startswith("pandas") else None  # pandas: keep its labels
     sigma_mat = np.asarray(cov, dtype=float)
     if isinstance(weights, dict):
         order = labels if labels is not None else list(symbols if symbols is not None else weights)

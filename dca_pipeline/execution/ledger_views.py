@@ -2,6 +2,7 @@
 order states and the ledger identity. Nothing here writes."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -51,19 +52,42 @@ def replay_average_cost(fills: list[tuple[str, str, Decimal, int]]) -> pl.DataFr
     qty: dict[str, Decimal] = {}
     cost: dict[str, int] = {}
     realized: dict[str, int] = {}
+    for step in average_cost_steps(fills):
+        qty[step.symbol], cost[step.symbol] = step.quantity, step.cost_centavos
+        realized[step.symbol] = realized.get(step.symbol, 0) + step.realized_centavos
+    rows = [(s, qty[s], cost[s], realized.get(s, 0)) for s in sorted(qty)]
+    return pl.DataFrame(rows, schema=POSITIONS_SCHEMA, orient="row")
+
+
+@dataclass(frozen=True)
+class CostStep:
+    """The position of `symbol` after one fill: quantity and cost held, cost a sell removed, its realized P&L."""
+
+    symbol: str
+    quantity: Decimal
+    cost_centavos: int
+    removed_centavos: int
+    realized_centavos: int
+
+
+def average_cost_steps(fills: Iterable[tuple[str, str, Decimal, int]]) -> Iterator[CostStep]:
+    """The average-cost (custo médio) replay, one step per fill: a buy adds its notional to the cost; a sell
+    removes cost × sold / held (half-even centavos; all of it when it closes the position). Callers choose what
+    the notional holds (the tax report passes buys with fees and sells net of fees)."""
+    qty: dict[str, Decimal] = {}
+    cost: dict[str, int] = {}
     for symbol, side, q, notional in fills:
         q = Decimal(q)
         held, basis = qty.get(symbol, Decimal(0)), cost.get(symbol, 0)
         if side == "buy":
             qty[symbol], cost[symbol] = held + q, basis + int(notional)
+            yield CostStep(symbol, qty[symbol], cost[symbol], 0, 0)
             continue
         if q > held:
             raise ValueError(f"sell of {q} {symbol} exceeds the {held} held")
         removed = basis if q == held else int((Decimal(basis) * q / held).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
         qty[symbol], cost[symbol] = held - q, basis - removed
-        realized[symbol] = realized.get(symbol, 0) + int(notional) - removed
-    rows = [(s, qty[s], cost[s], realized.get(s, 0)) for s in sorted(qty)]
-    return pl.DataFrame(rows, schema=POSITIONS_SCHEMA, orient="row")
+        yield CostStep(symbol, qty[symbol], cost[symbol], removed, int(notional) - removed)
 
 
 def unrealized_pnl(positions_frame: pl.DataFrame, prices: dict[str, float]) -> pl.DataFrame:

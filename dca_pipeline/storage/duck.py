@@ -160,6 +160,18 @@ def transaction(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             cur.close()
 
 
+@contextmanager
+def cursor(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on the process-wide connection (default catalog set, encrypted or not), closed on exit.
+    Statements run in autocommit unless the caller opens a transaction; `transaction()` is the all-or-nothing form."""
+    with _LOCK:
+        cur = _cursor(connection(path))
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+
 def query(path: Path, sql: str, params: list | None = None) -> pl.DataFrame:
     """Run a read query and return a polars frame (fully fetched, so the connection is free again)."""
     with _LOCK:
