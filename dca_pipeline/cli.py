@@ -35,7 +35,7 @@ def _backtest(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     if args.ab:
-        from dca_pipeline.governance.ab import load_flag_set, run_ab
+        from dca_pipeline.backtest.ab import load_flag_set, run_ab
 
         try:
             flag_a, flag_b = (load_flag_set(Path(p)) for p in args.ab)
@@ -90,7 +90,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 def _encrypt_ledger(args: argparse.Namespace) -> int:
     from dca_pipeline.governance.ledger_crypto import encrypt_warehouse
-    from dca_pipeline.governance.secrets import SecretError
+    from dca_pipeline.secrets import SecretError
     from dca_pipeline.paths import warehouse_path
 
     try:
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     enc = sub.add_parser("encrypt-ledger", help="encrypt an existing plain warehouse with DCA_LEDGER_KEY")
     enc.add_argument("--path", help="warehouse file (default: $DCA_HOME/warehouse.duckdb)")
     enc.set_defaults(func=_encrypt_ledger)
-    from dca_pipeline.governance.secrets import install_redaction
+    from dca_pipeline.secrets import install_redaction
 
     install_redaction()
     args = parser.parse_args(argv)

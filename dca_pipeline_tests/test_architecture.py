@@ -18,7 +18,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / "dca_pipeline"
 
 # Low → high. A module may import its own layer and lower ones, never a higher one (not even inside a function).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("ground", ("config", "money", "paths", "secrets", "metadata", "partitions", "resources")),
+    ("ground", ("config", "money", "paths", "secrets", "metadata", "partitions", "resources", "layers")),
     ("storage", ("storage",)),
     ("governance", ("governance",)),
     ("ingestion", ("ingestion",)),
@@ -161,9 +161,9 @@ def upward_imports(modules: dict[str, Module], layers=LAYERS, strict=STRICT_GROU
     return out
 
 
-def _import_time_nodes(tree: ast.Module):  # noqa: ANN202
-    """Nodes that run when the module is imported: everything except function bodies (decorators, default
-    arguments and class bodies do run)."""
+def _import_time_nodes(tree: ast.Module | ast.FunctionDef | ast.AsyncFunctionDef):  # noqa: ANN202
+    """Nodes that run when the module is imported (or, given a function, when it is called): everything except
+    the bodies of functions defined inside (decorators, default arguments and class bodies do run)."""
     todo: list[ast.AST] = list(tree.body)
     while todo:
         node = todo.pop()
@@ -215,7 +215,7 @@ def settings_reads_at_import(modules: dict[str, Module], pkg: str) -> list[str]:
             if key in loads:
                 continue
             names = aliases[owner[key]]
-            for node in ast.walk(fn):
+            for node in _import_time_nodes(fn):  # a call runs the body, not the functions it defines
                 if isinstance(node, ast.Call):
                     called = _call_name(node)
                     if called in SETTINGS_LOADERS or names.get(called or "") in loads:
@@ -310,4 +310,10 @@ def test_settings_read_at_import_fails(tmp_path: Path, code: str, expected: str)
 def test_settings_read_inside_a_function_passes(tmp_path: Path) -> None:
     pkg = _toy(tmp_path, {"low/a.py": "import os\nfrom toy.config import cached_settings\n\n"
                                       "def f(default=None):\n    return cached_settings(), os.environ.get('X')\n"})
+    assert violations(pkg, TOY_LAYERS, ("config",)) == []
+
+
+def test_a_factory_whose_inner_function_reads_settings_passes(tmp_path: Path) -> None:
+    pkg = _toy(tmp_path, {"low/a.py": "from toy.config import cached_settings\n\ndef make():\n"
+                                      "    def check():\n        return cached_settings()\n    return check\n\nCHECK = make()\n"})
     assert violations(pkg, TOY_LAYERS, ("config",)) == []

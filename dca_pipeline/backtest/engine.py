@@ -29,7 +29,7 @@ from dca_pipeline.intelligence.scores import compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import tiers_for_month
 from dca_pipeline.intelligence.assets_constants import REGIME_HISTORY_DAYS
 from dca_pipeline.money import daily_contribution_centavos, fee_centavos, to_brl
-from dca_pipeline.monitoring.performance import next_day_performance
+from dca_pipeline.execution.performance import next_day_performance
 from dca_pipeline.portfolio.targets import build_targets
 
 HISTORY_DAYS = 400  # factors and indicators look back at most this far

@@ -5,15 +5,14 @@ from datetime import date, timedelta
 import polars as pl
 from dagster import AssetCheckResult, AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset, asset_check
 
-from dca_pipeline.config import cached_settings
 from dca_pipeline.execution import ledger
-from dca_pipeline.monitoring.performance import next_day_performance
+from dca_pipeline.execution.performance import next_day_performance
 from dca_pipeline.money import to_brl
-from dca_pipeline.partitions import daily_partitions
-from dca_pipeline.resources import PipelineConfig, Warehouse
+from dca_pipeline.partitions import DAILY, cadence
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
 
-DAILY = daily_partitions(cached_settings())
 
 PERFORMANCE_SCHEMA = {
     "date": pl.Date,
@@ -41,6 +40,7 @@ def _previous(db, day: date) -> tuple[int, float]:  # noqa: ANN001
 
 @asset(
     group_name="monitoring",
+    tags=cadence("daily"),
     partitions_def=DAILY,
     io_manager_key="warehouse_io_manager",
     metadata={"schema": "monitoring", "partition_column": "date"},

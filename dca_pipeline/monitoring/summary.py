@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from dca_pipeline.monitoring.alerts import Alert, Severity
+from dca_pipeline.governance.alerts import Alert, Severity
 from dca_pipeline.paths import warehouse_path
 from dca_pipeline.storage import duck
 

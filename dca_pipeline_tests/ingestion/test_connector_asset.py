@@ -10,7 +10,7 @@ from dagster import RetryPolicy, materialize
 
 from dca_pipeline.ingestion import assets as ingestion
 from dca_pipeline.storage import parquet_store
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.resources import MarketData
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager
 from dca_pipeline_tests.ingestion.fake_exchange import candle
 

@@ -12,7 +12,8 @@ from dca_pipeline.ingestion.storage_assets import raw_retention, symbol_listings
 from dca_pipeline.partitions import daily_partitions
 from dca_pipeline.config import cached_settings
 from dca_pipeline.paths import warehouse_path
-from dca_pipeline.resources import MarketData, Warehouse
+from dca_pipeline.ingestion.resources import MarketData
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck, parquet_store
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager, WarehouseIOManager
 

@@ -6,7 +6,7 @@ from dagster import AssetKey, materialize
 
 from dca_pipeline.ingestion import assets as ingestion
 from dca_pipeline.ingestion.sources import ReplaySource
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.resources import MarketData
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager
 from dca_pipeline.paths import dca_home
 from dca_pipeline.storage.raw_store import read_quarantine

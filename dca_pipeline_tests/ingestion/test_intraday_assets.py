@@ -9,7 +9,7 @@ from dagster import AssetKey, MaterializeResult, asset, materialize
 from dca_pipeline.ingestion import intraday_assets, quality_checks
 from dca_pipeline.ingestion.intraday_assets import DAILY, order_book_snapshots, raw_ohlcv_1h, raw_trades
 from dca_pipeline.paths import warehouse_path
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.resources import MarketData
 from dca_pipeline.storage import parquet_store, quarantine
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager
 
