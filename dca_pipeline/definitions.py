@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from dagster import Definitions, multiprocess_executor
 
-from dca_pipeline.analytics.definitions import defs as analytics
-from dca_pipeline.execution.definitions import defs as execution
+from dca_pipeline.analytics import definitions as analytics
+from dca_pipeline.execution import definitions as execution
+from dca_pipeline.governance import definitions as governance
+from dca_pipeline.ingestion import definitions as ingestion
+from dca_pipeline.intelligence import definitions as intelligence
+from dca_pipeline.monitoring import definitions as monitoring
+from dca_pipeline.portfolio import definitions as portfolio
+from dca_pipeline.storage import definitions as storage
 from dca_pipeline.execution.resources import Broker
-from dca_pipeline.governance.definitions import defs as governance
-from dca_pipeline.ingestion.definitions import defs as ingestion
 from dca_pipeline.ingestion.resources import MarketData
-from dca_pipeline.intelligence.definitions import defs as intelligence
-from dca_pipeline.monitoring.definitions import defs as monitoring
-from dca_pipeline.portfolio.definitions import defs as portfolio
 from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.secrets import install_redaction
-from dca_pipeline.storage.definitions import defs as storage
 
+# low → high; the layers' modules, not their Definitions (Dagster's loader allows one at module scope)
 LAYERS = [storage, governance, ingestion, analytics, intelligence, portfolio, execution, monitoring]
 install_redaction()  # secrets masked in log records, Dagster's serialized errors and governance metadata
 
@@ -31,7 +32,7 @@ RESOURCES = {
 }
 
 defs = Definitions.merge(
-    *LAYERS,
+    *(layer.defs for layer in LAYERS),
     Definitions(
         resources=RESOURCES,
         # Ad-hoc materializations from the UI run a process per step (parallel where the graph allows); DuckDB
