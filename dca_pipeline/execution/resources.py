@@ -21,7 +21,7 @@ class Broker(ConfigurableResource):
         """This resource with an empty `mode` filled from the configuration (settings read now, not at import)."""
         if self.mode:
             return self
-        return Broker(mode=cached_settings(self.config_path or None).broker, api_url=self.api_url,
+        return type(self)(mode=cached_settings(self.config_path or None).broker, api_url=self.api_url,
                       config_path=self.config_path)
 
     def ensure_allowed(self) -> None:

@@ -36,7 +36,7 @@ class MarketData(ConfigurableResource):
         if self.source:
             return self
         settings = cached_settings(self.config_path or None)
-        return MarketData(source=settings.source, config_path=self.config_path, **settings.connectors.resource_kwargs())
+        return type(self)(source=settings.source, config_path=self.config_path, **settings.connectors.resource_kwargs())
 
     def client(self) -> MarketDataSource:
         if not self.source:
