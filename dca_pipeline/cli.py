@@ -89,7 +89,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _encrypt_ledger(args: argparse.Namespace) -> int:
-    from dca_pipeline.governance.ledger_crypto import encrypt_warehouse
+    from dca_pipeline.governance.encrypt_ledger import encrypt_warehouse
     from dca_pipeline.secrets import SecretError
     from dca_pipeline.paths import warehouse_path
 

@@ -22,7 +22,7 @@ def month_days(month: date) -> list[date]:
 
 def history_days_needed(settings: Settings) -> int:
     """Raw history the month needs before its first day: indicators, the optimizer's lookback, the regime HMM."""
-    from dca_pipeline.intelligence.assets_constants import REGIME_HISTORY_DAYS
+    from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
 
     return max(LOOKBACK_DAYS, settings.portfolio.lookback_days, REGIME_HISTORY_DAYS) + 1
 

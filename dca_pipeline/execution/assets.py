@@ -23,7 +23,7 @@ from dca_pipeline.execution.orders import plan_dca_orders, plan_rebalance_sells,
 from dca_pipeline.execution.positions import last_prices, value_positions
 from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
-from dca_pipeline.ingestion.quality import split_valid_ohlcv
+from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.metadata import markdown_table
 from dca_pipeline.money import daily_contribution_centavos, to_brl
 from dca_pipeline.partitions import DAILY

@@ -13,7 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 
 import ccxt
 
-from dca_pipeline.execution.brokers import BrokerFill, BrokerReport, centavos
+from dca_pipeline.execution.broker_interface import BrokerFill, BrokerReport, centavos
 from dca_pipeline.execution.guards import OrderIntent
 from dca_pipeline.execution.mb_trading import MercadoBitcoinTrading
 from dca_pipeline.money import fee_centavos

@@ -15,7 +15,7 @@ from dagster import (
 from dagster import Backoff, Jitter, RetryPolicy
 
 from dca_pipeline.metadata import markdown_table
-from dca_pipeline.ingestion.quality import duplicate_keys, missing_symbol_days, ohlc_violations, split_valid_ohlcv
+from dca_pipeline.ingestion.row_rules import duplicate_keys, missing_symbol_days, ohlc_violations, split_valid_ohlcv
 from dca_pipeline.partitions import DAILY, MONTHLY, cadence, month_start
 from dca_pipeline.ingestion.errors import DataNotAvailable
 from dca_pipeline.ingestion.resources import MarketData

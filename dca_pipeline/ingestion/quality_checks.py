@@ -1,6 +1,6 @@
 """Partitioned data-quality checks on the raw datasets. Blocking (ERROR) where bad data would corrupt trading —
 row rules, duplicate keys, too many rejected rows, exchange price far from the reference — WARN for the rest
-(gaps, staleness, statistical anomalies, crossed books). Logic lives in quality.py / quality_gates.py."""
+(gaps, staleness, statistical anomalies, crossed books). Logic lives in row_rules.py / dataset_rules.py."""
 
 from datetime import date, datetime, timedelta, timezone
 
@@ -11,8 +11,8 @@ from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.ingestion.intraday import SourceCannotServe, active_markets, call_source, day_window, wanted_symbols
 from dca_pipeline.ingestion.intraday_assets import order_book_snapshots, raw_ohlcv_1h, raw_ohlcv_1m, raw_trades
-from dca_pipeline.ingestion.quality import duplicate_keys, ohlc_violations
-from dca_pipeline.ingestion.quality_gates import (
+from dca_pipeline.ingestion.row_rules import duplicate_keys, ohlc_violations
+from dca_pipeline.ingestion.dataset_rules import (
     crossed_books, cross_source_deviations, expected_bars, find_gaps, return_outliers, stale_symbols, volume_spikes,
 )
 from dca_pipeline.metadata import markdown_table

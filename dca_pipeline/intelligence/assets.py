@@ -7,7 +7,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asse
 
 from dca_pipeline.analytics.assets import features_daily
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
-from dca_pipeline.intelligence.assets_constants import REGIME_HISTORY_DAYS
+from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
 from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, tiers_for_month
 from dca_pipeline.metadata import markdown_table
