@@ -108,12 +108,12 @@ class BacktestConfig(Config):
 
 
 @asset(group_name="monitoring", kinds={"polars", "html"})
-def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipeline_config: PipelineConfig) -> MaterializeResult:
+def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipeline_config: PipelineConfig,
+                    warehouse: Warehouse) -> MaterializeResult:
     """Walk-forward backtest over the bundled history through the production functions, with an HTML tearsheet
     in $DCA_HOME/reports and the headline metrics (vs BTC-only and equal-weight DCA) in this asset's metadata."""
     from dca_pipeline.backtest import run_backtest
     from dca_pipeline.backtest.report import metrics_rows, write_tearsheet
-    from dca_pipeline.paths import dca_home
 
     start, end = date.fromisoformat(config.start), date.fromisoformat(config.end)
     from dca_pipeline.backtest.sweep import override
@@ -128,7 +128,7 @@ def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipe
         from dca_pipeline.backtest.attribution import attribution
 
         parts = attribution(settings, start, end, result)
-    path = write_tearsheet(result, dca_home() / "reports" / f"backtest_{start}_{end}.html", f"Backtest {start} → {end}", parts)
+    path = write_tearsheet(result, warehouse.reports_dir() / f"backtest_{start}_{end}.html", f"Backtest {start} → {end}", parts)
     last = result.benchmarks.row(-1, named=True)
     rows = metrics_rows(result.metrics) + [
         ("btc_dca_value_brl", f"{float(last['btc_dca_brl']):,.2f}"),

@@ -19,6 +19,7 @@ from dagster import (
 
 from dca_pipeline.monitoring.jobs import daily_job
 from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 
 
 @run_failure_sensor(default_status=DefaultSensorStatus.RUNNING)
@@ -40,7 +41,7 @@ def run_failure_alert(context: RunFailureSensorContext) -> None:
 
 
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[daily_job], default_status=DefaultSensorStatus.RUNNING)
-def daily_summary_alert(context: RunStatusSensorContext) -> None:
+def daily_summary_alert(context: RunStatusSensorContext, warehouse: Warehouse) -> None:
     """After each successful daily run: an INFO summary (orders, fills, value, P&L, regime, failed checks)."""
     from dca_pipeline.governance.alerts import router_from_env
     from dca_pipeline.monitoring.summary import daily_summary_alert as build
@@ -48,7 +49,7 @@ def daily_summary_alert(context: RunStatusSensorContext) -> None:
     day = context.dagster_run.tags.get("dagster/partition")
     if not day:
         return
-    alert = build(day, failed_checks=_failed_checks(context))
+    alert = build(day, failed_checks=_failed_checks(context), warehouse=warehouse)
     router_from_env().send(alert)
 
 
