@@ -1,4 +1,4 @@
-"""The run-failure sensor records an alert; `dagster definitions validate` accepts the workspace."""
+"""The run-failure sensor records an alert; `dg check defs` accepts the project."""
 import json
 import os
 import subprocess
@@ -39,15 +39,12 @@ def test_failed_run_writes_an_alert() -> None:
     assert alerts[0]["outcome"] == {"log": "sent"}  # no external channel configured
 
 
-def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
+def test_dg_check_defs_accepts_the_project(tmp_path: Path) -> None:
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    dagster = Path(sys.executable).with_name("dagster")
-    proc = subprocess.run(
-        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
+    dg = Path(sys.executable).with_name("dg")
+    proc = subprocess.run([str(dg), "check", "defs"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "All code locations passed validation" in proc.stdout + proc.stderr
+    assert "All definitions loaded successfully" in proc.stdout + proc.stderr
 
 
 def test_stale_data_sensor_alerts_only_for_live_data(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
