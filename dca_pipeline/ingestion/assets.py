@@ -21,6 +21,7 @@ from dca_pipeline.ingestion.errors import DataNotAvailable
 from dca_pipeline.ingestion.resources import MarketData
 from dca_pipeline.ingestion.sources import ReplaySource
 from dca_pipeline.storage.raw_store import read_quarantine, write_quarantine
+from dca_pipeline.storage.resources import Warehouse
 
 GROUP = "ingestion"
 # exchange and reference APIs fail transiently: retry with exponential backoff and jitter before failing the run
@@ -42,7 +43,7 @@ _preview = markdown_table
 
 
 @asset(**DAILY_RAW)
-def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
+def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData, warehouse: Warehouse) -> pl.DataFrame:
     """Every listed symbol's daily bar in BRL; invalid rows go to `ingestion.quarantine` with a reason."""
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date() - timedelta(days=1)
@@ -54,7 +55,7 @@ def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData) -> pl.
     valid, quarantined = split_valid_ohlcv(bars)
     for key in context.partition_keys:
         write_quarantine(
-            "raw_ohlcv_1d", key, quarantined.filter(pl.col("date").cast(pl.String) == key), market_data.source
+            warehouse.db(), "raw_ohlcv_1d", key, quarantined.filter(pl.col("date").cast(pl.String) == key), market_data.source
         )
     context.add_output_metadata(
         {
@@ -116,13 +117,13 @@ def unique_symbol_date(raw_ohlcv_1d: pl.DataFrame) -> AssetCheckResult:
 
 @asset_check(asset=raw_ohlcv_1d, partitions_def=DAILY, description="every symbol the market lists has a valid bar for every day")
 def no_missing_symbol_days(
-    context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame, market_data: MarketData
+    context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame, market_data: MarketData, warehouse: Warehouse
 ) -> AssetCheckResult:
     days = raw_ohlcv_1d["date"]
     if days.is_empty():
         return AssetCheckResult(passed=False, metadata={"error": "partition holds no bars at all"})
     expected = market_data.client().listed_symbols(days.min(), days.max())
-    quarantined = read_quarantine("raw_ohlcv_1d", days.min(), days.max()).select("symbol", "date", "reason")
+    quarantined = read_quarantine(warehouse.db(), "raw_ohlcv_1d", days.min(), days.max()).select("symbol", "date", "reason")
     missing = missing_symbol_days(raw_ohlcv_1d, expected).join(quarantined, on=["symbol", "date"], how="left")
     missing = missing.with_columns(pl.col("reason").fill_null("not delivered by the source"))
     return AssetCheckResult(

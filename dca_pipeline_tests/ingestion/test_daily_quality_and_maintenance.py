@@ -67,7 +67,7 @@ def _run(source: ReplaySource):  # noqa: ANN202
         [ingestion.raw_ohlcv_1d, quality_checks.close_matches_reference, quality_checks.quarantine_share,
          quality_checks.daily_anomalies, orders_stand_in],
         partition_key=DAY.isoformat(), raise_on_error=False,
-        resources={"market_data": _market(source), "parquet_io_manager": ParquetPartitionIOManager()},
+        resources={"market_data": _market(source), "parquet_io_manager": ParquetPartitionIOManager(), "warehouse": Warehouse()},
     )
 
 
