@@ -2,8 +2,8 @@
 
 Fails on any import circle, on any import of a higher layer, on a ground-floor module (config, money, paths)
 importing anything of the package, and on settings read at import time (module-level code calling
-`cached_settings` / `load_settings` / `Settings(...)`, directly or through a package function that does, or
-reading `os.environ` / `os.getenv`). The layer order is the README's `## Architecture`.
+`cached_settings` / `load_settings` / `Settings(...)` or reading `os.environ` / `os.getenv`, directly or through a
+package function that does; ALLOWED_AT_IMPORT names the exceptions). The layer order is the README's `## Architecture`.
 """
 from __future__ import annotations
 
