@@ -37,7 +37,7 @@ def _backtest(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     if args.ab:
-        from dca_pipeline.governance.ab import load_flag_set, run_ab
+        from dca_pipeline.backtest.ab import load_flag_set, run_ab
 
         try:
             flag_a, flag_b = (load_flag_set(Path(p)) for p in args.ab)
@@ -137,7 +137,7 @@ def _tearsheet_extras(settings, start: date, end: date, survivorship: bool) -> d
 
     from dca_pipeline.backtest.metrics import risk_free_daily
     from dca_pipeline.backtest.verdict import _bundle_frame, survivorship_runs, window_coverage
-    from dca_pipeline.ingestion.quality import split_valid_ohlcv
+    from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
     from dca_pipeline.ingestion.sources import ReplaySource
 
     bars, _ = split_valid_ohlcv(ReplaySource().fetch_ohlcv_1d(start - timedelta(days=1), end))
@@ -183,8 +183,8 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _encrypt_ledger(args: argparse.Namespace) -> int:
-    from dca_pipeline.governance.ledger_crypto import encrypt_warehouse
-    from dca_pipeline.governance.secrets import SecretError
+    from dca_pipeline.governance.encrypt_ledger import encrypt_warehouse
+    from dca_pipeline.secrets import SecretError
     from dca_pipeline.paths import warehouse_path
 
     try:
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     tax.add_argument("--out", help="output directory (default: $DCA_HOME/reports/tax_<year>)")
     tax.add_argument("--excel-br", action="store_true", help="semicolon separator and decimal comma (pt-BR spreadsheets)")
     tax.set_defaults(func=_tax_report)
-    from dca_pipeline.governance.secrets import install_redaction
+    from dca_pipeline.secrets import install_redaction
 
     install_redaction()
     args = parser.parse_args(argv)

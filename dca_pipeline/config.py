@@ -6,13 +6,23 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from copy import deepcopy
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
+
+# Deployment environments: `DCA_ENV=dev|paper|live` picks an overlay YAML deep-merged onto the base config.
+# dev = replay data + paper broker (default), paper = live data (ccxt) + paper broker, live = live data + live
+# broker. The active environment is attached to runs as the `dca/env` tag and to asset metadata.
+ENVIRONMENTS = ("dev", "paper", "live")
+DEFAULT_ENV = "dev"
+ENV_TAG = "dca/env"
+OVERLAY_DIR = Path(__file__).with_name("environments")
+ENCRYPTION_REQUIRED_ENVS = frozenset({"paper", "live"})
 
 
 class ConfigError(ValueError):
@@ -293,21 +303,17 @@ def load_settings(path: str | Path | None = None) -> Settings:
         Settings.model_validate(raw)  # the file alone must be valid, so its own errors are reported against it
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, cfg_path)) from exc
-    from dca_pipeline.governance.environments import active_env, apply_env_overlay, overlay_path
-
-    from dca_pipeline.governance.ab import resolve_flags
-
     env = active_env()
     try:  # then the DCA_ENV=dev|paper|live overlay (dca_pipeline/environments/<env>.yaml) merged on top
         settings = Settings.model_validate(apply_env_overlay(raw, env))
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, overlay_path(env))) from exc
-    return resolve_flags(settings)  # feature flags switch the knobs they name (governance/ab.py)
+    return resolve_flags(settings)  # feature flags switch the knobs they name
 
 
 @lru_cache(maxsize=4)
 def cached_settings(path: str | None = None) -> Settings:
-    """Settings loaded once per process (the Dagster code location calls this at import)."""
+    """Settings loaded once per process (resources call this at run time, never a module at import)."""
     return load_settings(path)
 
 
@@ -337,3 +343,73 @@ class ConnectorSettings(_Strict):
 
 
 Settings.model_rebuild()
+
+
+# ------------------------------------------------------------------------------ environments (DCA_ENV) and flags
+def active_env(environ: dict[str, str] | None = None) -> str:
+    """The validated value of $DCA_ENV (default `dev`); an unknown name raises ConfigError."""
+    env = (environ if environ is not None else os.environ).get("DCA_ENV", "").strip().lower() or DEFAULT_ENV
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"unknown environment DCA_ENV={env!r}; allowed: {', '.join(ENVIRONMENTS)}")
+    return env
+
+
+def overlay_path(env: str) -> Path:
+    return OVERLAY_DIR / f"{env}.yaml"
+
+
+def load_overlay(env: str) -> dict[str, Any]:
+    """The overlay mapping of `env` (empty when the file is empty)."""
+    path = overlay_path(env)
+    return read_yaml_mapping(path, "environment overlay", not_found=f"environment overlay not found for DCA_ENV={env!r}: {path}",
+                             empty_ok=True)
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """A new mapping: `overlay` on top of `base`, recursing into nested mappings (lists are replaced whole)."""
+    out = deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = deepcopy(value)
+    return out
+
+
+def apply_env_overlay(raw: dict[str, Any], env: str | None = None) -> dict[str, Any]:
+    """The raw config with the active (or given) environment's overlay merged on top."""
+    return deep_merge(raw, load_overlay(env or active_env()))
+
+
+def env_tags() -> dict[str, str]:
+    """Run tags naming the active environment (attach to jobs so every run shows it in the UI)."""
+    return {ENV_TAG: active_env()}
+
+
+def env_metadata() -> dict[str, str]:
+    """Asset-materialization metadata naming the active environment."""
+    return {"dca_env": active_env()}
+
+
+def encryption_required(env: str | None = None) -> bool:
+    """Ledger encryption policy: required in paper and live, optional in dev."""
+    return (env or active_env()) in ENCRYPTION_REQUIRED_ENVS
+
+
+def resolve_flags(settings: Settings) -> Settings:
+    """Settings with the flags applied to the knobs they switch (the same object when no flag changes anything).
+
+    `optimizer_method` → portfolio.objective; `regime_scaling: true` → portfolio.sizing.regime_scaling;
+    `maker_first` true/false → execution.order_style limit_then_market/market (null keeps the configured style)."""
+    flags, portfolio, execution = settings.flags, settings.portfolio, settings.execution
+    if flags.optimizer_method not in ("config", portfolio.objective):
+        portfolio = portfolio.model_copy(update={"objective": flags.optimizer_method})
+    if flags.regime_scaling and not portfolio.sizing.regime_scaling:
+        portfolio = portfolio.model_copy(update={"sizing": portfolio.sizing.model_copy(update={"regime_scaling": True})})
+    if flags.maker_first is not None:
+        style = "limit_then_market" if flags.maker_first else "market"
+        if style != execution.order_style:
+            execution = execution.model_copy(update={"order_style": style})
+    if portfolio is settings.portfolio and execution is settings.execution:
+        return settings
+    return settings.model_copy(update={"portfolio": portfolio, "execution": execution})

@@ -7,7 +7,7 @@ from datetime import date
 from dagster import DagsterInstance
 
 from dca_pipeline.monitoring.report import month_summary, render_summary
-from dca_pipeline.monitoring.runner import month_days, run_month
+from dca_pipeline.runner import month_days, run_month
 from dca_pipeline.paths import dca_home, warehouse_path
 
 DEFAULT_MONTH = "2021-01"

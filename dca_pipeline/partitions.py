@@ -1,39 +1,37 @@
-"""Partition definitions: UTC calendar days for data and execution, UTC months for the monthly optimization."""
+"""Partitions and schedule constants: UTC calendar days for data and execution, UTC months for the monthly
+optimization, America/Sao_Paulo for schedules. Constants, not settings: the code location reads nothing at import.
+
+The partitions run from the first day of the bundled history (2017-01-01) to the last closed UTC day; a day
+outside the data the source can serve fails with the source's range in the message.
+"""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, timedelta, timezone
 
-from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition
+from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition, RunRequest, ScheduleEvaluationContext
 
-from dca_pipeline.config import Settings
+HISTORY_START = date(2017, 1, 1)
+SCHEDULE_TIMEZONE = "America/Sao_Paulo"  # schedules and reports; everything inside is UTC
 
-
-def replay_last_partition_day() -> date:
-    """Last day whose orders can still fill (the paper broker fills at the next day's open)."""
-    from dca_pipeline.ingestion.sources import ReplaySource
-
-    return ReplaySource().data_range()[1] - timedelta(days=1)
-
-
-def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
-    end = replay_last_partition_day() + timedelta(days=1) if settings.source == "replay" else None
-    return DailyPartitionsDefinition(
-        start_date=settings.history_start.isoformat(),
-        end_date=end.isoformat() if end else None,
-        timezone="UTC",
-    )
-
-
-def monthly_partitions(settings: Settings) -> MonthlyPartitionsDefinition:
-    end = None
-    if settings.source == "replay":
-        last = replay_last_partition_day()
-        nxt = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
-        end = nxt.isoformat()
-    start = settings.history_start.replace(day=1)
-    # end_offset=1: a month's partition exists from its first day (it is planned at the start, not the end)
-    return MonthlyPartitionsDefinition(start_date=start.isoformat(), end_date=end, timezone="UTC", end_offset=1)
+# the last partition is the last closed UTC day (Dagster's default end offset 0)
+DAILY = DailyPartitionsDefinition(start_date=HISTORY_START.isoformat(), timezone="UTC")
+# end_offset=1: a month's partition exists from its first day (it is planned at the start, not the end)
+MONTHLY = MonthlyPartitionsDefinition(start_date=HISTORY_START.isoformat(), timezone="UTC", end_offset=1)
 
 
 def month_start(partition_key: str) -> date:
     return date.fromisoformat(partition_key).replace(day=1)
+
+
+def previous_utc_day_request(context: ScheduleEvaluationContext) -> RunRequest:
+    """The run of the UTC day before the tick (closed by the time a São Paulo night schedule fires)."""
+    day = context.scheduled_execution_time.astimezone(timezone.utc).date() - timedelta(days=1)
+    return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+
+# Which scheduled job runs an asset: jobs select by layer group and this tag, never by a list of asset names.
+CADENCE_TAG = "dca/cadence"
+
+
+def cadence(name: str) -> dict[str, str]:
+    """Asset tags placing it in a cadence: daily | monthly | intraday | hourly | maintenance."""
+    return {CADENCE_TAG: name}

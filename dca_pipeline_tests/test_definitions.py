@@ -44,8 +44,54 @@ def test_jobs_schedules_and_sensor() -> None:
         assert monthly.evaluate_tick(ctx).run_requests[0].partition_key == "2021-02-01"
 
 
-def test_daily_partitions_end_where_the_replay_can_still_fill() -> None:
-    job = defs.resolve_job_def("daily_job")
-    keys = job.partitions_def.get_partition_keys()
-    assert keys[0] == "2018-01-01" and keys[-1] == "2022-02-13"
+def test_partitions_run_from_2017_to_the_last_closed_utc_day() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    daily = defs.resolve_job_def("daily_job").partitions_def
+    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
+    assert daily.get_first_partition_key() == "2017-01-01" and daily.get_last_partition_key() == yesterday
+    monthly = defs.resolve_job_def("monthly_job").partitions_def
+    assert monthly.get_first_partition_key() == "2017-01-01"
+    assert monthly.get_last_partition_key() == yesterday[:8] + "01" or monthly.get_last_partition_key() > yesterday[:8]
     assert AssetKey("dca_orders") in defs.resolve_asset_graph().get_all_asset_keys()
+
+
+def test_a_replay_day_past_the_bundle_fails_with_the_bundle_range() -> None:
+    import pytest
+    from dagster import DagsterInstance, materialize
+
+    from dca_pipeline.ingestion.assets import raw_ohlcv_1d
+    from dca_pipeline.ingestion.resources import MarketData
+    from dca_pipeline.storage.definitions import defs as storage
+
+    resources = {"market_data": MarketData(source="replay"), **storage.resources}
+    with DagsterInstance.ephemeral() as instance, pytest.raises(Exception) as info:
+        materialize([raw_ohlcv_1d], partition_key="2022-03-01", resources=resources, instance=instance)
+    assert "2014-09-17 .. 2022-02-14" in str(info.value)  # the bundle's first and last bar (data/ohlcv_1d_usd.parquet)
+
+
+def test_jobs_select_the_documented_assets() -> None:
+    """Jobs select by layer group and cadence tag; these are the assets each ran when they were lists of names."""
+    expected = {
+        "daily_job": {"raw_ohlcv_1d", "fx_usd_brl", "features_daily", "risk_metrics", "correlation_matrix",
+                      "dca_orders", "fills", "reconciliation", "positions", "portfolio_performance"},
+        "monthly_job": {"market_caps", "asset_tiers", "asset_scores", "market_regime", "target_weights"},
+        "ingest_history_job": {"raw_ohlcv_1d", "fx_usd_brl"},
+        "raw_maintenance_job": {"raw_retention", "symbol_listings"},
+        "intraday_job": {"raw_ohlcv_1h", "raw_ohlcv_1m", "raw_trades"},
+        "order_book_job": {"order_book_snapshots"},
+        "ledger_backup_job": {"ledger_backup"},
+    }
+    for name, assets in expected.items():
+        selected = defs.resolve_job_def(name).asset_layer.selected_asset_keys
+        assert {k.to_user_string() for k in selected} == assets, name
+
+
+def test_each_layer_owns_its_wiring() -> None:
+    """Every asset comes from the definitions of the layer folder named by its group."""
+    import importlib
+
+    for layer, assets in LAYERS.items():
+        layer_defs = importlib.import_module(f"dca_pipeline.{layer}.definitions").defs
+        keys = {k.to_user_string() for a in layer_defs.assets for k in a.keys}
+        assert keys == assets, layer

@@ -9,7 +9,7 @@ from dagster import DagsterInstance
 
 from dca_pipeline.config import load_settings
 from dca_pipeline.execution import ledger
-from dca_pipeline.monitoring.runner import month_days, run_month
+from dca_pipeline.runner import month_days, run_month
 from dca_pipeline.paths import warehouse_path
 from dca_pipeline.storage import duck
 

@@ -19,11 +19,10 @@ def test_parallel_warehouse_steps_in_separate_processes(tmp_path: Path) -> None:
             instance=instance,
             tags={"dagster/asset_partition_range_start": "2021-02-20", "dagster/asset_partition_range_end": DAY},
         )
-    dagster = Path(sys.executable).with_name("dagster")
+    dg = Path(sys.executable).with_name("dg")  # `dg launch` supersedes `dagster asset materialize`
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     proc = subprocess.run(
-        [str(dagster), "asset", "materialize", "-m", "dca_pipeline.definitions", "--partition", DAY,
-         "--select", "features_daily,risk_metrics,correlation_matrix"],
+        [str(dg), "launch", "--partition", DAY, "--assets", "features_daily,risk_metrics,correlation_matrix"],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     log = proc.stdout + proc.stderr

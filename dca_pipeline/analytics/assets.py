@@ -7,16 +7,15 @@ from dagster import AssetExecutionContext, AssetCheckResult, asset, asset_check
 
 from dca_pipeline.analytics import statistics, transforms
 from dca_pipeline.analytics.indicators import compute_features
-from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
-from dca_pipeline.partitions import daily_partitions
+from dca_pipeline.partitions import DAILY, cadence
 from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.storage.raw_store import read_daily_window
 
-DAILY = daily_partitions(cached_settings())
 # every analytics asset: a daily table `analytics.<asset>` computed from stored raw bars
 DAILY_TABLE = dict(
     group_name="analytics",
+    tags=cadence("daily"),
     partitions_def=DAILY,
     deps=[raw_ohlcv_1d],
     io_manager_key="warehouse_io_manager",

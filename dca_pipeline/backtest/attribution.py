@@ -17,7 +17,7 @@ from dca_pipeline.backtest.benchmarks import btc_only, equal_weight
 from dca_pipeline.backtest.engine import BacktestResult, run_backtest
 from dca_pipeline.backtest.sweep import override
 from dca_pipeline.config import Settings
-from dca_pipeline.ingestion.quality import split_valid_ohlcv
+from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.ingestion.sources import ReplaySource
 
 

@@ -20,16 +20,16 @@ from dca_pipeline.ingestion import bundle
 from dca_pipeline.backtest.ledger import MemoryLedger
 from dca_pipeline.backtest.metrics import performance_metrics
 from dca_pipeline.config import Settings
-from dca_pipeline.execution.broker import paper_fills
+from dca_pipeline.execution.paper_fill import paper_fills
 from dca_pipeline.execution.orders import plan_dca_orders
 from dca_pipeline.execution.risk import drawdown_breaker
-from dca_pipeline.ingestion.quality import split_valid_ohlcv
+from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.ingestion.sources import MarketDataSource, ReplaySource
 from dca_pipeline.intelligence.scores import compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import tiers_for_month
-from dca_pipeline.intelligence.assets_constants import REGIME_HISTORY_DAYS
+from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
 from dca_pipeline.money import daily_contribution_centavos, fee_centavos, to_brl
-from dca_pipeline.monitoring.performance import next_day_performance
+from dca_pipeline.execution.performance import next_day_performance
 from dca_pipeline.portfolio.targets import build_targets
 
 HISTORY_DAYS = 400  # factors and indicators look back at most this far

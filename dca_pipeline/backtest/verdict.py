@@ -289,7 +289,7 @@ def window_verdict(
     from dca_pipeline.backtest.benchmarks import all_benchmarks
     from dca_pipeline.backtest.engine import run_backtest
     from dca_pipeline.ingestion import bundle
-    from dca_pipeline.ingestion.quality import split_valid_ohlcv
+    from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
     from dca_pipeline.ingestion.sources import ReplaySource
 
     run = run or run_backtest

@@ -5,7 +5,7 @@ from datetime import date
 from dagster import Config, OpExecutionContext, job, op
 
 from dca_pipeline.execution import oms
-from dca_pipeline.resources import Warehouse
+from dca_pipeline.storage.resources import Warehouse
 
 
 class ApproveOrdersConfig(Config):

@@ -12,10 +12,9 @@ from dagster import (
     asset_check,
 )
 
-from dca_pipeline.config import cached_settings
 from dca_pipeline.governance import audit
 from dca_pipeline.governance.degradation import daily_buy_decision
-from dca_pipeline.governance.environments import active_env
+from dca_pipeline.config import active_env
 from dca_pipeline.execution import ledger, oms, projection
 from dca_pipeline.execution.wiring import guard_context, make_broker
 from dca_pipeline.execution.reconcile import reconcile
@@ -24,16 +23,18 @@ from dca_pipeline.execution.orders import plan_dca_orders, plan_rebalance_sells,
 from dca_pipeline.execution.positions import last_prices, value_positions
 from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
-from dca_pipeline.ingestion.quality import split_valid_ohlcv
+from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.metadata import markdown_table
 from dca_pipeline.money import daily_contribution_centavos, to_brl
-from dca_pipeline.partitions import daily_partitions
+from dca_pipeline.partitions import DAILY
 from dca_pipeline.portfolio.assets import target_weights
-from dca_pipeline.resources import Broker, MarketData, PipelineConfig, Warehouse
+from dca_pipeline.execution.resources import Broker
+from dca_pipeline.ingestion.resources import MarketData
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
 from dca_pipeline.storage.raw_store import read_daily_window
 
-DAILY = daily_partitions(cached_settings())
 GROUP = "execution"
 PRICE_LOOKBACK_DAYS = 400  # a coin that stopped trading keeps its last close (see `price_date`), never vanishes
 

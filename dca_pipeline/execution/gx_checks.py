@@ -6,7 +6,8 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 from dca_pipeline.execution.assets import DAILY, dca_orders
 from dca_pipeline.execution.projection import day_orders
 from dca_pipeline.quality import expectations, gx_run
-from dca_pipeline.resources import PipelineConfig, Warehouse
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 
 
 @asset_check(asset=dca_orders, name="gx_expectations", partitions_def=DAILY, blocking=True,

@@ -13,7 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 
 import ccxt
 
-from dca_pipeline.execution.brokers import BrokerFill, BrokerReport, centavos
+from dca_pipeline.execution.broker_interface import BrokerFill, BrokerReport, centavos
 from dca_pipeline.execution.guards import OrderIntent
 from dca_pipeline.execution.mb_trading import MercadoBitcoinTrading
 from dca_pipeline.money import fee_centavos
@@ -36,7 +36,7 @@ def exchange_from_env(api_url: str | None = None, timeout_ms: int = 10_000) -> M
 
     During a key rotation both `DCA_MB_API_KEY`/`_SECRET` and `DCA_MB_API_KEY_NEXT`/`_SECRET_NEXT` (or their
     `*_FILE` variants) may be set: the first pair the exchange authorizes is used (governance.secrets)."""
-    from dca_pipeline.governance.secrets import SecretError, api_key_pairs, first_working_pair
+    from dca_pipeline.secrets import SecretError, api_key_pairs, first_working_pair
 
     try:
         pairs = api_key_pairs(prefix="DCA_MB_")

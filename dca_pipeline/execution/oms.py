@@ -13,7 +13,7 @@ import polars as pl
 
 from dca_pipeline.execution import events as ev
 from dca_pipeline.execution import ledger_views
-from dca_pipeline.execution.brokers import Broker, BrokerReport
+from dca_pipeline.execution.broker_interface import Broker, BrokerReport
 from dca_pipeline.execution.guards import GuardContext, OrderIntent, pre_send_guards
 
 

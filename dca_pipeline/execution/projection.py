@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from dca_pipeline.execution import ledger_views
-from dca_pipeline.execution.broker import FILL_SCHEMA
+from dca_pipeline.execution.paper_fill import FILL_SCHEMA
 from dca_pipeline.execution.ledger import CASH_SCHEMA, SCHEMA
 from dca_pipeline.execution.orders import ORDER_SCHEMA
 from dca_pipeline.money import to_brl

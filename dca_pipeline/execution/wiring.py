@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from dca_pipeline.config import Settings
-from dca_pipeline.execution.brokers import Broker, DailyPaperBroker
+from dca_pipeline.execution.broker_interface import Broker, DailyPaperBroker
 from dca_pipeline.execution.guards import GuardContext
 
 

@@ -1,4 +1,5 @@
-"""Governance assets, checks and jobs: config audit with the audit-chain check, ledger backup, kill switch, freezes.
+"""Governance assets, checks and ops: config audit with the audit-chain check, ledger backup, kill switch, freezes
+(their jobs and schedule: governance/definitions.py).
 
 Thin wrappers: every action is a plain function in dca_pipeline.governance; these only read the run context
 (actor, run id), call it and attach metadata (redacted, with the active environment).
@@ -13,20 +14,17 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     OpExecutionContext,
-    ScheduleDefinition,
     asset,
     asset_check,
-    define_asset_job,
-    in_process_executor,
-    job,
     op,
 )
 
-from dca_pipeline.config import cached_settings
 from dca_pipeline.governance import audit, backup, overrides
-from dca_pipeline.governance.environments import active_env, env_metadata, env_tags
-from dca_pipeline.governance.secrets import redact_metadata, scrub_errors
-from dca_pipeline.resources import PipelineConfig, Warehouse
+from dca_pipeline.config import active_env, env_metadata
+from dca_pipeline.partitions import cadence
+from dca_pipeline.secrets import redact_metadata, scrub_errors
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 
 GROUP = "governance"
 
@@ -58,7 +56,7 @@ def audit_chain_intact(warehouse: Warehouse) -> AssetCheckResult:
                             description=status.reason or f"{status.entries} entries, chain intact", metadata=meta)
 
 
-@asset(group_name=GROUP, description="Point-in-time snapshot of the ledger, audit log and config in $DCA_HOME/backups.")
+@asset(group_name=GROUP, tags=cadence("maintenance"), description="Point-in-time snapshot of the ledger, audit log and config in $DCA_HOME/backups.")
 @scrub_errors
 def ledger_backup(context: AssetExecutionContext, pipeline_config: PipelineConfig, warehouse: Warehouse) -> MaterializeResult:
     settings = pipeline_config.settings()
@@ -70,14 +68,6 @@ def ledger_backup(context: AssetExecutionContext, pipeline_config: PipelineConfi
     meta = {**env_metadata(), "path": MetadataValue.path(str(target)), "files": len(verified.files),
             "encrypted": bool(verified.manifest["encrypted"]), "audit_entries": verified.manifest["audit"]["entries"]}
     return MaterializeResult(metadata=redact_metadata(meta))
-
-
-ledger_backup_job = define_asset_job("ledger_backup_job", selection=[ledger_backup], executor_def=in_process_executor,
-                                     tags=env_tags(), description="Snapshot the ledger (see docs/operations.md).")
-ledger_backup_schedule = ScheduleDefinition(
-    name="ledger_backup_schedule", job=ledger_backup_job, cron_schedule="30 2 * * *",
-    execution_timezone=cached_settings().timezone,  # 02:30 São Paulo, after the 01:15 daily run
-)
 
 
 class KillSwitchConfig(Config):
@@ -109,22 +99,3 @@ def unfreeze_asset_op(context: OpExecutionContext, config: FreezeConfig, warehou
     actor, run_id = _actor(context)
     overrides.unfreeze_asset(config.symbol, actor=actor, run_id=run_id, db=warehouse.db())
     context.log.warning(f"{config.symbol} unfrozen")
-
-
-@job(tags=env_tags(), executor_def=in_process_executor, description="Kill switch: run config {on: true|false, reason}.")
-def kill_switch() -> None:
-    set_kill_switch_op()
-
-
-@job(tags=env_tags(), executor_def=in_process_executor, description="Freeze an asset: run config {symbol, reason}.")
-def freeze_asset() -> None:
-    freeze_asset_op()
-
-
-@job(tags=env_tags(), executor_def=in_process_executor, description="Unfreeze an asset: run config {symbol}.")
-def unfreeze_asset() -> None:
-    unfreeze_asset_op()
-
-
-GOVERNANCE_JOBS = [ledger_backup_job, kill_switch, freeze_asset, unfreeze_asset]
-GOVERNANCE_SCHEDULES = [ledger_backup_schedule]

@@ -55,7 +55,7 @@ def append(db: Path, action: str, subject: str, *, actor: str = "system", run_id
 def append_in(cur: Any, action: str, subject: str, *, actor: str = "system", run_id: str = "",
               before: Any = None, after: Any = None, at: datetime | None = None) -> dict[str, Any]:
     """Append one entry with an open transaction's cursor, so the audited change and its entry commit together."""
-    from dca_pipeline.governance.secrets import redact
+    from dca_pipeline.secrets import redact
 
     if not action or not subject:
         raise ValueError(f"audit entry needs an action and a subject (got action={action!r}, subject={subject!r})")

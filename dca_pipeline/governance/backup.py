@@ -53,7 +53,7 @@ def _snapshot_warehouse(db: Path, target: Path) -> bool:
 def make_backup(settings, home: Path | None = None, keep: int | None = None, now: datetime | None = None) -> Path:  # noqa: ANN001
     """Snapshot warehouse, effective config and control files into backups/<timestamp>/ and prune old ones."""
     from dca_pipeline.governance import audit
-    from dca_pipeline.governance.environments import active_env
+    from dca_pipeline.config import active_env
 
     home = home or dca_home()
     db = warehouse_path() if home == dca_home() else home / WAREHOUSE_FILE

@@ -60,7 +60,7 @@ def decide_buy(
 
 def skip_alert(decision: BuyDecision, day: str):  # noqa: ANN201 - monitoring.alerts.Alert
     """The WARNING alert for a skipped buy (None when the buy goes ahead)."""
-    from dca_pipeline.monitoring.alerts import Alert, Severity
+    from dca_pipeline.governance.alerts import Alert, Severity
 
     if decision.buy:
         return None
@@ -75,7 +75,7 @@ def skip_alert(decision: BuyDecision, day: str):  # noqa: ANN201 - monitoring.al
 def decide_and_alert(source_health: Mapping[str, bool], price_times: Mapping[str, datetime | None], day: str,
                      budget_centavos: int, max_age_hours: int, now: datetime | None = None, router=None) -> BuyDecision:  # noqa: ANN001
     """`decide_buy` plus the WARNING alert through the alert router when the day is skipped (what the plan calls)."""
-    from dca_pipeline.monitoring.alerts import router_from_env
+    from dca_pipeline.governance.alerts import router_from_env
 
     decision = decide_buy(source_health, price_times, now or datetime.now(timezone.utc), timedelta(hours=max_age_hours),
                           budget_centavos)

@@ -14,22 +14,22 @@ from dagster import (
 )
 from dagster import Backoff, Jitter, RetryPolicy
 
-from dca_pipeline.config import cached_settings
 from dca_pipeline.metadata import markdown_table
-from dca_pipeline.ingestion.quality import duplicate_keys, missing_symbol_days, ohlc_violations, split_valid_ohlcv
-from dca_pipeline.partitions import daily_partitions, month_start, monthly_partitions
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.row_rules import duplicate_keys, missing_symbol_days, ohlc_violations, split_valid_ohlcv
+from dca_pipeline.partitions import DAILY, MONTHLY, cadence, month_start
+from dca_pipeline.ingestion.errors import DataNotAvailable
+from dca_pipeline.ingestion.resources import MarketData
+from dca_pipeline.ingestion.sources import ReplaySource
 from dca_pipeline.storage.raw_store import read_quarantine, write_quarantine
+from dca_pipeline.storage.resources import Warehouse
 
-SETTINGS = cached_settings()
-DAILY = daily_partitions(SETTINGS)
-MONTHLY = monthly_partitions(SETTINGS)
 GROUP = "ingestion"
 # exchange and reference APIs fail transiently: retry with exponential backoff and jitter before failing the run
 NETWORK_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 # daily raw data: one Parquet file per day, a range backfilled in one run, one exchange call at a time
 DAILY_RAW = dict(
     group_name=GROUP,
+    tags=cadence("daily"),  # daily_job and ingest_history_job
     partitions_def=DAILY,
     backfill_policy=BackfillPolicy.single_run(),
     io_manager_key="parquet_io_manager",
@@ -43,15 +43,19 @@ _preview = markdown_table
 
 
 @asset(**DAILY_RAW)
-def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
+def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData, warehouse: Warehouse) -> pl.DataFrame:
     """Every listed symbol's daily bar in BRL; invalid rows go to `ingestion.quarantine` with a reason."""
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date() - timedelta(days=1)
-    bars = market_data.client().fetch_ohlcv_1d(start, end)
+    client = market_data.client()
+    bars = client.fetch_ohlcv_1d(start, end)
+    if bars.is_empty() and isinstance(client, ReplaySource):  # partitions run to today; the bundle ends earlier
+        first, last = client.data_range()
+        raise DataNotAvailable(client.name, "daily bars", None, start, end, f"the bundled history covers {first} .. {last}")
     valid, quarantined = split_valid_ohlcv(bars)
     for key in context.partition_keys:
         write_quarantine(
-            "raw_ohlcv_1d", key, quarantined.filter(pl.col("date").cast(pl.String) == key), market_data.source
+            warehouse.db(), "raw_ohlcv_1d", key, quarantined.filter(pl.col("date").cast(pl.String) == key), market_data.source
         )
     context.add_output_metadata(
         {
@@ -76,6 +80,7 @@ def fx_usd_brl(context: AssetExecutionContext, market_data: MarketData) -> pl.Da
 
 @asset(
     group_name=GROUP,
+    tags=cadence("monthly"),
     partitions_def=MONTHLY,
     io_manager_key="parquet_io_manager",
     metadata={"partition_column": "month"},
@@ -112,13 +117,13 @@ def unique_symbol_date(raw_ohlcv_1d: pl.DataFrame) -> AssetCheckResult:
 
 @asset_check(asset=raw_ohlcv_1d, partitions_def=DAILY, description="every symbol the market lists has a valid bar for every day")
 def no_missing_symbol_days(
-    context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame, market_data: MarketData
+    context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame, market_data: MarketData, warehouse: Warehouse
 ) -> AssetCheckResult:
     days = raw_ohlcv_1d["date"]
     if days.is_empty():
         return AssetCheckResult(passed=False, metadata={"error": "partition holds no bars at all"})
     expected = market_data.client().listed_symbols(days.min(), days.max())
-    quarantined = read_quarantine("raw_ohlcv_1d", days.min(), days.max()).select("symbol", "date", "reason")
+    quarantined = read_quarantine(warehouse.db(), "raw_ohlcv_1d", days.min(), days.max()).select("symbol", "date", "reason")
     missing = missing_symbol_days(raw_ohlcv_1d, expected).join(quarantined, on=["symbol", "date"], how="left")
     missing = missing.with_columns(pl.col("reason").fill_null("not delivered by the source"))
     return AssetCheckResult(

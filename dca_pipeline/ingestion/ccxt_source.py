@@ -15,6 +15,7 @@ from typing import Any, Callable, TypeVar
 import polars as pl
 
 from dca_pipeline.ingestion.errors import DataNotAvailable, SourceError
+from dca_pipeline.ingestion.sources import OHLCV_SCHEMA, ReplaySource
 from dca_pipeline.ingestion.retry import (
     RequestBudget,
     RetryLog,
@@ -28,10 +29,6 @@ T = TypeVar("T")
 TIMEFRAMES = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 MB_IDS = ("mercadobitcoin", "mercado")
 PRICE_COLS = ("open", "high", "low", "close", "volume")
-OHLCV_SCHEMA = {
-    "symbol": pl.String, "ts": pl.Datetime("us", "UTC"), "open": pl.Float64, "high": pl.Float64,
-    "low": pl.Float64, "close": pl.Float64, "volume": pl.Float64, "volume_brl": pl.Float64,
-}
 BOOK_SCHEMA = {"symbol": pl.String, "ts": pl.Datetime("us", "UTC"), "side": pl.String, "level": pl.Int32, "price": pl.Float64, "amount": pl.Float64}
 TRADES_SCHEMA = {"symbol": pl.String, "ts": pl.Datetime("us", "UTC"), "trade_id": pl.String, "side": pl.String, "price": pl.Float64, "amount": pl.Float64}
 MARKETS_SCHEMA = {
@@ -138,7 +135,6 @@ class CcxtSource:
         self.sleep, self.rng = sleep, rng or random.Random()
         self.last_log = RetryLog()  # attempts and waits of the most recent request (for metadata and tests)
         self.requests = 0
-        from dca_pipeline.ingestion.sources import ReplaySource  # USD/BRL and caps default to the bundle
 
         self._replay = ReplaySource()
         self.fx_source = fx_source or self._replay

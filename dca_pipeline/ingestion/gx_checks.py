@@ -2,12 +2,9 @@
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
-from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
-from dca_pipeline.partitions import daily_partitions
+from dca_pipeline.partitions import DAILY
 from dca_pipeline.quality import expectations, gx_run
-
-DAILY = daily_partitions(cached_settings())
 
 
 def run_label(context: AssetCheckExecutionContext, asset: str) -> str:

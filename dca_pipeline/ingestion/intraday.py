@@ -10,8 +10,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 
-from dca_pipeline.ingestion.quality import split_valid_ohlcv
-from dca_pipeline.ingestion.quality_gates import expected_bars, fill_gaps, split_valid_order_book, split_valid_trades
+from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
+from dca_pipeline.ingestion.dataset_rules import expected_bars, fill_gaps, split_valid_order_book, split_valid_trades
 from dca_pipeline.storage import parquet_store
 
 

@@ -1,6 +1,6 @@
 """Partitioned data-quality checks on the raw datasets. Blocking (ERROR) where bad data would corrupt trading —
 row rules, duplicate keys, too many rejected rows, exchange price far from the reference — WARN for the rest
-(gaps, staleness, statistical anomalies, crossed books). Logic lives in quality.py / quality_gates.py."""
+(gaps, staleness, statistical anomalies, crossed books). Logic lives in row_rules.py / dataset_rules.py."""
 
 from datetime import date, datetime, timedelta, timezone
 
@@ -11,20 +11,23 @@ from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.ingestion.intraday import SourceCannotServe, active_markets, call_source, day_window, wanted_symbols
 from dca_pipeline.ingestion.intraday_assets import order_book_snapshots, raw_ohlcv_1h, raw_ohlcv_1m, raw_trades
-from dca_pipeline.ingestion.quality import duplicate_keys, ohlc_violations
-from dca_pipeline.ingestion.quality_gates import (
+from dca_pipeline.ingestion.row_rules import duplicate_keys, ohlc_violations
+from dca_pipeline.ingestion.dataset_rules import (
     crossed_books, cross_source_deviations, expected_bars, find_gaps, return_outliers, stale_symbols, volume_spikes,
 )
 from dca_pipeline.metadata import markdown_table
-from dca_pipeline.partitions import daily_partitions
+from dca_pipeline.partitions import DAILY
 from dca_pipeline.paths import warehouse_path
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.resources import MarketData
 from dca_pipeline.storage import parquet_store, quarantine
 from dca_pipeline.storage.raw_store import read_daily_window
 
-SETTINGS = cached_settings()
-DAILY = daily_partitions(SETTINGS)
-QUALITY = SETTINGS.quality
+def _settings():  # noqa: ANN202 - read when an asset or check runs, never at import
+    return cached_settings()
+
+
+def _quality():  # noqa: ANN202
+    return cached_settings().quality
 
 
 def _day(context: AssetCheckExecutionContext) -> date:
@@ -43,9 +46,9 @@ def _rows_of(dataset: str, frame: pl.DataFrame, day: date, last: date | None = N
     total = rejected + len(frame)
     share = rejected / total if total else 0.0
     return AssetCheckResult(
-        passed=share <= QUALITY.max_quarantine_fraction,
+        passed=share <= _quality().max_quarantine_fraction,
         metadata={"quarantined_rows": rejected, "stored_rows": len(frame), "share": round(share, 4),
-                  "max_share": QUALITY.max_quarantine_fraction,
+                  "max_share": _quality().max_quarantine_fraction,
                   "partition": str(day) if last in (None, day) else f"{day}..{last}"},
     )
 
@@ -70,11 +73,11 @@ def close_matches_reference(
         reference = call_source(client, "fetch_reference_prices_brl", first, last)
     except SourceCannotServe as exc:
         return AssetCheckResult(passed=True, metadata={"compared": 0, "reference": f"none: {exc}"})
-    bad = cross_source_deviations(raw_ohlcv_1d, reference, QUALITY.cross_source_tolerance)
+    bad = cross_source_deviations(raw_ohlcv_1d, reference, _quality().cross_source_tolerance)
     compared = raw_ohlcv_1d.join(reference.select("symbol", "date"), on=["symbol", "date"], how="inner")
     return AssetCheckResult(
         passed=bad.is_empty(),
-        metadata={"compared": len(compared), "deviating": len(bad), "tolerance": QUALITY.cross_source_tolerance,
+        metadata={"compared": len(compared), "deviating": len(bad), "tolerance": _quality().cross_source_tolerance,
                   "sample": markdown_table(bad)},
     )
 
@@ -82,12 +85,12 @@ def close_matches_reference(
 @asset_check(asset=raw_ohlcv_1d, partitions_def=DAILY, description="robust z-score of daily log returns and volume spikes vs the trailing window")
 def daily_anomalies(context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame) -> AssetCheckResult:
     first, last = _day_range(context)
-    history = read_daily_window("raw_ohlcv_1d", first - timedelta(days=QUALITY.anomaly_lookback_days), last)
+    history = read_daily_window("raw_ohlcv_1d", first - timedelta(days=_quality().anomaly_lookback_days), last)
     if history.is_empty():
         history = raw_ohlcv_1d
     in_run = pl.col("date").is_between(first, last)
-    outliers = return_outliers(history, "date", QUALITY.return_z_threshold).filter(in_run)
-    spikes = volume_spikes(history, "date", QUALITY.volume_spike_factor).filter(in_run)
+    outliers = return_outliers(history, "date", _quality().return_z_threshold).filter(in_run)
+    spikes = volume_spikes(history, "date", _quality().volume_spike_factor).filter(in_run)
     return AssetCheckResult(
         passed=outliers.is_empty() and spikes.is_empty(), severity=AssetCheckSeverity.WARN,
         metadata={"return_outliers": len(outliers), "volume_spikes": len(spikes),
@@ -125,7 +128,7 @@ def _bar_checks(asset_def: AssetsDefinition, timeframe: str) -> list:
         day = _day(context)
         bars = parquet_store.read_partition(dataset, day)
         markets = active_markets(market_data.client())
-        symbols = wanted_symbols(SETTINGS.storage.intraday_symbols, markets) or bars["symbol"].unique().to_list()
+        symbols = wanted_symbols(_settings().storage.intraday_symbols, markets) or bars["symbol"].unique().to_list()
         if not symbols:
             return AssetCheckResult(passed=True, severity=AssetCheckSeverity.WARN, metadata={"note": "no data and no symbol list for this day"})
         expected_syms = pl.DataFrame({"symbol": symbols}, schema={"symbol": pl.String})
@@ -146,9 +149,9 @@ def _bar_checks(asset_def: AssetsDefinition, timeframe: str) -> list:
         day = _day(context)
         bars = parquet_store.read_partition(dataset, day)
         real = bars.filter(~pl.col("filled")) if "filled" in bars.columns else bars
-        symbols = list(SETTINGS.storage.intraday_symbols) or bars["symbol"].unique().sort().to_list()
+        symbols = list(_settings().storage.intraday_symbols) or bars["symbol"].unique().sort().to_list()
         as_of = min(day_window(day)[1], datetime.now(timezone.utc))
-        stale = stale_symbols(real, symbols, as_of, timeframe, QUALITY.stale_after_bars)
+        stale = stale_symbols(real, symbols, as_of, timeframe, _quality().stale_after_bars)
         return AssetCheckResult(
             passed=stale.is_empty(), severity=AssetCheckSeverity.WARN,
             metadata={"stale_symbols": len(stale), "as_of": as_of.isoformat(), "sample": markdown_table(stale)},
@@ -159,8 +162,8 @@ def _bar_checks(asset_def: AssetsDefinition, timeframe: str) -> list:
     def anomalies(context: AssetCheckExecutionContext) -> AssetCheckResult:
         bars = parquet_store.read_partition(dataset, _day(context))
         real = bars.filter(~pl.col("filled")) if "filled" in bars.columns else bars
-        outliers = return_outliers(real, "ts", QUALITY.return_z_threshold)
-        spikes = volume_spikes(real, "ts", QUALITY.volume_spike_factor)
+        outliers = return_outliers(real, "ts", _quality().return_z_threshold)
+        spikes = volume_spikes(real, "ts", _quality().volume_spike_factor)
         return AssetCheckResult(
             passed=outliers.is_empty() and spikes.is_empty(), severity=AssetCheckSeverity.WARN,
             metadata={"return_outliers": len(outliers), "volume_spikes": len(spikes),

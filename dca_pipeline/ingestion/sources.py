@@ -10,6 +10,11 @@ from dca_pipeline.ingestion import bundle
 from dca_pipeline.ingestion.errors import DataNotAvailable, SourceError
 from dca_pipeline.ingestion.fx import daily_fx, usd_bars_to_brl
 
+OHLCV_SCHEMA = {  # candles as every source returns them (timestamped, UTC)
+    "symbol": pl.String, "ts": pl.Datetime("us", "UTC"), "open": pl.Float64, "high": pl.Float64,
+    "low": pl.Float64, "close": pl.Float64, "volume": pl.Float64, "volume_brl": pl.Float64,
+}
+
 FX_LOOKBACK_DAYS = 10  # long enough to bridge a weekend plus a run of holidays
 
 
@@ -149,8 +154,6 @@ def _as_utc(value: date | datetime) -> datetime:
 
 
 def _empty_ohlcv_ts() -> pl.DataFrame:
-    from dca_pipeline.ingestion.ccxt_source import OHLCV_SCHEMA
-
     return pl.DataFrame(schema=OHLCV_SCHEMA)
 
 
@@ -164,7 +167,4 @@ def _empty_ohlcv() -> pl.DataFrame:
 
 
 
-from dca_pipeline.ingestion.ccxt_source import CcxtSource  # noqa: E402 - re-exported, kept importable here
-from dca_pipeline.ingestion.failover import FailoverSource  # noqa: E402
-
-__all__ = ["CcxtSource", "DataNotAvailable", "FailoverSource", "MarketDataSource", "ReplaySource", "SourceError"]
+__all__ = ["DataNotAvailable", "MarketDataSource", "OHLCV_SCHEMA", "ReplaySource", "SourceError"]

@@ -1,24 +1,22 @@
-"""Raw-store maintenance: retention of old partitions, the `raw.*` DuckDB views and the symbol listings table,
-with the job and daily schedule (America/Sao_Paulo) that run them."""
+"""Raw-store maintenance: retention of old partitions, the `raw.*` DuckDB views and the symbol listings table
+(run by `raw_maintenance_job`, see ingestion/definitions.py)."""
 
 from datetime import date, datetime, timezone
 
 import duckdb
 import polars as pl
-from dagster import (
-    AssetExecutionContext, Config, MaterializeResult, ScheduleEvaluationContext, RunRequest, asset,
-    define_asset_job, in_process_executor, schedule,
-)
+from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
-from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.intraday import active_markets
 from dca_pipeline.ingestion.listings import build_listings
 from dca_pipeline.metadata import markdown_table
-from dca_pipeline.resources import MarketData, Warehouse
+from dca_pipeline.ingestion.resources import MarketData
+from dca_pipeline.partitions import cadence
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import parquet_store
 from dca_pipeline.storage.retention import apply_retention
 
-SETTINGS = cached_settings()
 LISTING_GRACE_DAYS = 7  # without a market list: a symbol with no bar for a week has left the market
 
 
@@ -28,11 +26,12 @@ class RetentionConfig(Config):
     as_of: str = ""
 
 
-@asset(group_name="ingestion", kinds={"parquet", "duckdb"}, deps=["raw_ohlcv_1d", "raw_ohlcv_1h", "raw_ohlcv_1m", "order_book_snapshots", "raw_trades"])
-def raw_retention(context: AssetExecutionContext, config: RetentionConfig, warehouse: Warehouse) -> MaterializeResult:
+@asset(group_name="ingestion", tags=cadence("maintenance"), kinds={"parquet", "duckdb"}, deps=["raw_ohlcv_1d", "raw_ohlcv_1h", "raw_ohlcv_1m", "order_book_snapshots", "raw_trades"])
+def raw_retention(context: AssetExecutionContext, config: RetentionConfig, warehouse: Warehouse,
+                  pipeline_config: PipelineConfig) -> MaterializeResult:
     """Delete raw partitions past `storage.*_days` (and their quarantine rows); metadata lists every one removed."""
     today = date.fromisoformat(config.as_of) if config.as_of else datetime.now(timezone.utc).date()
-    retention = SETTINGS.storage.retention_days()
+    retention = pipeline_config.settings().storage.retention_days()
     removed = apply_retention(retention, today, warehouse.db())
     views = parquet_store.create_views(warehouse.db())
     rows = pl.DataFrame(
@@ -47,7 +46,7 @@ def raw_retention(context: AssetExecutionContext, config: RetentionConfig, wareh
     return MaterializeResult(metadata=meta)
 
 
-@asset(group_name="ingestion", io_manager_key="warehouse_io_manager", metadata={"schema": "ingestion"}, deps=["raw_ohlcv_1d"], kinds={"polars", "duckdb"})
+@asset(group_name="ingestion", tags=cadence("maintenance"), io_manager_key="warehouse_io_manager", metadata={"schema": "ingestion"}, deps=["raw_ohlcv_1d"], kinds={"polars", "duckdb"})
 def symbol_listings(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
     """Every symbol ever seen with first_seen, last_seen and delisted_on (null while listed); history keeps it."""
     dataset = "ohlcv_1d"
@@ -67,54 +66,3 @@ def symbol_listings(context: AssetExecutionContext, market_data: MarketData) -> 
     context.add_output_metadata({"symbols": len(listings), "active": int(listings["active"].sum()),
                                  "delisted": len(gone), "delisted_sample": markdown_table(gone)})
     return listings
-
-
-raw_maintenance_job = define_asset_job(
-    "raw_maintenance_job",
-    selection=["raw_retention", "symbol_listings"],
-    executor_def=in_process_executor,
-    description="Apply raw-data retention, refresh the raw.* views and the symbol listings.",
-)
-
-
-@schedule(job=raw_maintenance_job, cron_schedule="30 2 * * *", execution_timezone=SETTINGS.timezone)
-def raw_maintenance_schedule(context: ScheduleEvaluationContext) -> RunRequest:
-    """02:30 in São Paulo every day (after the daily ingestion at 01:15)."""
-    return RunRequest(run_key=context.scheduled_execution_time.date().isoformat())
-
-
-def _daily_partitions():  # noqa: ANN202 - the DailyPartitionsDefinition shared by the raw assets
-    from dca_pipeline.partitions import daily_partitions
-
-    return daily_partitions(SETTINGS)
-
-
-intraday_job = define_asset_job(
-    "intraday_job",
-    selection=["raw_ohlcv_1h", "raw_ohlcv_1m", "raw_trades"],
-    partitions_def=_daily_partitions(),
-    executor_def=in_process_executor,
-    description="Hourly and minute bars and public trades of one closed UTC day, with their checks.",
-)
-order_book_job = define_asset_job(
-    "order_book_job",
-    selection=["order_book_snapshots"],
-    partitions_def=_daily_partitions(),
-    executor_def=in_process_executor,
-    description="One top-of-book snapshot per market, added to today's partition.",
-)
-
-
-@schedule(job=intraday_job, cron_schedule="20 1 * * *", execution_timezone=SETTINGS.timezone)
-def intraday_schedule(context: ScheduleEvaluationContext) -> RunRequest:
-    """01:20 in São Paulo: the previous UTC day is closed; ingest its intraday data."""
-    from dca_pipeline.monitoring.orchestration import previous_utc_day_request
-
-    return previous_utc_day_request(context)
-
-
-@schedule(job=order_book_job, cron_schedule="0 * * * *", execution_timezone=SETTINGS.timezone)
-def order_book_schedule(context: ScheduleEvaluationContext) -> RunRequest:
-    """Every hour: a snapshot into today's (UTC) partition (live sources only; stopped by default)."""
-    now = context.scheduled_execution_time.astimezone(timezone.utc)
-    return RunRequest(run_key=now.strftime("%Y-%m-%dT%H"), partition_key=now.date().isoformat())

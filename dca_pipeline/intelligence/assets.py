@@ -6,18 +6,17 @@ import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, MetadataValue, asset, asset_check
 
 from dca_pipeline.analytics.assets import features_daily
-from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
-from dca_pipeline.intelligence.assets_constants import REGIME_HISTORY_DAYS
+from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
 from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, empty_tier_warning, empty_tiers, tiers_for_month
 from dca_pipeline.metadata import markdown_table
-from dca_pipeline.partitions import month_start, monthly_partitions
-from dca_pipeline.resources import PipelineConfig, Warehouse
+from dca_pipeline.partitions import MONTHLY, month_start
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
-from dca_pipeline.universe import history_before
+from dca_pipeline.ingestion.universe import history_before
 
-MONTHLY = monthly_partitions(cached_settings())
 FACTOR_HISTORY_DAYS = 400  # GARCH needs a year of returns; momentum 180 days
 WAREHOUSE_META = {"schema": "intelligence", "partition_column": "month"}
 # monthly tables `intelligence.<asset>`, computed from raw bars published before the month

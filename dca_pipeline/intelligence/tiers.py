@@ -92,7 +92,7 @@ TIER_COLUMNS = ("month", "symbol", "tier", "market_cap_usd", "rank", "avg_volume
 def tiers_for_month(bars: pl.DataFrame, caps: pl.DataFrame, month: date, settings: Settings) -> pl.DataFrame:
     """The month's tier table from bars before the month: the universe listed on the month's eve (minus
     excluded bases), 30-day mean BRL volume, and the market caps and ranks known at the month's start."""
-    from dca_pipeline.universe import investable
+    from dca_pipeline.ingestion.universe import investable
 
     eve = month - timedelta(days=1)
     recent = bars.filter(pl.col("date").is_between(month - timedelta(days=VOLUME_WINDOW_DAYS), eve))

@@ -1,1 +1,1 @@
-"""Layer 6: performance, schedules, sensors and alerts."""
+"""Layer 6: portfolio performance, the backtest report, the daily job and schedule, alert sensors."""

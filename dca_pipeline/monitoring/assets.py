@@ -5,15 +5,14 @@ from datetime import date, timedelta
 import polars as pl
 from dagster import AssetCheckResult, AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset, asset_check
 
-from dca_pipeline.config import cached_settings
 from dca_pipeline.execution import ledger
-from dca_pipeline.monitoring.performance import next_day_performance
+from dca_pipeline.execution.performance import next_day_performance
 from dca_pipeline.money import to_brl
-from dca_pipeline.partitions import daily_partitions
-from dca_pipeline.resources import PipelineConfig, Warehouse
+from dca_pipeline.partitions import DAILY, cadence
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
 
-DAILY = daily_partitions(cached_settings())
 
 PERFORMANCE_SCHEMA = {
     "date": pl.Date,
@@ -41,6 +40,7 @@ def _previous(db, day: date) -> tuple[int, float]:  # noqa: ANN001
 
 @asset(
     group_name="monitoring",
+    tags=cadence("daily"),
     partitions_def=DAILY,
     io_manager_key="warehouse_io_manager",
     metadata={"schema": "monitoring", "partition_column": "date"},
@@ -108,12 +108,12 @@ class BacktestConfig(Config):
 
 
 @asset(group_name="monitoring", kinds={"polars", "html"})
-def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipeline_config: PipelineConfig) -> MaterializeResult:
+def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipeline_config: PipelineConfig,
+                    warehouse: Warehouse) -> MaterializeResult:
     """Walk-forward backtest over the bundled history through the production functions, with an HTML tearsheet
     in $DCA_HOME/reports and the headline metrics (vs BTC-only and equal-weight DCA) in this asset's metadata."""
     from dca_pipeline.backtest import run_backtest
     from dca_pipeline.backtest.report import metrics_rows, write_tearsheet
-    from dca_pipeline.paths import dca_home
 
     start, end = date.fromisoformat(config.start), date.fromisoformat(config.end)
     from dca_pipeline.backtest.sweep import override
@@ -128,7 +128,7 @@ def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipe
         from dca_pipeline.backtest.attribution import attribution
 
         parts = attribution(settings, start, end, result)
-    path = write_tearsheet(result, dca_home() / "reports" / f"backtest_{start}_{end}.html", f"Backtest {start} → {end}", parts)
+    path = write_tearsheet(result, warehouse.reports_dir() / f"backtest_{start}_{end}.html", f"Backtest {start} → {end}", parts)
     last = result.benchmarks.row(-1, named=True)
     rows = metrics_rows(result.metrics) + [
         ("btc_dca_value_brl", f"{float(last['btc_dca_brl']):,.2f}"),

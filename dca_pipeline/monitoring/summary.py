@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from dca_pipeline.monitoring.alerts import Alert, Severity
-from dca_pipeline.paths import warehouse_path
+from dca_pipeline.governance.alerts import Alert, Severity
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
 
 
-def daily_summary_alert(day: str, failed_checks: list[str] | None = None) -> Alert:
+def daily_summary_alert(day: str, failed_checks: list[str] | None = None, warehouse: Warehouse | None = None) -> Alert:
     """INFO (WARNING when a check failed) with orders, fills, value, P&L, TWR and the month's regime."""
-    db, d = warehouse_path(), date.fromisoformat(day)
+    db, d = (warehouse or Warehouse()).db(), date.fromisoformat(day)
     orders = duck.query(db, "select count(*) as n, coalesce(sum(amount_brl), 0)::double as s from execution.dca_orders where date = ?", [d])
     fills = duck.query(db, "select count(*) as n, coalesce(sum(fee_brl), 0)::double as f from execution.fills where date = ?", [d])
     perf = duck.query(db, "select value_brl, invested_brl, pnl_brl, twr from monitoring.portfolio_performance where date = ?", [d])

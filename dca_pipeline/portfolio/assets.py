@@ -5,16 +5,15 @@ from datetime import date, timedelta
 import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, MetadataValue, asset, asset_check
 
-from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.metadata import markdown_table
-from dca_pipeline.partitions import month_start, monthly_partitions
+from dca_pipeline.partitions import MONTHLY, month_start
 from dca_pipeline.portfolio.targets import build_targets
-from dca_pipeline.resources import PipelineConfig, Warehouse
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
-from dca_pipeline.universe import history_before
+from dca_pipeline.ingestion.universe import history_before
 
-MONTHLY = monthly_partitions(cached_settings())
 
 
 def previous_targets(db, month: date) -> pl.DataFrame:  # noqa: ANN001

@@ -6,6 +6,7 @@ with a reason stays in polars (`ingestion/quality.py`): these suites judge the f
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +28,15 @@ class Suite:
     derived: dict[str, pl.Expr] = field(default_factory=dict)
 
 
-def _gxe() -> Any:
-    from dca_pipeline.quality.gx_run import gx_module
+def gx_module() -> Any:
+    """`great_expectations`, imported on first use with its usage analytics off (no network from a check)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations
 
+    return great_expectations
+
+
+def _gxe() -> Any:
     return gx_module().expectations
 
 

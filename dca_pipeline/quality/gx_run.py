@@ -21,19 +21,11 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
 from dca_pipeline.metadata import markdown_table
 from dca_pipeline.paths import dca_home
-from dca_pipeline.quality.expectations import Suite
+from dca_pipeline.quality.expectations import Suite, gx_module
 
 SAMPLE_ROWS = 10
 DATASOURCE = "dca_frames"
 KEEP_RESULTS = 60  # validation results kept per suite (and shown in Data Docs); rebuilding the index reads them all
-
-
-def gx_module() -> Any:
-    """`great_expectations`, imported on first use with its usage analytics off (no network from a check)."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations
-
-    return great_expectations
 
 
 def gx_root(home: Path | None = None) -> Path:

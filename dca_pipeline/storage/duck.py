@@ -62,8 +62,8 @@ def _connect_with_retry(path: str) -> duckdb.DuckDBPyConnection:
 
 def _ledger_key() -> str | None:
     """$DCA_LEDGER_KEY (or the file named by $DCA_LEDGER_KEY_FILE); required in the paper and live environments."""
-    from dca_pipeline.governance.environments import active_env, encryption_required
-    from dca_pipeline.governance.secrets import SecretError, read_secret
+    from dca_pipeline.config import active_env, encryption_required
+    from dca_pipeline.secrets import SecretError, read_secret
 
     try:
         key = read_secret(LEDGER_KEY_VAR)

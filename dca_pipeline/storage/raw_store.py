@@ -7,7 +7,6 @@ from pathlib import Path
 
 import polars as pl
 
-from dca_pipeline.paths import warehouse_path
 from dca_pipeline.storage import parquet_store, quarantine
 
 
@@ -22,17 +21,17 @@ def read_daily_window(asset: str, start: date, end: date, symbols: list[str] | N
     return frame if len(frame) or frame.columns else pl.DataFrame()
 
 
-def write_quarantine(asset: str, key: str, rows: pl.DataFrame, source: str = "") -> int:
+def write_quarantine(db: Path, asset: str, key: str, rows: pl.DataFrame, source: str = "") -> int:
     """Replace the quarantined rows of one partition (an empty frame clears it); returns how many were stored."""
     dataset = parquet_store.dataset_for(asset)
     records = quarantine.to_records(dataset, key, rows, source)
-    quarantine.replace(warehouse_path(), dataset, key, records)
+    quarantine.replace(db, dataset, key, records)
     return len(records)
 
 
-def read_quarantine(asset: str, start: date, end: date) -> pl.DataFrame:
+def read_quarantine(db: Path, asset: str, start: date, end: date) -> pl.DataFrame:
     """Quarantined rows (symbol, date, reason, ts, source, row_json ...) for start <= partition <= end."""
-    rows = quarantine.read(warehouse_path(), parquet_store.dataset_for(asset), start, end)
+    rows = quarantine.read(db, parquet_store.dataset_for(asset), start, end)
     return rows.with_columns(pl.col("ts").dt.date().alias("date")).select(
         "symbol", "date", "reason", *[c for c in rows.columns if c not in ("symbol", "reason")]
     )

@@ -96,10 +96,11 @@ def test_backtest_report_asset_attaches_summary_and_tearsheet() -> None:
     from dca_pipeline.monitoring.assets import backtest_report
     from dca_pipeline.paths import dca_home
     from dca_pipeline.resources import PipelineConfig
+    from dca_pipeline.storage.resources import Warehouse
 
     result = materialize(
         [backtest_report],
-        resources={"pipeline_config": PipelineConfig()},
+        resources={"pipeline_config": PipelineConfig(), "warehouse": Warehouse()},
         run_config={"ops": {"backtest_report": {"config": {"start": "2021-01-01", "end": "2021-01-31", "regime_timeline": False,
                                                            "overrides": ["portfolio.objective=max_sharpe"]}}}},
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from dca_pipeline.execution import oms
-from dca_pipeline.execution.book_broker import Book, BookPaperBroker
+from dca_pipeline.execution.paper_book_broker import Book, BookPaperBroker
 from dca_pipeline.execution.guards import GuardContext, OrderIntent
 from dca_pipeline.execution.orders import plan_dca_orders
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 import polars as pl
 
 from dca_pipeline.execution import ledger
-from dca_pipeline.execution.broker import paper_fills
+from dca_pipeline.execution.paper_fill import paper_fills
 from dca_pipeline.execution.orders import plan_dca_orders
 from dca_pipeline.paths import warehouse_path
 from dca_pipeline.storage import duck

@@ -7,8 +7,8 @@ import pytest
 
 from dca_pipeline.execution import events as ev
 from dca_pipeline.execution import ledger_views, oms
-from dca_pipeline.execution.book_broker import Book, BookPaperBroker
-from dca_pipeline.execution.brokers import DailyPaperBroker
+from dca_pipeline.execution.paper_book_broker import Book, BookPaperBroker
+from dca_pipeline.execution.broker_interface import DailyPaperBroker
 from dca_pipeline.execution.guards import GuardContext, OrderIntent
 from dca_pipeline.execution.orders import plan_dca_orders, plan_legs
 from dca_pipeline.paths import warehouse_path

@@ -5,7 +5,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from dca_pipeline.execution.broker import paper_fills
+from dca_pipeline.execution.paper_fill import paper_fills
 from dca_pipeline.execution.orders import plan_dca_orders
 from dca_pipeline.execution.positions import value_positions
 

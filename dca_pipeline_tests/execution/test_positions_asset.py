@@ -7,10 +7,10 @@ from dagster import materialize
 
 from dca_pipeline.execution import ledger
 from dca_pipeline.execution.assets import positions
-from dca_pipeline.execution.broker import paper_fills
+from dca_pipeline.execution.paper_fill import paper_fills
 from dca_pipeline.execution.orders import plan_dca_orders
 from dca_pipeline.paths import dca_home, warehouse_path
-from dca_pipeline.resources import Warehouse
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import parquet_store
 from dca_pipeline.storage.io_managers import WarehouseIOManager
 

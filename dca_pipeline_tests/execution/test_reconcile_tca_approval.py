@@ -11,7 +11,7 @@ from dca_pipeline.execution.reconcile import base_positions, reconcile
 from dca_pipeline.execution.tca import post_trade_costs
 from dca_pipeline.execution.orders import plan_dca_orders
 from dca_pipeline.paths import warehouse_path
-from dca_pipeline.resources import Warehouse
+from dca_pipeline.storage.resources import Warehouse
 
 D = date(2021, 1, 5)
 
@@ -70,7 +70,8 @@ def test_reconciliation_asset_check_fails_on_a_difference() -> None:
     from dca_pipeline.execution import projection
     from dca_pipeline.execution.assets import ledger_matches_broker, reconciliation
     from dca_pipeline.execution.guards import GuardContext
-    from dca_pipeline.resources import Broker, PipelineConfig
+    from dca_pipeline.execution.resources import Broker
+    from dca_pipeline.resources import PipelineConfig
     from dca_pipeline.storage import duck
     from dca_pipeline_tests.execution.test_oms import CountingBroker
 

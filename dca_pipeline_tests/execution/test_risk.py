@@ -34,7 +34,7 @@ def test_backtest_withholds_orders_while_tripped_and_carries_cash() -> None:
 
 
 def test_circuit_breaker_sensor_alerts() -> None:
-    from dca_pipeline.monitoring.orchestration import circuit_breaker_alert
+    from dca_pipeline.monitoring.sensors import circuit_breaker_alert
 
     with DagsterInstance.ephemeral() as instance:
         instance.report_runless_asset_event(

@@ -33,7 +33,7 @@ def main(dagster_home: str, records_file: str) -> int:
     root.setLevel(logging.DEBUG)
 
     from dca_pipeline.definitions import defs  # installs the redaction layer
-    from dca_pipeline.monitoring.runner import _key, history_days_needed
+    from dca_pipeline.runner import _key, history_days_needed
     from dca_pipeline.config import cached_settings
 
     settings = cached_settings()

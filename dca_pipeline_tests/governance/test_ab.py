@@ -7,7 +7,8 @@ import pytest
 from dca_pipeline.backtest.sweep import HEADLINE
 from dca_pipeline.cli import main as cli_main
 from dca_pipeline.config import ConfigError, load_settings
-from dca_pipeline.governance.ab import apply_flag_set, resolve_flags, run_ab
+from dca_pipeline.backtest.ab import apply_flag_set, run_ab
+from dca_pipeline.config import resolve_flags
 
 
 def test_flag_sets_merge_and_resolve() -> None:

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dca_pipeline.governance.degradation import decide_and_alert, decide_buy
-from dca_pipeline.monitoring.alerts import AlertRouter, LogChannel, Severity
+from dca_pipeline.governance.alerts import AlertRouter, LogChannel, Severity
 from dca_pipeline.paths import dca_home
 
 NOW = datetime(2026, 1, 10, 4, 15, tzinfo=timezone.utc)

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dca_pipeline.governance.ledger_crypto import encrypt_warehouse
+from dca_pipeline.governance.encrypt_ledger import encrypt_warehouse
 from dca_pipeline.paths import warehouse_path
 from dca_pipeline.storage import duck
 

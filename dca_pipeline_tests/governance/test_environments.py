@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from dca_pipeline.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings
-from dca_pipeline.governance.environments import ENVIRONMENTS, deep_merge, env_metadata, env_tags, overlay_path
+from dca_pipeline.config import ENVIRONMENTS, deep_merge, env_metadata, env_tags, overlay_path
 
 EXPECTED = {"dev": ("replay", "paper"), "paper": ("ccxt", "paper"), "live": ("ccxt", "live")}
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from dca_pipeline.config import DEFAULT_CONFIG_PATH
-from dca_pipeline.governance import secrets
+from dca_pipeline import secrets
 from dca_pipeline.storage import duck
 
 PLANTED = {

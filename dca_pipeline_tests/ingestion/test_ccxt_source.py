@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import polars as pl
 
-from dca_pipeline.ingestion.sources import CcxtSource
+from dca_pipeline.ingestion.ccxt_source import CcxtSource
 
 
 class FakeExchange:

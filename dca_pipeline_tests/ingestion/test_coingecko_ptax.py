@@ -133,7 +133,7 @@ def test_recent_caps_are_live_older_months_come_from_the_bundle(server, clock) -
 
 def test_reference_closes_in_brl_feed_the_cross_source_check(server, clock) -> None:  # noqa: ANN001
     """Day D's reference is CoinGecko's BRL price at D + 1 00:00 UTC (the daily bar's close); a 10% gap is caught."""
-    from dca_pipeline.ingestion.quality_gates import cross_source_deviations
+    from dca_pipeline.ingestion.dataset_rules import cross_source_deviations
 
     cg = CoinGeckoSource(_http("coingecko", clock), base_url=server.coingecko_url)
     start, end = date(2024, 5, 1), date(2024, 5, 3)

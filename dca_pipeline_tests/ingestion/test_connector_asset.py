@@ -8,9 +8,10 @@ import polars as pl
 import pytest
 from dagster import RetryPolicy, materialize
 
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.ingestion import assets as ingestion
 from dca_pipeline.storage import parquet_store
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.resources import MarketData
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager
 from dca_pipeline_tests.ingestion.fake_exchange import candle
 
@@ -26,7 +27,7 @@ def _live(server) -> MarketData:  # noqa: ANN001
 def _run(market_data: MarketData):  # noqa: ANN202
     return materialize(
         [ingestion.raw_ohlcv_1d], partition_key=DAY.isoformat(), raise_on_error=False,
-        resources={"market_data": market_data, "parquet_io_manager": ParquetPartitionIOManager()},
+        resources={"market_data": market_data, "parquet_io_manager": ParquetPartitionIOManager(), "warehouse": Warehouse()},
     )
 
 

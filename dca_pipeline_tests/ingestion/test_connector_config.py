@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from dca_pipeline.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.resources import MarketData
 
 
 def _write(tmp_path: Path, **connectors) -> Path:  # noqa: ANN003

@@ -9,15 +9,16 @@ from dca_pipeline.ingestion import assets as ingestion
 from dca_pipeline.ingestion import quality_checks
 from dca_pipeline.ingestion.sources import ReplaySource
 from dca_pipeline.ingestion.storage_assets import raw_retention, symbol_listings
-from dca_pipeline.partitions import daily_partitions
+from dca_pipeline.partitions import DAILY
 from dca_pipeline.config import cached_settings
 from dca_pipeline.paths import warehouse_path
-from dca_pipeline.resources import MarketData, Warehouse
+from dca_pipeline.ingestion.resources import MarketData
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck, parquet_store
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager, WarehouseIOManager
 
 DAY = date(2021, 9, 10)
-DAILY = daily_partitions(cached_settings())
 
 
 def synthetic_day(day: date, spike: bool = False) -> pl.DataFrame:
@@ -66,7 +67,7 @@ def _run(source: ReplaySource):  # noqa: ANN202
         [ingestion.raw_ohlcv_1d, quality_checks.close_matches_reference, quality_checks.quarantine_share,
          quality_checks.daily_anomalies, orders_stand_in],
         partition_key=DAY.isoformat(), raise_on_error=False,
-        resources={"market_data": _market(source), "parquet_io_manager": ParquetPartitionIOManager()},
+        resources={"market_data": _market(source), "parquet_io_manager": ParquetPartitionIOManager(), "warehouse": Warehouse()},
     )
 
 
@@ -108,7 +109,7 @@ def test_retention_asset_reports_what_it_removed() -> None:
         parquet_store.write_partition("ohlcv_1m", d, pl.DataFrame(schema=parquet_store.SCHEMAS["ohlcv_1m"]))
         parquet_store.write_partition("ohlcv_1d", d, synthetic_day(d))
     result = materialize(
-        [raw_retention], resources={"warehouse": Warehouse()},
+        [raw_retention], resources={"warehouse": Warehouse(), "pipeline_config": PipelineConfig()},
         run_config={"ops": {"raw_retention": {"config": {"as_of": days[-1].isoformat()}}}},
     )
     meta = result.asset_materializations_for_node("raw_retention")[0].metadata

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from dca_pipeline.ingestion.errors import SourceError
-from dca_pipeline.ingestion.sources import FailoverSource
+from dca_pipeline.ingestion.failover import FailoverSource
 from dca_pipeline_tests.ingestion.conftest import mb_source
 from dca_pipeline_tests.ingestion.fake_exchange import EPOCH, FakeExchangeServer, candle
 

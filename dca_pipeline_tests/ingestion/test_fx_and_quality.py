@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from dca_pipeline.ingestion.fx import daily_fx, usd_bars_to_brl
-from dca_pipeline.ingestion.quality import duplicate_keys, missing_symbol_days, ohlc_violations, split_valid_ohlcv
+from dca_pipeline.ingestion.row_rules import duplicate_keys, missing_symbol_days, ohlc_violations, split_valid_ohlcv
 
 
 def test_weekend_uses_friday_rate() -> None:

@@ -4,11 +4,12 @@ from datetime import date
 import polars as pl
 from dagster import AssetKey, materialize
 
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.ingestion import assets as ingestion
 from dca_pipeline.ingestion.sources import ReplaySource
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.resources import MarketData
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager
-from dca_pipeline.paths import dca_home
+from dca_pipeline.paths import dca_home, warehouse_path
 from dca_pipeline.storage.raw_store import read_quarantine
 
 DAY = date(2021, 9, 10)
@@ -35,7 +36,7 @@ def _run(market_data: MarketData, day: date = DAY):  # noqa: ANN202
     return materialize(
         [ingestion.raw_ohlcv_1d, ingestion.ohlc_consistency, ingestion.unique_symbol_date, ingestion.no_missing_symbol_days],
         partition_key=day.isoformat(),
-        resources={"market_data": market_data, "parquet_io_manager": ParquetPartitionIOManager()},
+        resources={"market_data": market_data, "parquet_io_manager": ParquetPartitionIOManager(), "warehouse": Warehouse()},
         raise_on_error=False,
     )
 
@@ -57,7 +58,7 @@ def test_clean_day_passes_every_check() -> None:
 def test_corrupt_row_is_quarantined_and_missing_symbol_reported() -> None:
     result = _run(BrokenMarketData(source="replay"))
     assert result.success  # quarantine keeps the stored data clean; the gap is a warning
-    quarantined = read_quarantine("raw_ohlcv_1d", DAY, DAY)
+    quarantined = read_quarantine(warehouse_path(), "raw_ohlcv_1d", DAY, DAY)
     assert quarantined.select("symbol", "reason").to_dicts() == [{"symbol": "ETH/BRL", "reason": "high below open/close"}]
     checks = _checks(result)
     assert checks["ohlc_consistency"].passed

@@ -9,7 +9,9 @@ from dagster import AssetKey, MaterializeResult, asset, materialize
 from dca_pipeline.ingestion import intraday_assets, quality_checks
 from dca_pipeline.ingestion.intraday_assets import DAILY, order_book_snapshots, raw_ohlcv_1h, raw_trades
 from dca_pipeline.paths import warehouse_path
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.resources import MarketData
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import parquet_store, quarantine
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager
 
@@ -74,7 +76,7 @@ def _market(source: FakeSource) -> MarketData:
 def _run(source: FakeSource, assets: list, day: date = DAY):  # noqa: ANN202
     return materialize(
         assets, partition_key=day.isoformat(), raise_on_error=False,
-        resources={"market_data": _market(source), "parquet_io_manager": ParquetPartitionIOManager()},
+        resources={"market_data": _market(source), "parquet_io_manager": ParquetPartitionIOManager(), "pipeline_config": PipelineConfig(), "warehouse": Warehouse()},
     )
 
 
@@ -169,7 +171,7 @@ def test_unavailable_data_records_an_empty_partition() -> None:
 
 def test_replay_source_has_no_intraday_data_and_that_is_not_an_error() -> None:
     result = materialize([raw_ohlcv_1h], partition_key=DAY.isoformat(),
-                         resources={"market_data": MarketData(source="replay"), "parquet_io_manager": ParquetPartitionIOManager()})
+                         resources={"market_data": MarketData(source="replay"), "parquet_io_manager": ParquetPartitionIOManager(), "pipeline_config": PipelineConfig(), "warehouse": Warehouse()})
     meta = result.asset_materializations_for_node("raw_ohlcv_1h")[0].metadata
     assert meta["data_available"].value is False and "fetch_ohlcv" in meta["note"].value
 

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import polars as pl
 
 from dca_pipeline.ingestion.listings import build_listings
-from dca_pipeline.ingestion.quality_gates import (
+from dca_pipeline.ingestion.dataset_rules import (
     crossed_books, cross_source_deviations, expected_bars, fill_gaps, find_gaps, reference_prices_brl,
     return_outliers, split_valid_trades, stale_symbols, volume_spikes,
 )

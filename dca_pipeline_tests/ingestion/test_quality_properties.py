@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dca_pipeline.ingestion.quality import split_valid_ohlcv
+from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.storage import quarantine
 
 BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ import pytest
 from dca_pipeline.ingestion import bundle
 from dca_pipeline.ingestion.errors import DataNotAvailable
 from dca_pipeline.ingestion.sources import ReplaySource
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.resources import MarketData
 
 UTC = timezone.utc
 

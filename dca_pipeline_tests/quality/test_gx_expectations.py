@@ -4,14 +4,14 @@ import math
 from datetime import date, timedelta
 
 import polars as pl
-from dagster import DagsterInstance, Definitions, load_asset_checks_from_modules, load_assets_from_modules
+from dagster import DagsterInstance, Definitions
 
-from dca_pipeline.definitions import LAYER_MODULES, build_resources
+from dca_pipeline.definitions import defs as project
 from dca_pipeline.ingestion.sources import ReplaySource
-from dca_pipeline.monitoring.orchestration import daily_job
+from dca_pipeline.monitoring.jobs import daily_job
 from dca_pipeline.paths import dca_home
 from dca_pipeline.quality import expectations, gx_run
-from dca_pipeline.resources import MarketData
+from dca_pipeline.ingestion.resources import MarketData
 
 DAY = date(2021, 9, 10)
 
@@ -92,8 +92,8 @@ class PlantedMarket(MarketData):
 
 def test_failing_suite_blocks_the_daily_job_downstream_and_shows_the_rows() -> None:
     defs = Definitions(
-        assets=load_assets_from_modules(LAYER_MODULES), asset_checks=load_asset_checks_from_modules(LAYER_MODULES),
-        jobs=[daily_job], resources={**build_resources(), "market_data": PlantedMarket()},
+        assets=project.assets, asset_checks=project.asset_checks,
+        jobs=[daily_job], resources={**project.resources, "market_data": PlantedMarket()},
     )
     job = defs.resolve_job_def("daily_job")
     result = job.execute_in_process(instance=DagsterInstance.ephemeral(), partition_key=DAY.isoformat(), raise_on_error=False)

@@ -7,7 +7,7 @@ from dagster import asset, materialize
 from dagster_duckdb import DuckDBResource
 
 from dca_pipeline.paths import warehouse_path
-from dca_pipeline.resources import Warehouse
+from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
 
 

@@ -1,7 +1,7 @@
 """Alerts through real channels on loopback servers: webhook, Telegram's API shape, SMTP; dedupe, rate limit, redaction."""
 import json
 
-from dca_pipeline.monitoring.alerts import Alert, AlertRouter, Severity, router_from_env
+from dca_pipeline.governance.alerts import Alert, AlertRouter, Severity, router_from_env
 from dca_pipeline.paths import dca_home
 from dca_pipeline_tests.monitoring.loopback import Recorder, SmtpSink
 
@@ -42,7 +42,7 @@ def test_info_stays_in_the_log_by_default() -> None:
 def test_duplicates_are_suppressed_and_rate_limit_holds() -> None:
     http = Recorder()
     now = [1000.0]
-    from dca_pipeline.monitoring.alerts import WebhookChannel
+    from dca_pipeline.governance.alerts import WebhookChannel
 
     router = AlertRouter([(WebhookChannel(f"{http.url}/hook"), Severity.INFO)], dedupe_seconds=600, max_per_hour=3, clock=lambda: now[0])
     assert router.send(Alert(Severity.WARNING, "stale data", "x", key="stale")) == {"webhook": "sent"}

@@ -1,4 +1,4 @@
-"""The run-failure sensor records an alert; `dagster definitions validate` accepts the workspace."""
+"""The run-failure sensor records an alert; `dg check defs` accepts the project."""
 import json
 import os
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, build_run_status_sensor_context, job, op
 
-from dca_pipeline.monitoring.orchestration import run_failure_alert
+from dca_pipeline.monitoring.sensors import run_failure_alert
 from dca_pipeline.paths import PROJECT_ROOT, dca_home
 
 
@@ -39,28 +39,31 @@ def test_failed_run_writes_an_alert() -> None:
     assert alerts[0]["outcome"] == {"log": "sent"}  # no external channel configured
 
 
-def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
+def test_dg_check_defs_accepts_the_project(tmp_path: Path) -> None:
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    dagster = Path(sys.executable).with_name("dagster")
-    proc = subprocess.run(
-        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
+    dg = Path(sys.executable).with_name("dg")
+    proc = subprocess.run([str(dg), "check", "defs"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "All code locations passed validation" in proc.stdout + proc.stderr
+    assert "All definitions loaded successfully" in proc.stdout + proc.stderr
 
 
-def test_stale_data_sensor_alerts_only_for_live_data(monkeypatch) -> None:  # noqa: ANN001
+def test_stale_data_sensor_alerts_only_for_live_data(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import yaml
     from dagster import AssetMaterialization, build_sensor_context
 
-    from dca_pipeline.monitoring import orchestration
+    from dca_pipeline.config import DEFAULT_CONFIG_PATH
+    from dca_pipeline.monitoring import sensors
+    from dca_pipeline.resources import PipelineConfig
 
+    (tmp_path / "live.yaml").write_text(yaml.safe_dump(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())))
+    replay_config = PipelineConfig()
+    live_config = PipelineConfig(config_path=str(tmp_path / "live.yaml"))
     with DagsterInstance.ephemeral() as instance:
-        with build_sensor_context(instance=instance) as ctx:
-            assert "replay" in orchestration.stale_data_alert(ctx).skip_message  # history is not stale
-        monkeypatch.setattr(orchestration, "SETTINGS", orchestration.SETTINGS.model_copy(update={"source": "ccxt"}))
+        with build_sensor_context(instance=instance, resources={"pipeline_config": replay_config}) as ctx:
+            assert "replay" in sensors.stale_data_alert(ctx).skip_message  # history is not stale
         instance.report_runless_asset_event(AssetMaterialization("raw_ohlcv_1d", partition="2021-01-05"))
-        with build_sensor_context(instance=instance) as ctx:
-            assert orchestration.stale_data_alert(ctx) is None  # it alerted
+        monkeypatch.setenv("DCA_ENV", "paper")  # live data (the dev overlay would pin the replay)
+        with build_sensor_context(instance=instance, resources={"pipeline_config": live_config}) as ctx:
+            assert sensors.stale_data_alert(ctx) is None  # it alerted
     alert = json.loads((dca_home() / "alerts.jsonl").read_text().splitlines()[-1])
     assert alert["title"] == "stale market data" and alert["fields"]["newest_partition"] == "2021-01-05"

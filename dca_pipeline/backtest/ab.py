@@ -12,27 +12,7 @@ from pydantic import ValidationError
 
 from dca_pipeline.backtest.engine import BacktestResult
 from dca_pipeline.backtest.sweep import HEADLINE, run_sweep
-from dca_pipeline.config import ConfigError, Settings, read_yaml_mapping
-from dca_pipeline.governance.environments import deep_merge
-
-
-def resolve_flags(settings: Settings) -> Settings:
-    """Settings with the flags applied to the knobs they switch (the same object when no flag changes anything).
-
-    `optimizer_method` → portfolio.objective; `regime_scaling: true` → portfolio.sizing.regime_scaling;
-    `maker_first` true/false → execution.order_style limit_then_market/market (null keeps the configured style)."""
-    flags, portfolio, execution = settings.flags, settings.portfolio, settings.execution
-    if flags.optimizer_method not in ("config", portfolio.objective):
-        portfolio = portfolio.model_copy(update={"objective": flags.optimizer_method})
-    if flags.regime_scaling and not portfolio.sizing.regime_scaling:
-        portfolio = portfolio.model_copy(update={"sizing": portfolio.sizing.model_copy(update={"regime_scaling": True})})
-    if flags.maker_first is not None:
-        style = "limit_then_market" if flags.maker_first else "market"
-        if style != execution.order_style:
-            execution = execution.model_copy(update={"order_style": style})
-    if portfolio is settings.portfolio and execution is settings.execution:
-        return settings
-    return settings.model_copy(update={"portfolio": portfolio, "execution": execution})
+from dca_pipeline.config import ConfigError, Settings, deep_merge, read_yaml_mapping, resolve_flags
 
 
 def apply_flag_set(base: Settings, overlay: dict[str, Any], name: str = "flag set") -> Settings:

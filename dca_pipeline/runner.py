@@ -22,9 +22,20 @@ def month_days(month: date) -> list[date]:
 
 def history_days_needed(settings: Settings) -> int:
     """Raw history the month needs before its first day: indicators, the optimizer's lookback, the regime HMM."""
-    from dca_pipeline.intelligence.assets_constants import REGIME_HISTORY_DAYS
+    from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
 
     return max(LOOKBACK_DAYS, settings.portfolio.lookback_days, REGIME_HISTORY_DAYS) + 1
+
+
+def last_runnable_day(settings: Settings) -> date:
+    """The last daily partition that can run: with the replay source, the day before the bundle's last bar (the paper
+    broker fills at the next day's open); live, the last closed UTC day."""
+    from dca_pipeline.definitions import defs
+    from dca_pipeline.ingestion.sources import ReplaySource
+
+    if settings.source == "replay":
+        return ReplaySource().data_range()[1] - timedelta(days=1)
+    return date.fromisoformat(defs.resolve_job_def("daily_job").partitions_def.get_last_partition_key())
 
 
 def run_month(month: date, instance: DagsterInstance, log=print) -> None:  # noqa: ANN001
@@ -32,11 +43,10 @@ def run_month(month: date, instance: DagsterInstance, log=print) -> None:  # noq
     from dca_pipeline.definitions import defs
 
     settings = cached_settings()
-    daily_def = defs.resolve_job_def("daily_job").partitions_def
-    last = date.fromisoformat(daily_def.get_last_partition_key())
+    last = last_runnable_day(settings)
     days = [d for d in month_days(month) if d <= last]
     if not days:
-        raise ValueError(f"{month:%Y-%m} is after the last daily partition ({last})")
+        raise ValueError(f"{month:%Y-%m} is after the last day that can run ({last})")
     if days[-1] < month_days(month)[-1]:
         log(f"the data ends on {last + timedelta(days=1)}: running {month:%Y-%m} through {days[-1]}")
     first_history = max(settings.history_start, month - timedelta(days=history_days_needed(settings)))

@@ -1,87 +1,31 @@
-"""Jobs, schedules (America/Sao_Paulo) and the run-failure alert sensor."""
+"""Alert sensors: failed runs, the daily summary, stale live data and the drawdown circuit breaker."""
 
 from datetime import date, timedelta, timezone
 
 from dagster import (
-    AssetSelection,
-    DefaultSensorStatus,
-    RunFailureSensorContext,
-    DagsterRunStatus,
-    RunRequest,
-    RunStatusSensorContext,
-    ScheduleEvaluationContext,
-    define_asset_job,
-    in_process_executor,
-    run_failure_sensor,
-    run_status_sensor,
-    schedule,
-    sensor,
-    asset_sensor,
     AssetKey,
+    DagsterRunStatus,
+    DefaultSensorStatus,
     EventLogEntry,
+    RunFailureSensorContext,
+    RunStatusSensorContext,
     SensorEvaluationContext,
     SkipReason,
+    asset_sensor,
+    run_failure_sensor,
+    run_status_sensor,
+    sensor,
 )
 
-from dca_pipeline.config import cached_settings
-from dca_pipeline.governance.environments import env_tags
-
-SETTINGS = cached_settings()
-from dca_pipeline.partitions import daily_partitions, monthly_partitions  # noqa: E402
-
-DAILY_ASSETS = ["raw_ohlcv_1d", "fx_usd_brl", "features_daily", "risk_metrics", "correlation_matrix", "dca_orders", "fills", "reconciliation", "positions", "portfolio_performance"]
-MONTHLY_ASSETS = ["market_caps", "asset_tiers", "asset_scores", "market_regime", "target_weights"]
-INGEST_ASSETS = ["raw_ohlcv_1d", "fx_usd_brl"]
-
-daily_job = define_asset_job(
-    "daily_job",
-    tags=env_tags(),  # dca/env=dev|paper|live on every run
-    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
-    selection=AssetSelection.assets(*DAILY_ASSETS),
-    partitions_def=daily_partitions(SETTINGS),
-    description="Ingest the day, compute features, place and fill the DCA orders, value the portfolio.",
-)
-monthly_job = define_asset_job(
-    "monthly_job",
-    tags=env_tags(),  # dca/env=dev|paper|live on every run
-    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
-    selection=AssetSelection.assets(*MONTHLY_ASSETS),
-    partitions_def=monthly_partitions(SETTINGS),
-    description="Market caps, tiers, scores and the month's target weights (data up to the month's eve).",
-)
-ingest_history_job = define_asset_job(
-    "ingest_history_job",
-    tags=env_tags(),  # dca/env=dev|paper|live on every run
-    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
-    selection=AssetSelection.assets(*INGEST_ASSETS),
-    partitions_def=daily_partitions(SETTINGS),
-    description="Backfill raw bars and USD/BRL; a partition range runs as one run (single-run backfill policy).",
-)
-
-
-@schedule(job=daily_job, cron_schedule="15 1 * * *", execution_timezone=SETTINGS.timezone)
-def daily_schedule(context: ScheduleEvaluationContext) -> RunRequest:
-    """01:15 in São Paulo: the previous UTC day is closed; run its partition."""
-    return previous_utc_day_request(context)
-
-
-def previous_utc_day_request(context: ScheduleEvaluationContext) -> RunRequest:
-    """The run of the UTC day before the tick (closed by the time a São Paulo night schedule fires)."""
-    day = context.scheduled_execution_time.astimezone(timezone.utc).date() - timedelta(days=1)
-    return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
-
-
-@schedule(job=monthly_job, cron_schedule="0 3 1 * *", execution_timezone=SETTINGS.timezone)
-def monthly_schedule(context: ScheduleEvaluationContext) -> RunRequest:
-    """03:00 in São Paulo on the 1st: optimize the new month with data through the month's eve."""
-    month = context.scheduled_execution_time.astimezone(timezone.utc).date().replace(day=1)
-    return RunRequest(run_key=month.isoformat(), partition_key=month.isoformat())
+from dca_pipeline.monitoring.jobs import daily_job
+from dca_pipeline.resources import PipelineConfig
+from dca_pipeline.storage.resources import Warehouse
 
 
 @run_failure_sensor(default_status=DefaultSensorStatus.RUNNING)
 def run_failure_alert(context: RunFailureSensorContext) -> None:
     """A CRITICAL alert for every failed run (job, partition, first error line), through the alert channels."""
-    from dca_pipeline.monitoring.alerts import Alert, Severity, router_from_env
+    from dca_pipeline.governance.alerts import Alert, Severity, router_from_env
 
     run = context.dagster_run
     error = (context.failure_event.message or "unknown error").splitlines()[0]
@@ -97,15 +41,15 @@ def run_failure_alert(context: RunFailureSensorContext) -> None:
 
 
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[daily_job], default_status=DefaultSensorStatus.RUNNING)
-def daily_summary_alert(context: RunStatusSensorContext) -> None:
+def daily_summary_alert(context: RunStatusSensorContext, warehouse: Warehouse) -> None:
     """After each successful daily run: an INFO summary (orders, fills, value, P&L, regime, failed checks)."""
-    from dca_pipeline.monitoring.alerts import router_from_env
+    from dca_pipeline.governance.alerts import router_from_env
     from dca_pipeline.monitoring.summary import daily_summary_alert as build
 
     day = context.dagster_run.tags.get("dagster/partition")
     if not day:
         return
-    alert = build(day, failed_checks=_failed_checks(context))
+    alert = build(day, failed_checks=_failed_checks(context), warehouse=warehouse)
     router_from_env().send(alert)
 
 
@@ -126,7 +70,7 @@ MAX_DATA_LAG_DAYS = 1
 
 
 @sensor(minimum_interval_seconds=3600, default_status=DefaultSensorStatus.RUNNING)
-def stale_data_alert(context: SensorEvaluationContext) -> SkipReason | None:
+def stale_data_alert(context: SensorEvaluationContext, pipeline_config: PipelineConfig) -> SkipReason | None:
     """WARNING when live daily bars lag: the newest `raw_ohlcv_1d` partition is older than yesterday (UTC).
 
     With the replay source the data is history by design, so nothing is checked.
@@ -135,9 +79,9 @@ def stale_data_alert(context: SensorEvaluationContext) -> SkipReason | None:
 
     from dagster import AssetKey
 
-    from dca_pipeline.monitoring.alerts import Alert, Severity, router_from_env
+    from dca_pipeline.governance.alerts import Alert, Severity, router_from_env
 
-    if SETTINGS.source == "replay":
+    if pipeline_config.settings().source == "replay":
         return SkipReason("replay source: bundled history is not expected to be fresh")
     event = context.instance.get_latest_materialization_event(AssetKey("raw_ohlcv_1d"))
     partition = event.dagster_event.partition if event and event.dagster_event else None
@@ -156,7 +100,7 @@ def stale_data_alert(context: SensorEvaluationContext) -> SkipReason | None:
 @asset_sensor(asset_key=AssetKey("dca_orders"), default_status=DefaultSensorStatus.RUNNING)
 def circuit_breaker_alert(context: SensorEvaluationContext, asset_event: EventLogEntry) -> SkipReason | None:
     """CRITICAL alert when a day's orders were withheld by the drawdown circuit breaker."""
-    from dca_pipeline.monitoring.alerts import Alert, Severity, router_from_env
+    from dca_pipeline.governance.alerts import Alert, Severity, router_from_env
 
     mat = asset_event.asset_materialization
     meta = mat.metadata if mat else {}

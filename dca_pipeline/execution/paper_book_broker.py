@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
-from dca_pipeline.execution.brokers import BrokerFill, BrokerReport, centavos
+from dca_pipeline.execution.broker_interface import BrokerFill, BrokerReport, centavos
 from dca_pipeline.execution.guards import OrderIntent
 from dca_pipeline.money import fee_centavos
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import polars as pl
 
-from dca_pipeline.execution.broker import paper_fills
+from dca_pipeline.execution.paper_fill import paper_fills
 from dca_pipeline.execution.guards import OrderIntent
 from dca_pipeline.money import fee_centavos, floor_quantity
 

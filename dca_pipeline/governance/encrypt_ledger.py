@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from dca_pipeline.governance.secrets import read_secret
+from dca_pipeline.secrets import read_secret
 from dca_pipeline.storage import duck
 
 
