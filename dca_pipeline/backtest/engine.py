@@ -28,7 +28,7 @@ from dca_pipeline.intelligence.scores import compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import tiers_for_month
 from dca_pipeline.intelligence.assets_constants import REGIME_HISTORY_DAYS
 from dca_pipeline.money import to_brl
-from dca_pipeline.monitoring.performance import next_day_performance
+from dca_pipeline.execution.positions import next_day_performance
 from dca_pipeline.portfolio.targets import build_targets
 
 HISTORY_DAYS = 400  # factors look back at most this far (the intelligence assets' FACTOR_HISTORY_DAYS)

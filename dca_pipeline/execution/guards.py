@@ -75,7 +75,7 @@ def ledger_facts(order: OrderIntent, db: Path) -> GuardFacts:
     held = {s: Decimal(q) for s, q, _, _ in ledger_views.positions(db).iter_rows()}
     return GuardFacts(
         blocks=tuple(pre_send_block_reasons(order.symbol)),
-        cash_available_centavos=ledger_views.cash_centavos(db, order.day) - _outstanding(db),
+        cash_available_centavos=ledger_views.cash_centavos(db, order.day) - outstanding_buys_centavos(db),
         spent_day_centavos=ledger_views.spent_centavos(db, order.day, order.day),
         spent_month_centavos=ledger_views.spent_centavos(db, month_first, month_last),
         held=held,
@@ -109,7 +109,7 @@ def _spend_caps(order: OrderIntent, ctx: GuardContext, facts: GuardFacts) -> lis
     return out
 
 
-def _outstanding(db: Path) -> int:
+def outstanding_buys_centavos(db: Path) -> int:
     """Cash still committed to sent buys that have not finished filling."""
     states = ledger_views.order_states(db)
     open_ = states.filter(states["status"].is_in(["sent", "partially_filled"]) & (states["side"] == "buy"))

@@ -86,12 +86,18 @@ def skip_alert(decision: BuyDecision, day: str):  # noqa: ANN201 - monitoring.al
 
 def decide_and_alert(source_health: Mapping[str, bool], price_times: Mapping[str, datetime | None], day: str,
                      budget_centavos: int, max_age_hours: int, now: datetime | None = None, router=None) -> BuyDecision:  # noqa: ANN001
-    """`decide_buy` plus the WARNING alert through the alert router when the day is skipped (what the plan calls)."""
-    from dca_pipeline.monitoring.alerts import router_from_env
+    """`decide_buy` plus the WARNING alert through the alert router when the day is skipped."""
 
     decision = decide_buy(source_health, price_times, now or datetime.now(timezone.utc), timedelta(hours=max_age_hours),
                           budget_centavos)
+    send_skip_alert(decision, day, router)
+    return decision
+
+
+def send_skip_alert(decision: BuyDecision, day: str, router=None) -> None:  # noqa: ANN001
+    """The WARNING alert of a skipped buy through the alert router (nothing when the buy goes ahead)."""
+    from dca_pipeline.monitoring.alerts import router_from_env
+
     alert = skip_alert(decision, day)
     if alert is not None:
         (router or router_from_env()).send(alert)
-    return decision
