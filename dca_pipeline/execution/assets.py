@@ -93,7 +93,7 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
         broker.ensure_allowed()
     _audit_run(context, db, settings)
     bars = split_valid_ohlcv(market_data.client().fetch_ohlcv_1d(days[0], days[-1] + timedelta(days=1)))[0] if FILLS in selected else None
-    loop = _DayLoop(db, settings, days[0])
+    loop = _DayLoop(db, settings, days[0], set(context.instance.get_materialized_partitions(target_weights.key)))
     meta: dict[str, list] = {"dca_orders": [], "fills": [], "positions": []}
     frames = []
     for day in days:
@@ -120,8 +120,8 @@ class _DayLoop:
     """What a range run carries from one day to the next: the TWR history for the breaker (stored days before
     the range, then each valued day of the range, chained by the same `next_day_performance`)."""
 
-    def __init__(self, db, settings, first: date) -> None:  # noqa: ANN001
-        self.db, self.settings = db, settings
+    def __init__(self, db, settings, first: date, targets_materialized: set[str]) -> None:  # noqa: ANN001
+        self.db, self.settings, self.targets_materialized = db, settings, targets_materialized
         self.twr = _twr_history(db, first)
         self.prev_value, self.prev_twr = _previous_value(db, first)
 
@@ -144,7 +144,7 @@ def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: 
         bars = read_daily_window("raw_ohlcv_1d", day - timedelta(days=PRICE_LOOKBACK_DAYS), day)
     if bars.is_empty() or bars.filter(pl.col("date") == day).is_empty():
         raise FileNotFoundError(f"no stored raw_ohlcv_1d bars for {day}: materialize raw_ohlcv_1d first")
-    targets = _month_targets(db, day)
+    targets = _month_targets(db, day, loop.targets_materialized)
     as_of = datetime.now(timezone.utc) if settings.source != "replay" else None  # live: judged by the clock
     state = DayState(held, ledger.cash_balance_centavos(db, day - timedelta(days=1)), guards.outstanding_buys_centavos(db),
                      _controls(db, day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr))
@@ -260,14 +260,15 @@ def _plan_recorded(db, day: date) -> bool:  # noqa: ANN001
     return bool(duck.query(db, "select count(*) as n from execution.events where event_id = ?", [f"contribution:{day:%Y%m%d}"])["n"][0])
 
 
-def _month_targets(db, day: date) -> pl.DataFrame:  # noqa: ANN001
+def _month_targets(db, day: date, materialized: set[str]) -> pl.DataFrame:  # noqa: ANN001
+    """The month's stored targets (empty when the month holds everything in cash); a month never materialized
+    is an error."""
     month = day.replace(day=1)
+    if month.isoformat() not in materialized:
+        raise FileNotFoundError(f"target_weights for {month:%Y-%m} was never materialized: run that monthly partition first")
     if not duck.table_exists(db, "portfolio", "target_weights"):
-        raise FileNotFoundError(f"portfolio.target_weights is missing: materialize the {month:%Y-%m} monthly partition first")
-    rows = duck.query(db, "select symbol, weight from portfolio.target_weights where month = ? order by symbol", [month])
-    if rows.is_empty():
-        raise FileNotFoundError(f"no target weights for {month:%Y-%m}: materialize that monthly partition first")
-    return rows
+        return pl.DataFrame(schema={"symbol": pl.String, "weight": pl.Float64})
+    return duck.query(db, "select symbol, weight from portfolio.target_weights where month = ? order by symbol", [month])
 
 
 def _controls(db, day: date, symbols: list[str], twr: list[float]) -> Controls:  # noqa: ANN001

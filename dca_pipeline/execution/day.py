@@ -8,7 +8,8 @@ day's delisting exits, buys and rebalance sells and gives the reason for every d
    last close less the taker fee (`last_price`) or at zero (`write_off`);
 3. stale prices: a target whose last price closed more than `flags.max_price_age_hours` before `as_of` is
    skipped (its cash is carried forward);
-4. buys: the most underweight targets first, at least the minimum order (orders.plan_buys);
+4. buys: the most underweight targets first, at least the minimum order, with the cash the spend caps still
+   allow (orders.plan_buys);
 5. rebalance sells: `portfolio.rebalance.allow_sells` on the month's first day (orders.plan_rebalance_sells);
 6. drawdown breaker: no orders while the time-weighted drawdown is beyond `risk.max_drawdown_halt`;
 7. pre-send guards (guards.check_order: kill switch, freezes, daily/monthly spend caps, cash, liquidity and
@@ -31,7 +32,7 @@ from dca_pipeline.execution.guards import GuardContext, GuardFacts, OrderIntent,
 from dca_pipeline.execution.orders import ORDER_SCHEMA, client_order_id, plan_buys, plan_rebalance_sells
 from dca_pipeline.execution.ledger_protocol import Ledger
 from dca_pipeline.execution.risk import BreakerDecision, drawdown_breaker
-from dca_pipeline.execution.wiring import guard_context
+from dca_pipeline.execution.wiring import guard_context, spend_caps_centavos
 from dca_pipeline.governance.degradation import bar_close_time, stale_prices
 from dca_pipeline.money import daily_contribution_centavos, fee_centavos
 
@@ -156,7 +157,11 @@ def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFra
         elif s not in priced:
             decisions.append(_decision(day, s, "buy", "skipped", None, "no price"))
     fresh = priced - set(stale)
-    orders, skipped = plan_buys(day, targets, holdings, prices, cash, settings.min_order_centavos, buyable=fresh)
+    daily_cap, monthly_cap = spend_caps_centavos(settings)
+    c = state.controls
+    spendable = max(0, min(cash - state.open_buys_centavos, daily_cap - c.spent_today_centavos,
+                           monthly_cap - c.spent_month_centavos))  # the caps shape the plan; the guards still check it
+    orders, skipped = plan_buys(day, targets, holdings, prices, spendable, settings.min_order_centavos, buyable=fresh)
     decisions += [_decision(day, s, "buy", "skipped", None, why) for s, why in sorted(skipped.items())]
     orders = orders.with_columns(pl.lit(None, pl.Decimal(38, 8)).alias("quantity"))
     if settings.portfolio.rebalance.allow_sells:  # off by default: DCA rebalances with new cash only
