@@ -20,7 +20,7 @@ from dca_pipeline.backtest.benchmarks import btc_only, equal_weight, index_dca, 
 from dca_pipeline.ingestion import bundle
 from dca_pipeline.backtest.metrics import performance_metrics
 from dca_pipeline.config import Settings
-from dca_pipeline.execution.day import EXIT_SCHEMA, DECISION_SCHEMA, Controls, MARKET_SCHEMA, MarketView, book_value_centavos, simulate_day
+from dca_pipeline.execution.day import DECISION_SCHEMA, EXIT_SCHEMA, Controls, MarketTape, book_value_centavos, simulate_day
 from dca_pipeline.execution.ledger_protocol import MemoryLedger
 from dca_pipeline.ingestion.quality import split_valid_ohlcv
 from dca_pipeline.ingestion.sources import MarketDataSource, ReplaySource
@@ -94,10 +94,7 @@ def run_backtest(
     raw = source.fetch_ohlcv_1d(start - timedelta(days=history_days), end + timedelta(days=1))
     bars, _quarantined = split_valid_ohlcv(raw)
     by_day = {d: g for (d,), g in bars.partition_by("date", as_dict=True).items()}
-    last: dict[str, tuple] = {}  # symbol -> (date, close, volume): each symbol's last bar so far
-    for d in sorted(by_day):
-        if d < start:
-            last.update({s: (d, c, v) for s, c, v in by_day[d].select("symbol", "close", "volume").iter_rows()})
+    tape = MarketTape(bars.filter(pl.col("date") <= end))
     book = MemoryLedger()
     equity_rows, all_orders, all_fills, all_targets, all_exits, all_decisions, regimes = [], [], [], [], [], [], []
     breaker_days = 0
@@ -117,10 +114,7 @@ def run_backtest(
         month_end = min(end, date(month.year + (month.month == 12), month.month % 12 + 1, 1) - timedelta(days=1))
         spent_month = 0
         while day <= month_end:
-            today = by_day.get(day)
-            if today is not None:
-                last.update({s: (day, c, v) for s, c, v in today.select("symbol", "close", "volume").iter_rows()})
-            market = MarketView(pl.DataFrame([(s, *x) for s, x in sorted(last.items())], schema=MARKET_SCHEMA, orient="row"))
+            market = tape.view(day)
             nxt = by_day.get(day + timedelta(days=1))
             controls = Controls(spent_month_centavos=spent_month, twr_history=tuple(twr_history))
             plan, fills, status = simulate_day(day, book, market, nxt.select("symbol", "open") if nxt is not None else no_open,

@@ -25,13 +25,13 @@ from dca_pipeline.governance.degradation import BuyDecision, send_skip_alert
 from dca_pipeline.governance.environments import active_env
 from dca_pipeline.execution import events as ev
 from dca_pipeline.execution import guards, ledger, ledger_views, oms, projection
-from dca_pipeline.execution.day import Controls, DayPlan, DayState, market_view, month_bounds, plan_day
+from dca_pipeline.execution.day import MARKET_LOOKBACK_DAYS, Controls, DayPlan, DayState, MarketTape, MarketView, month_bounds, plan_day
 from dca_pipeline.execution.ledger_protocol import EventLedger
 from dca_pipeline.execution.wiring import guard_context, make_broker
 from dca_pipeline.execution.reconcile import reconcile
 from dca_pipeline.execution.tca import post_trade_costs
 from dca_pipeline.execution.orders import total_ordered_centavos
-from dca_pipeline.execution.positions import POSITION_SCHEMA, last_prices, next_day_performance, value_positions
+from dca_pipeline.execution.positions import POSITION_SCHEMA, next_day_performance, value_positions
 from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.ingestion.quality import split_valid_ohlcv
@@ -45,7 +45,6 @@ from dca_pipeline.storage.raw_store import read_daily_window
 
 DAILY = daily_partitions(cached_settings())
 GROUP = "execution"
-PRICE_LOOKBACK_DAYS = 400  # a coin that stopped trading keeps its last close (see `price_date`), never vanishes
 POSITIONS = AssetKey("positions")
 DCA_ORDERS = AssetKey("dca_orders")
 FILLS = AssetKey("fills")
@@ -94,14 +93,18 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
     _audit_run(context, db, settings)
     bars = split_valid_ohlcv(market_data.client().fetch_ohlcv_1d(days[0], days[-1] + timedelta(days=1)))[0] if FILLS in selected else None
     loop = _DayLoop(db, settings, days[0], set(context.instance.get_materialized_partitions(target_weights.key)))
+    tape = MarketTape(read_daily_window("raw_ohlcv_1d", days[0] - timedelta(days=MARKET_LOOKBACK_DAYS), days[-1]))
     meta: dict[str, list] = {"dca_orders": [], "fills": [], "positions": []}
     frames = []
     for day in days:
+        as_of = datetime.now(timezone.utc) if settings.source != "replay" else None  # live: judged by the clock
+        market = tape.view(day, as_of)
         if DCA_ORDERS in selected:
-            meta["dca_orders"].append(_orders_step(context, db, day, settings, loop))
+            meta["dca_orders"].append(_orders_step(context, db, day, settings, loop, market, tape.has_bars(day),
+                                                   project=FILLS not in selected))
         if FILLS in selected:
             meta["fills"].append(_fills_step(db, day, settings, broker, bars, loop))
-        pos = _positions_step(db, day) if (POSITIONS in selected or len(days) > 1) else None
+        pos = _positions_step(db, day, market) if (POSITIONS in selected or len(days) > 1) else None
         if pos is not None:
             frames.append(pos)
             meta["positions"].append(_positions_meta(day, pos))
@@ -133,33 +136,31 @@ class _DayLoop:
         self.twr.append(perf.twr)
 
 
-def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: _DayLoop) -> dict:  # noqa: ANN001
+def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: _DayLoop, market: MarketView,  # noqa: ANN001
+                 has_bars: bool, project: bool = True) -> dict:
     """Plan the day with the day core and record it (exits, contribution, orders; a recorded plan stands)."""
     if _plan_recorded(db, day):
         orders = projection.day_orders(db, day)
         return {"day": day, "orders": orders, "contribution": _contribution(db, day), "rerun": True}
-    held = ledger.holdings(db, day - timedelta(days=1))
-    bars = read_daily_window("raw_ohlcv_1d", day - timedelta(days=settings.delisting.after_days + 1), day)
-    if not set(held["symbol"].to_list()) <= set(bars["symbol"].to_list() if len(bars) else []):
-        bars = read_daily_window("raw_ohlcv_1d", day - timedelta(days=PRICE_LOOKBACK_DAYS), day)
-    if bars.is_empty() or bars.filter(pl.col("date") == day).is_empty():
+    if not has_bars:
         raise FileNotFoundError(f"no stored raw_ohlcv_1d bars for {day}: materialize raw_ohlcv_1d first")
+    held = ledger.holdings(db, day - timedelta(days=1))
     targets = _month_targets(db, day, loop.targets_materialized)
-    as_of = datetime.now(timezone.utc) if settings.source != "replay" else None  # live: judged by the clock
     state = DayState(held, ledger.cash_balance_centavos(db, day - timedelta(days=1)), guards.outstanding_buys_centavos(db),
                      _controls(db, day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr))
-    plan = plan_day(day, state, market_view(bars, day, as_of), targets, settings)
+    plan = plan_day(day, state, market, targets, settings)
     EventLedger(db).record_exits(day, plan.exits)
     oms.record_plan(db, day, plan.contribution_centavos, plan.orders)
     with duck.transaction(db) as cur:
         duck.replace_rows(cur, "execution", "day_decisions", plan.decisions, "date = ?", [day])
         if len(plan.exits):
             duck.replace_rows(cur, "execution", "delisting_exits", plan.exits, "date = ?", [day])
-    projection.project_day(db, day)
+    if project:  # else the fills step projects the day once, after execution
+        projection.project_day(db, day)
     _alert_stale(plan, day)
     if plan.breaker.tripped:
         context.log.warning(f"{day}: circuit breaker: drawdown {plan.breaker.drawdown:.1%} beyond -{plan.breaker.threshold:.0%}; no orders")
-    return {"day": day, "orders": projection.day_orders(db, day), "contribution": plan.contribution_centavos,
+    return {"day": day, "orders": plan.orders, "contribution": plan.contribution_centavos,
             "cash": state.cash_centavos + plan.contribution_centavos, "plan": plan}
 
 
@@ -172,14 +173,9 @@ def _fills_step(db, day: date, settings, broker: Broker, bars: pl.DataFrame, loo
     return {"day": day, "states": states, "filled": projection.day_fills(db, day), "costs": costs, "pending": oms.pending_ids(db, day)}
 
 
-def _positions_step(db, day: date) -> pl.DataFrame:  # noqa: ANN001
-    held = ledger.holdings(db, day)
-    bars = read_daily_window("raw_ohlcv_1d", day, day)
-    missing = set(held["symbol"].to_list()) - set(bars["symbol"].to_list() if len(bars) else [])
-    if missing:  # only then look back further for the last close
-        bars = read_daily_window("raw_ohlcv_1d", day - timedelta(days=PRICE_LOOKBACK_DAYS), day)
-    prices = last_prices(bars, day) if not bars.is_empty() else pl.DataFrame(schema={"symbol": pl.String, "close": pl.Float64, "date": pl.Date})
-    return value_positions(day, held, prices)
+def _positions_step(db, day: date, market: MarketView) -> pl.DataFrame:  # noqa: ANN001
+    """Holdings after the day, each at its last close on or before it (a stale one flagged by `price_date`)."""
+    return value_positions(day, ledger.holdings(db, day), market.bars.select("symbol", "close", "date"))
 
 
 def _positions_meta(day: date, out: pl.DataFrame) -> dict:

@@ -43,6 +43,7 @@ EXIT_SCHEMA = {"date": pl.Date, "client_order_id": pl.String, "symbol": pl.Strin
                "price_brl": pl.Float64, "last_close_brl": pl.Float64, "price_date": pl.Date, "policy": pl.String,
                "proceeds_centavos": pl.Int64, "fee_centavos": pl.Int64, "cost_centavos": pl.Int64, "reason": pl.String}
 MARKET_SCHEMA = {"symbol": pl.String, "date": pl.Date, "close": pl.Float64, "volume": pl.Float64}
+MARKET_LOOKBACK_DAYS = 400  # a coin's last bar is seen this long (held ones are exited long before, see delisting)
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,32 @@ class DayPlan:
     guard_context: GuardContext
 
 
-def market_view(bars: pl.DataFrame, day: date, as_of: datetime | None = None) -> MarketView:
-    """The view of `day` from raw daily bars (any window ending on `day`): each symbol's last bar on or before it."""
-    if bars.is_empty():
-        return MarketView(pl.DataFrame(schema=MARKET_SCHEMA), as_of)
-    last = (bars.filter(pl.col("date") <= day).sort("symbol", "date").group_by("symbol", maintain_order=True)
-            .agg(pl.col("date").last(), pl.col("close").last(), pl.col("volume").last()))
-    return MarketView(last.select(list(MARKET_SCHEMA)).cast(MARKET_SCHEMA), as_of)  # type: ignore[arg-type]
+class MarketTape:
+    """Daily bars walked forward in time: `view(day)` is each symbol's last bar on or before `day` within
+    MARKET_LOOKBACK_DAYS — what the backtest and a (backfill) run of the execution assets both plan and value
+    with. Days must be asked in increasing order."""
+
+    def __init__(self, bars: pl.DataFrame) -> None:
+        has_volume = "volume" in bars.columns
+        cols = ["symbol", "close", "volume"] if has_volume else ["symbol", "close"]
+        self.by_day = {d: g.select(cols).rows() for (d,), g in bars.partition_by("date", as_dict=True).items()} if len(bars) else {}
+        self.dates = sorted(self.by_day)
+        self.i = 0
+        self.last: dict[str, tuple] = {}  # symbol -> (date, close, volume)
+        self.has_volume = has_volume
+
+    def has_bars(self, day: date) -> bool:
+        return day in self.by_day
+
+    def view(self, day: date, as_of: datetime | None = None) -> MarketView:
+        while self.i < len(self.dates) and self.dates[self.i] <= day:
+            d = self.dates[self.i]
+            for row in self.by_day[d]:
+                self.last[row[0]] = (d, row[1], row[2] if self.has_volume else None)
+            self.i += 1
+        oldest = day - timedelta(days=MARKET_LOOKBACK_DAYS)
+        rows = [(s, *x) for s, x in sorted(self.last.items()) if x[0] >= oldest]
+        return MarketView(pl.DataFrame(rows, schema=MARKET_SCHEMA, orient="row"), as_of)
 
 
 def value_centavos(quantity: Decimal, price: float) -> int:
