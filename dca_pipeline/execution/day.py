@@ -179,9 +179,10 @@ def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFra
     fresh = priced - set(stale)
     daily_cap, monthly_cap = spend_caps_centavos(settings)
     c = state.controls
-    spendable = max(0, min(cash - state.open_buys_centavos, daily_cap - c.spent_today_centavos,
-                           monthly_cap - c.spent_month_centavos))  # the caps shape the plan; the guards still check it
-    orders, skipped = plan_buys(day, targets, holdings, prices, spendable, settings.min_order_centavos, buyable=fresh)
+    spendable = min(cash - state.open_buys_centavos, daily_cap - c.spent_today_centavos,
+                    monthly_cap - c.spent_month_centavos)  # the caps shape the plan; the guards still check it
+    orders, skipped = plan_buys(day, targets, holdings, prices, cash, settings.min_order_centavos, buyable=fresh,
+                                spend_limit_centavos=spendable)
     decisions += [_decision(day, s, "buy", "skipped", None, why) for s, why in sorted(skipped.items())]
     orders = orders.with_columns(pl.lit(None, pl.Decimal(38, 8)).alias("quantity"))
     if settings.portfolio.rebalance.allow_sells:  # off by default: DCA rebalances with new cash only

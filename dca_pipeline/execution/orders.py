@@ -47,13 +47,14 @@ def plan_buys(
     cash_centavos: int,
     min_order_centavos: int,
     buyable: set[str] | None = None,
+    spend_limit_centavos: int | None = None,
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """Buy orders for `day`, and the reason each other target got none.
 
     targets: symbol, weight; holdings: symbol, quantity; prices: symbol, close (BRL) — every price known,
     for valuing the holdings; `buyable` (default: every priced symbol) limits which targets may be bought.
     The post-trade portfolio value T = holdings value + cash; each target's deficit is weight × T minus
-    its current value. Cash goes to the largest deficits first, each order at least the minimum
+    its current value. Cash (at most `spend_limit_centavos`, what the spend caps still allow) goes to the largest deficits first, each order at least the minimum
     (an order may exceed a small deficit to reach the minimum); leftover cash is carried forward.
     """
     px = dict(zip(prices["symbol"].to_list(), prices["close"].to_list()))
@@ -72,7 +73,7 @@ def plan_buys(
         else:
             skipped[symbol] = f"at or above target: value exceeds weight {weight:.4f} x portfolio by R${-deficit:.2f}"
     deficits.sort(key=lambda t: (-t[0], t[1]))
-    remaining = cash_centavos
+    remaining = cash_centavos if spend_limit_centavos is None else max(0, min(cash_centavos, spend_limit_centavos))
     for deficit, symbol, weight in deficits:
         if remaining < min_order_centavos:
             skipped[symbol] = f"below minimum: cash left {remaining} < minimum order {min_order_centavos} centavos"
