@@ -207,6 +207,16 @@ class FeatureFlags(_Strict):
     max_price_age_hours: int = Field(default=36, ge=1, le=24 * 14)
 
 
+class DelistingSettings(_Strict):
+    """What happens to a held coin whose prices stop (docs/execution.md, "Delisting"): once its last bar is more
+    than `after_days` days before the day being planned, the whole position is exited on that day —
+    `last_price` sells it at its last seen close less the taker fee (optimistic bound), `write_off` books it at
+    zero (pessimistic bound). The same rule runs in the scheduled day, a backfill and the backtest."""
+
+    policy: Literal["last_price", "write_off"] = "last_price"
+    after_days: int = Field(default=7, ge=1, le=365)
+
+
 class GovernanceSettings(_Strict):
     """Backups and audit: how many ledger snapshots to keep, whether config changes are audited."""
 
@@ -238,6 +248,7 @@ class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     quality: QualitySettings = QualitySettings()
     flags: FeatureFlags = FeatureFlags()
+    delisting: DelistingSettings = DelistingSettings()
     governance: GovernanceSettings = GovernanceSettings()
 
     @field_validator("timezone")

@@ -6,7 +6,7 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetCheckResult, asset, asset_check
 
 from dca_pipeline.analytics import statistics, transforms
-from dca_pipeline.analytics.indicators import compute_features
+from dca_pipeline.analytics.indicators import FEATURE_WINDOW_DAYS, compute_features
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.partitions import DAILY, cadence
 from dca_pipeline.resources import PipelineConfig
@@ -23,7 +23,7 @@ DAILY_TABLE = dict(
     pool="duckdb_warehouse",
     kinds={"polars", "duckdb"},
 )
-LOOKBACK_DAYS = 400  # SMA 200 and 90-day volatility need this much history, with room for gaps
+LOOKBACK_DAYS = FEATURE_WINDOW_DAYS  # SMA 200 and 90-day volatility need this much history, with room for gaps
 
 
 def features_for_day(day: date, lower_q: float = 0.01, upper_q: float = 0.99) -> tuple[pl.DataFrame, int]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import polars as pl
 
+FEATURE_WINDOW_DAYS = 400  # daily features are computed on this many days ending on the day (SMA 200, 90-day vol)
+
 ANNUALIZATION_DAYS = 365  # crypto trades every day
 
 

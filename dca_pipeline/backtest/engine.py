@@ -1,39 +1,37 @@
-"""Walk-forward DCA simulation over history, through the same functions production runs.
+"""Walk-forward DCA simulation over history: the production day (execution/day.py) on an in-memory book.
 
-Monthly (data strictly before the month): tiers → factor scores → target weights. Daily: the budget
-slice, underweight-first orders, paper fills at the next day's open with slippage and the taker fee,
-valuation at the close, and the time-weighted return. Coins that stop trading are liquidated at their
-last close (with the taker fee) once their data ends, and the proceeds return to cash.
+Monthly (data strictly before the month): tiers → factor scores (features of the month's eve from the same
+400-day window as `features_daily`) → target weights, with the month's regime when regime scaling is on.
+Daily: `simulate_day` — the same `plan_day` as the `dca_orders` asset (delisting exits, stale-price skips,
+buys, rebalance sells, breaker, pre-send guards and spend caps), the same paper fill function as the paper
+broker, and the ledger protocol's `MemoryLedger` — then valuation at the last close and the time-weighted
+return. The backtester itself holds no order, fill, guard or ledger logic.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
 
 import polars as pl
 
-from dca_pipeline.analytics.indicators import compute_features
+from dca_pipeline.analytics.indicators import FEATURE_WINDOW_DAYS, compute_features
 from dca_pipeline.backtest.benchmarks import btc_only, equal_weight, index_dca, lump_sum
 from dca_pipeline.ingestion import bundle
-from dca_pipeline.backtest.ledger import MemoryLedger
 from dca_pipeline.backtest.metrics import performance_metrics
 from dca_pipeline.config import Settings
-from dca_pipeline.execution.paper_fill import paper_fills
-from dca_pipeline.execution.orders import plan_dca_orders
-from dca_pipeline.execution.risk import drawdown_breaker
+from dca_pipeline.execution.day import DECISION_SCHEMA, EXIT_SCHEMA, Controls, MarketTape, book_value_centavos, simulate_day
+from dca_pipeline.execution.ledger_protocol import MemoryLedger
 from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.ingestion.sources import MarketDataSource, ReplaySource
 from dca_pipeline.intelligence.scores import compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import tiers_for_month
 from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
-from dca_pipeline.money import daily_contribution_centavos, fee_centavos, to_brl
-from dca_pipeline.execution.performance import next_day_performance
+from dca_pipeline.money import to_brl
+from dca_pipeline.execution.positions import next_day_performance
 from dca_pipeline.portfolio.targets import build_targets
 
-HISTORY_DAYS = 400  # factors and indicators look back at most this far
-STALE_DAYS = 7  # a held coin without a bar for this long, past its last bar in the data, is liquidated
+HISTORY_DAYS = 400  # factors look back at most this far (the intelligence assets' FACTOR_HISTORY_DAYS)
 
 
 @dataclass(frozen=True)
@@ -42,10 +40,16 @@ class BacktestResult:
     orders: pl.DataFrame
     fills: pl.DataFrame
     targets: pl.DataFrame
-    liquidations: pl.DataFrame
+    liquidations: pl.DataFrame  # the delisting exits (execution/day.py EXIT_SCHEMA)
     regimes: pl.DataFrame  # month, regime, p_bull, p_bear, p_sideways, p_crisis (empty unless asked for)
     benchmarks: pl.DataFrame  # date, invested_brl, btc_dca_brl, equal_weight_dca_brl, ibovespa_dca_brl, btc_lump_sum_brl
     metrics: dict[str, float]
+    decisions: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DECISION_SCHEMA))  # every day's decisions
+
+    @property
+    def exits(self) -> pl.DataFrame:
+        """Delisting exits: date, symbol, quantity, price used, price date, policy, proceeds (= `liquidations`)."""
+        return self.liquidations
 
 
 def _months(start: date, end: date) -> list[date]:
@@ -54,6 +58,19 @@ def _months(start: date, end: date) -> list[date]:
         out.append(m)
         m = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
     return out
+
+
+def month_targets(month: date, bars: pl.DataFrame, caps: pl.DataFrame, settings: Settings, previous: pl.DataFrame | None,
+                  regime: str | None) -> pl.DataFrame:
+    """The month's targets from bars before it: the monthly assets' calls on the same windows."""
+    history = bars.filter(pl.col("date") < month)
+    eve = month - timedelta(days=1)
+    tiers = tiers_for_month(history, caps, month, settings)
+    features = compute_features(history.filter(pl.col("date") > eve - timedelta(days=FEATURE_WINDOW_DAYS))).filter(pl.col("date") == eve)
+    factors = compute_factors(history.filter(pl.col("date") > eve - timedelta(days=HISTORY_DAYS)), features, tiers, eve)
+    scores = score_assets(factors, settings.scoring)
+    closes = history.filter(pl.col("date") >= month - timedelta(days=settings.portfolio.lookback_days)).select("symbol", "date", "close")
+    return build_targets(month, scores, closes, settings, previous, regime).weights
 
 
 def run_backtest(
@@ -66,77 +83,69 @@ def run_backtest(
 ) -> BacktestResult:
     """Simulate daily DCA from `start` to `end` (inclusive) with monthly targets; returns curves and metrics.
 
-    `with_regime` also fits the market-regime HMM each month (on data before it) for the tearsheet's timeline.
+    `with_regime` also fits the market-regime HMM each month (on data before it) for the tearsheet's timeline;
+    with `portfolio.sizing.regime_scaling` on it is fitted anyway and scales the month's targets.
     """
     source = source or ReplaySource()
     say = progress or (lambda _m: None)
-    history_days = max(settings.portfolio.lookback_days + HISTORY_DAYS, REGIME_HISTORY_DAYS if with_regime else 0)
+    scaling = settings.portfolio.sizing.regime_scaling
+    history_days = max(settings.portfolio.lookback_days, HISTORY_DAYS, FEATURE_WINDOW_DAYS,
+                       REGIME_HISTORY_DAYS if with_regime or scaling else 0) + 1
     raw = source.fetch_ohlcv_1d(start - timedelta(days=history_days), end + timedelta(days=1))
     bars, _quarantined = split_valid_ohlcv(raw)
-    features = compute_features(bars)  # trailing indicators only: row D never sees data after D
-    closes = {d: dict(zip(g["symbol"], g["close"])) for (d,), g in bars.partition_by("date", as_dict=True).items()}
-    opens = {d: g.select("symbol", "open") for (d,), g in bars.partition_by("date", as_dict=True).items()}
-    last_bar = dict(bars.group_by("symbol").agg(pl.col("date").max()).iter_rows())
-    ledger = MemoryLedger()
-    last_close: dict[str, tuple[float, date]] = {}
-    for d in sorted(closes):
-        if d < start:
-            last_close.update({s: (c, d) for s, c in closes[d].items()})
-    equity_rows, all_orders, all_fills, all_targets, liquidations, regimes = [], [], [], [], [], []
-    breaker_days: list[date] = []
+    by_day = {d: g for (d,), g in bars.partition_by("date", as_dict=True).items()}
+    tape = MarketTape(bars.filter(pl.col("date") <= end))
+    book = MemoryLedger()
+    equity_rows, all_orders, all_fills, all_targets, all_exits, all_decisions, regimes = [], [], [], [], [], [], []
+    breaker_days = 0
     twr_history: list[float] = []  # every valued day's TWR so far, for the drawdown circuit breaker
     prev_value, prev_twr, previous = 0, 0.0, None
+    no_open = pl.DataFrame(schema={"symbol": pl.String, "open": pl.Float64})
     for month in _months(start, end):
         say(f"month {month:%Y-%m}")
-        history = bars.filter(pl.col("date") < month)
-        tiers = tiers_for_month(history, source.fetch_market_caps(month), month, settings)
-        eve = month - timedelta(days=1)
-        factors = compute_factors(history.filter(pl.col("date") > eve - timedelta(days=HISTORY_DAYS)), features, tiers, eve)
-        scores = score_assets(factors, settings.scoring)
-        targets = build_targets(month, scores, history.select("symbol", "date", "close"), settings, previous).weights
+        regime = _regime(bars.filter(pl.col("date") < month), month, settings) if with_regime or scaling else None
+        if with_regime:
+            regimes.append(regime)
+        targets = month_targets(month, bars, source.fetch_market_caps(month), settings, previous,
+                                regime["regime"] if scaling and regime else None)
         previous = targets
         all_targets.append(targets)
-        if with_regime:
-            regimes.append(_regime(history, month, settings))
         day = max(month, start)
         month_end = min(end, date(month.year + (month.month == 12), month.month % 12 + 1, 1) - timedelta(days=1))
+        spent_month = 0
         while day <= month_end:
-            today = closes.get(day, {})
-            last_close.update({s: (c, day) for s, c in today.items()})
-            contribution = daily_contribution_centavos(settings.budget_centavos, day)
-            ledger.contribute(contribution)
-            _liquidate_delisted(ledger, day, last_bar, last_close, settings, liquidations)
-            prices = pl.DataFrame({"symbol": list(today), "close": list(today.values())}, schema={"symbol": pl.String, "close": pl.Float64})
-            orders = plan_dca_orders(
-                day, targets.filter(pl.col("weight") > 0), ledger.holdings(), prices, ledger.cash_centavos, settings.min_order_centavos
-            )
-            if drawdown_breaker(twr_history, settings.risk.max_drawdown_halt).tripped:
-                orders = orders.clear()
-                breaker_days.append(day)
-            nxt = opens.get(day + timedelta(days=1), pl.DataFrame(schema={"symbol": pl.String, "open": pl.Float64}))
-            fills, status = paper_fills(orders, nxt, settings.fees.taker, settings.slippage_bps)
-            ledger.apply_fills(fills)
-            all_orders.append(orders.with_columns(pl.col("client_order_id").replace_strict(status, default="new").alias("status")))
+            market = tape.view(day)
+            nxt = by_day.get(day + timedelta(days=1))
+            controls = Controls(spent_month_centavos=spent_month, twr_history=tuple(twr_history))
+            plan, fills, status = simulate_day(day, book, market, nxt.select("symbol", "open") if nxt is not None else no_open,
+                                               targets, settings, controls)
+            breaker_days += plan.breaker.tripped
+            spent_month += int(fills.filter(pl.col("side") == "buy")["amount_centavos"].sum()) if len(fills) else 0
+            all_orders.append(plan.orders.with_columns(pl.col("client_order_id").replace_strict(status, default="new").alias("status")))
             all_fills.append(fills)
-            value = ledger.cash_centavos + _holdings_value(ledger, last_close)
-            perf = next_day_performance(prev_value, prev_twr, contribution, value, ledger.cash_centavos, ledger.contributions_centavos)
+            all_exits.append(plan.exits)
+            all_decisions.append(plan.decisions)
+            value = book_value_centavos(book, market)
+            totals = book.totals()
+            perf = next_day_performance(prev_value, prev_twr, plan.contribution_centavos, value, totals.cash, totals.contributions)
             prev_value, prev_twr = value, perf.twr
             twr_history.append(perf.twr)
             equity_rows.append(
                 {
                     "date": day,
-                    "invested_brl": to_brl(ledger.contributions_centavos),
+                    "invested_brl": to_brl(totals.contributions),
                     "value_brl": to_brl(value),
-                    "cash_brl": to_brl(ledger.cash_centavos),
-                    "contribution_brl": to_brl(contribution),
-                    "fees_brl": to_brl(ledger.fees_centavos),
+                    "cash_brl": to_brl(totals.cash),
+                    "contribution_brl": to_brl(plan.contribution_centavos),
+                    "fees_brl": to_brl(totals.fees),
                     "daily_return": perf.daily_return,
                     "twr": perf.twr,
                 }
             )
             day += timedelta(days=1)
     equity = pl.DataFrame(equity_rows)
-    metrics = performance_metrics(equity, float(settings.portfolio.risk_free_rate), float(to_brl(ledger.fees_centavos)))
+    totals = book.totals()
+    metrics = performance_metrics(equity, float(settings.portfolio.risk_free_rate), float(to_brl(totals.fees)))
     fills_all = pl.concat(all_fills) if all_fills else pl.DataFrame()
     metrics["total_slippage_brl"] = _slippage_brl(fills_all, settings.slippage_bps)
     invested = float(equity["invested_brl"][-1]) if len(equity) else 0.0
@@ -153,6 +162,7 @@ def run_backtest(
         .join(ibov.select("date", pl.col("value_brl").alias("ibovespa_dca_brl")), on="date")
         .join(lump.select("date", pl.col("value_brl").alias("btc_lump_sum_brl")), on="date")
     )
+    exits = pl.concat(all_exits) if all_exits else pl.DataFrame(schema=EXIT_SCHEMA)
     return BacktestResult(
         regimes=pl.DataFrame(regimes),
         benchmarks=bench,
@@ -160,8 +170,10 @@ def run_backtest(
         orders=pl.concat(all_orders) if all_orders else pl.DataFrame(),
         fills=fills_all,
         targets=targets_all,
-        liquidations=pl.DataFrame(liquidations),
-        metrics={**metrics, "ledger_reconciles": float(_reconciles(ledger, liquidations)), "breaker_days": float(len(breaker_days))},
+        liquidations=exits,
+        metrics={**metrics, "ledger_reconciles": float(totals.holds), "breaker_days": float(breaker_days),
+                 "delisting_exits": float(len(exits))},
+        decisions=pl.concat(all_decisions) if all_decisions else pl.DataFrame(schema=DECISION_SCHEMA),
     )
 
 
@@ -187,31 +199,3 @@ def _slippage_brl(fills: pl.DataFrame, slippage_bps: float) -> float:
         return 0.0
     notional = float(sum(fills["notional_centavos"].to_list())) / 100
     return notional * (1 - 1 / (1 + slippage_bps / 10_000))
-
-
-def _value(quantity: Decimal, price: float) -> int:
-    return int((quantity * Decimal(repr(price)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
-def _holdings_value(ledger: MemoryLedger, last_close: dict[str, tuple[float, date]]) -> int:
-    return sum(_value(q, last_close[s][0]) for s, q in ledger.quantity.items() if q)
-
-
-def _liquidate_delisted(
-    ledger: MemoryLedger, day: date, last_bar: dict[str, date], last_close: dict[str, tuple[float, date]],
-    settings: Settings, log: list[dict],
-) -> None:
-    for symbol, quantity in list(ledger.quantity.items()):
-        if last_bar.get(symbol, day) < day - timedelta(days=STALE_DAYS):
-            price, price_day = last_close[symbol]
-            proceeds = _value(quantity, price)
-            fee = fee_centavos(proceeds, settings.fees.taker)
-            cost = ledger.cost_centavos.get(symbol, 0)
-            ledger.liquidate(symbol, proceeds, fee)
-            log.append({"date": day, "symbol": symbol, "quantity": quantity, "price_brl": price, "price_date": price_day,
-                        "proceeds_centavos": proceeds, "fee_centavos": fee, "cost_centavos": cost})
-
-
-def _reconciles(ledger: MemoryLedger, liquidations: list[dict]) -> bool:
-    realized = sum(x["proceeds_centavos"] - x["cost_centavos"] for x in liquidations)
-    return ledger.reconciles(realized)

@@ -1,31 +1,41 @@
-"""Execution assets: the day's DCA orders, their paper fills and the resulting positions, via the ledger."""
+"""Execution assets: one production day (dca_orders → fills → positions) as one multi-asset over a partition or a
+range (single-run backfill), through the day core (execution/day.py) and the event ledger."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
+    AssetKey,
+    AssetOut,
+    BackfillPolicy,
     MaterializeResult,
+    Nothing,
+    Output,
     asset,
     asset_check,
+    multi_asset,
 )
 
-from dca_pipeline.governance import audit
-from dca_pipeline.governance.degradation import daily_buy_decision
 from dca_pipeline.config import active_env
-from dca_pipeline.execution import ledger, oms, projection
+from dca_pipeline.governance import audit, overrides
+from dca_pipeline.governance.degradation import BuyDecision, send_skip_alert
+from dca_pipeline.execution import events as ev
+from dca_pipeline.execution import guards, ledger, ledger_views, oms, projection
+from dca_pipeline.execution.day import MARKET_LOOKBACK_DAYS, Controls, DayPlan, DayState, MarketTape, MarketView, month_bounds, plan_day
+from dca_pipeline.execution.ledger_protocol import EventLedger
 from dca_pipeline.execution.wiring import guard_context, make_broker
 from dca_pipeline.execution.reconcile import reconcile
 from dca_pipeline.execution.tca import post_trade_costs
-from dca_pipeline.execution.orders import plan_dca_orders, plan_rebalance_sells, total_ordered_centavos
-from dca_pipeline.execution.positions import last_prices, value_positions
+from dca_pipeline.execution.orders import total_ordered_centavos
+from dca_pipeline.execution.positions import POSITION_SCHEMA, next_day_performance, value_positions
 from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.metadata import markdown_table
-from dca_pipeline.money import daily_contribution_centavos, to_brl
+from dca_pipeline.money import to_brl
 from dca_pipeline.partitions import DAILY
 from dca_pipeline.portfolio.assets import target_weights
 from dca_pipeline.execution.resources import Broker
@@ -36,155 +46,250 @@ from dca_pipeline.storage import duck
 from dca_pipeline.storage.raw_store import read_daily_window
 
 GROUP = "execution"
-PRICE_LOOKBACK_DAYS = 400  # a coin that stopped trading keeps its last close (see `price_date`), never vanishes
+POSITIONS = AssetKey("positions")
+DCA_ORDERS = AssetKey("dca_orders")
+FILLS = AssetKey("fills")
 
 
-def _day(context: AssetExecutionContext) -> date:
-    return date.fromisoformat(context.partition_key)
+def _days(context: AssetExecutionContext) -> list[date]:
+    """The run's days: one partition (the scheduled run) or a range (a single-run backfill)."""
+    window = context.partition_time_window
+    first, end = window.start.date(), window.end.date()
+    return [first + timedelta(days=i) for i in range((end - first).days)]
 
 
-@asset(
-    group_name=GROUP,
+@multi_asset(
+    outs={
+        "dca_orders": AssetOut(group_name=GROUP, dagster_type=Nothing, is_required=False, kinds={"duckdb"},
+                               metadata={"table": "execution.dca_orders"},
+                               description="The day's plan (execution/day.py plan_day): delisting exits, buys, rebalance "
+                                           "sells, each decision with its reason (execution.day_decisions)."),
+        "fills": AssetOut(group_name=GROUP, dagster_type=Nothing, is_required=False, kinds={"duckdb"},
+                          metadata={"table": "execution.fills"},
+                          description="The day's orders through approval, the pre-send guards and the broker (paper: next "
+                                      "day's open + slippage + taker fee; live: Mercado Bitcoin), every change an event."),
+        "positions": AssetOut(group_name=GROUP, io_manager_key="warehouse_io_manager", is_required=False,
+                              kinds={"polars", "duckdb"}, metadata={"schema": "execution", "partition_column": "date"},
+                              description="Holdings after the day's fills, valued at each symbol's last close on or before the day."),
+    },
+    deps=[target_weights, raw_ohlcv_1d],
+    internal_asset_deps={"dca_orders": {target_weights.key, raw_ohlcv_1d.key}, "fills": {DCA_ORDERS},
+                         "positions": {FILLS, raw_ohlcv_1d.key}},
     partitions_def=DAILY,
-    deps=[target_weights],
+    backfill_policy=BackfillPolicy.single_run(),  # a range runs the day loop once, in one process
+    can_subset=True,
     pool="duckdb_warehouse",
-    kinds={"duckdb"},
-    metadata={"table": "execution.dca_orders"},
+    group_name=None,
 )
-def dca_orders(
-    context: AssetExecutionContext,
-    target_weights: pl.DataFrame,
-    raw_ohlcv_1d: pl.DataFrame,
-    config: PipelineConfig,
-    warehouse: Warehouse,
-) -> MaterializeResult:
-    """Credit the day's budget slice, then buy the most underweight targets with the available cash."""
+def execution_day(context: AssetExecutionContext, config: PipelineConfig, warehouse: Warehouse, market_data: MarketData,
+                  broker: Broker):
+    """One production day — or each day of a backfill range, in order: plan (dca_orders), execute (fills), value
+    (positions). A range keeps the time-weighted return in step so the drawdown breaker sees every earlier day."""
     settings = config.settings()
-    day = _day(context)
     db = warehouse.db()
+    days = _days(context)
+    selected = context.selected_asset_keys
+    if FILLS in selected:
+        broker.ensure_allowed()
     _audit_run(context, db, settings)
-    contribution = daily_contribution_centavos(settings.budget_centavos, day)
-    cash = ledger.cash_balance_centavos(db, day - timedelta(days=1)) + contribution
-    breaker = drawdown_breaker(_twr_history(db, day), settings.risk.max_drawdown_halt)
-    targets = target_weights.filter(pl.col("weight") > 0)
+    bars = split_valid_ohlcv(market_data.client().fetch_ohlcv_1d(days[0], days[-1] + timedelta(days=1)))[0] if FILLS in selected else None
+    loop = _DayLoop(db, settings, days[0], set(context.instance.get_materialized_partitions(target_weights.key)))
+    tape = MarketTape(read_daily_window("raw_ohlcv_1d", days[0] - timedelta(days=MARKET_LOOKBACK_DAYS), days[-1]))
+    meta: dict[str, list] = {"dca_orders": [], "fills": [], "positions": []}
+    frames = []
+    for day in days:
+        as_of = datetime.now(timezone.utc) if settings.source != "replay" else None  # live: judged by the clock
+        market = tape.view(day, as_of)
+        if DCA_ORDERS in selected:
+            meta["dca_orders"].append(_orders_step(context, db, day, settings, loop, market, tape.has_bars(day),
+                                                   project=FILLS not in selected))
+        if FILLS in selected:
+            meta["fills"].append(_fills_step(db, day, settings, broker, bars, loop))
+        pos = _positions_step(db, day, market) if (POSITIONS in selected or len(days) > 1) else None
+        if pos is not None:
+            frames.append(pos)
+            meta["positions"].append(_positions_meta(day, pos))
+            if len(days) > 1:
+                loop.advance(day, pos)
+    if DCA_ORDERS in selected:
+        yield Output(None, "dca_orders", metadata=_summarize(meta["dca_orders"]))
+    if FILLS in selected:
+        yield Output(None, "fills", metadata=_summarize(meta["fills"]))
+    if POSITIONS in selected:
+        out = pl.concat(frames) if frames else pl.DataFrame(schema=POSITION_SCHEMA)
+        yield Output(out, "positions", metadata=_summarize(meta["positions"]))
+
+
+class _DayLoop:
+    """What a range run carries from one day to the next: the TWR history for the breaker (stored days before
+    the range, then each valued day of the range, chained by the same `next_day_performance`)."""
+
+    def __init__(self, db, settings, first: date, targets_materialized: set[str]) -> None:  # noqa: ANN001
+        self.db, self.settings, self.targets_materialized = db, settings, targets_materialized
+        self.twr = _twr_history(db, first)
+        self.prev_value, self.prev_twr = _previous_value(db, first)
+
+    def advance(self, day: date, positions_frame: pl.DataFrame) -> None:
+        cash = ledger.cash_balance_centavos(self.db, day)
+        value = cash + int(sum(positions_frame["market_value_brl"].to_list(), 0) * 100) if len(positions_frame) else cash
+        perf = next_day_performance(self.prev_value, self.prev_twr, _contribution(self.db, day), value, cash, 0)
+        self.prev_value, self.prev_twr = value, perf.twr
+        self.twr.append(perf.twr)
+
+
+def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: _DayLoop, market: MarketView,  # noqa: ANN001
+                 has_bars: bool, project: bool = True) -> dict:
+    """Plan the day with the day core and record it (exits, contribution, orders; a recorded plan stands)."""
+    if _plan_recorded(db, day):
+        orders = projection.day_orders(db, day)
+        return {"day": day, "orders": orders, "contribution": _contribution(db, day), "rerun": True}
+    if not has_bars:
+        raise FileNotFoundError(f"no stored raw_ohlcv_1d bars for {day}: materialize raw_ohlcv_1d first")
     held = ledger.holdings(db, day - timedelta(days=1))
-    prices = raw_ohlcv_1d.filter(pl.col("date") == day).select("symbol", "close")
-    orders = plan_dca_orders(day, targets, held, prices, cash, settings.min_order_centavos)
-    if settings.portfolio.rebalance.allow_sells:  # off by default: DCA rebalances with new cash only
-        sells, why = plan_rebalance_sells(
-            day, targets, held, prices, cash, settings.budget_centavos, settings.portfolio.rebalance.drift_threshold,
-            settings.min_order_centavos,
-        )
-        context.log.info(f"rebalance: {why}; {len(sells)} sell order(s)")
-        orders = pl.concat([orders, sells], how="diagonal_relaxed") if len(sells) else orders
-    if breaker.tripped:
-        context.log.warning(f"circuit breaker: drawdown {breaker.drawdown:.1%} beyond -{breaker.threshold:.0%}; no orders")
-        orders = orders.clear()
-    if settings.flags.skip_buy_on_stale_prices and len(orders):  # graceful degradation: never buy on stale prices
-        decision = daily_buy_decision(day, orders["symbol"].to_list(), settings.source != "replay", cash,
-                                      settings.flags.max_price_age_hours)
-        if not decision.buy:
-            context.log.warning(f"buy skipped, budget carried forward: {decision.reason}")
-            orders = orders.clear()
-    new_events = oms.record_plan(db, day, contribution, orders)  # a rerun adds nothing: the recorded plan stands
-    projection.project_day(db, day)
-    orders = projection.day_orders(db, day)
-    spent = total_ordered_centavos(orders)
-    return MaterializeResult(
-        metadata={
-            "orders": len(orders),
-            "contribution_brl": float(to_brl(contribution)),
-            "cash_available_brl": float(to_brl(cash)),
-            "ordered_brl": float(to_brl(spent)),
-            "carried_forward_brl": float(to_brl(cash - spent)),
-            "circuit_breaker": "tripped" if breaker.tripped else "ok",
-            "new_events": new_events,
-            "drawdown": breaker.drawdown,
-            "orders_table": markdown_table(orders.select("symbol", "amount_brl", "deficit_brl", "status")),
-        }
-    )
+    targets = _month_targets(db, day, loop.targets_materialized)
+    state = DayState(held, ledger.cash_balance_centavos(db, day - timedelta(days=1)), guards.outstanding_buys_centavos(db),
+                     _controls(db, day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr))
+    plan = plan_day(day, state, market, targets, settings)
+    EventLedger(db).record_exits(day, plan.exits)
+    oms.record_plan(db, day, plan.contribution_centavos, plan.orders)
+    with duck.transaction(db) as cur:
+        duck.replace_rows(cur, "execution", "day_decisions", plan.decisions, "date = ?", [day])
+        if len(plan.exits):
+            duck.replace_rows(cur, "execution", "delisting_exits", plan.exits, "date = ?", [day])
+    if project:  # else the fills step projects the day once, after execution
+        projection.project_day(db, day)
+    _alert_stale(plan, day)
+    if plan.breaker.tripped:
+        context.log.warning(f"{day}: circuit breaker: drawdown {plan.breaker.drawdown:.1%} beyond -{plan.breaker.threshold:.0%}; no orders")
+    return {"day": day, "orders": plan.orders, "contribution": plan.contribution_centavos,
+            "cash": state.cash_centavos + plan.contribution_centavos, "plan": plan}
 
 
-@asset(group_name=GROUP, partitions_def=DAILY, deps=[dca_orders], pool="exchange_api", kinds={"duckdb"},
-       metadata={"table": "execution.fills"})
-def fills(
-    context: AssetExecutionContext, config: PipelineConfig, warehouse: Warehouse, market_data: MarketData, broker: Broker
-) -> MaterializeResult:
-    """Move the day's orders through approval, the pre-send guards and the broker (paper: next day's open +
-    slippage + taker fee; live: Mercado Bitcoin), recording every state change as an event."""
-    broker.ensure_allowed()
-    settings = config.settings()
-    day = _day(context)
-    db = warehouse.db()
-    _audit_run(context, db, settings)
-    bars, _ = split_valid_ohlcv(market_data.client().fetch_ohlcv_1d(day, day + timedelta(days=1)))
+def _fills_step(db, day: date, settings, broker: Broker, bars: pl.DataFrame, loop: _DayLoop) -> dict:  # noqa: ANN001
     venue, approval = make_broker(broker, settings, bars.filter(pl.col("date") == day + timedelta(days=1)))
-    guard_ctx = guard_context(db, settings, bars.filter(pl.col("date") == day), drawdown_breaker(_twr_history(db, day), settings.risk.max_drawdown_halt).tripped)
-    states = oms.execute_day(db, day, venue, guard_ctx, approval)
+    tripped = drawdown_breaker(loop.twr, settings.risk.max_drawdown_halt).tripped
+    states = oms.execute_day(db, day, venue, guard_context(db, settings, bars.filter(pl.col("date") == day), tripped), approval)
     projection.project_day(db, day)
-    filled = projection.day_fills(db, day)
     costs = post_trade_costs(states, {o.client_order_id: o.ref_price for o in oms.planned_orders(db, day) if o.ref_price})
-    counts = dict(states.group_by("status").len().iter_rows()) if len(states) else {}
-    return MaterializeResult(
-        metadata={
+    return {"day": day, "states": states, "filled": projection.day_fills(db, day), "costs": costs, "pending": oms.pending_ids(db, day)}
+
+
+def _positions_step(db, day: date, market: MarketView) -> pl.DataFrame:  # noqa: ANN001
+    """Holdings after the day, each at its last close on or before it (a stale one flagged by `price_date`)."""
+    return value_positions(day, ledger.holdings(db, day), market.bars.select("symbol", "close", "date"))
+
+
+def _positions_meta(day: date, out: pl.DataFrame) -> dict:
+    return {"day": day, "symbols": len(out),
+            "market_value_brl": float(sum(out["market_value_brl"].to_list(), 0)) if len(out) else 0.0,
+            "stale_prices": int((out["price_date"] < day).sum()) if len(out) else 0}
+
+
+def _summarize(rows: list[dict]) -> dict:
+    """Asset metadata: the day's detail for one partition, totals over a range."""
+    if not rows:
+        return {}
+    if "symbols" in rows[0]:
+        last = rows[-1]
+        return {"symbols": last["symbols"], "market_value_brl": last["market_value_brl"], "stale_prices": last["stale_prices"], "days": len(rows)}
+    if "states" in rows[0]:
+        filled = pl.concat([r["filled"] for r in rows])
+        costs = pl.concat([r["costs"] for r in rows]) if any(len(r["costs"]) for r in rows) else rows[-1]["costs"]
+        states = pl.concat([r["states"] for r in rows])
+        counts = dict(states.group_by("status").len().iter_rows()) if len(states) else {}
+        return {
+            "days": len(rows),
             "fills": len(filled),
             "expired": int(counts.get("expired", 0)),
             "statuses": {k: int(v) for k, v in counts.items()},
-            "pending_approval": oms.pending_ids(db, day),
+            "pending_approval": [i for r in rows for i in r["pending"]],
             "fees_brl": float(to_brl(int(filled["fee_centavos"].sum()))) if len(filled) else 0.0,
             "slippage_brl": float(to_brl(int(costs["slippage_centavos"].sum()))) if len(costs) else 0.0,
             "fills_table": markdown_table(filled.select("symbol", "quantity", "price_brl", "fee_brl")),
             "cost_table": markdown_table(costs.select("symbol", "side", "arrival_price", "avg_price", "slippage_bps", "cost_bps")),
         }
-    )
-
-
-@asset(
-    group_name=GROUP,
-    partitions_def=DAILY,
-    deps=[fills, raw_ohlcv_1d],
-    io_manager_key="warehouse_io_manager",
-    metadata={"schema": "execution", "partition_column": "date"},
-    pool="duckdb_warehouse",
-    kinds={"polars", "duckdb"},
-)
-def positions(context: AssetExecutionContext, warehouse: Warehouse) -> pl.DataFrame:
-    """Holdings after the day's fills, valued at each symbol's last close on or before the day."""
-    day = _day(context)
-    held = ledger.holdings(warehouse.db(), day)
-    bars = read_daily_window("raw_ohlcv_1d", day, day)
-    missing = set(held["symbol"].to_list()) - set(bars["symbol"].to_list() if len(bars) else [])
-    if missing:  # only then look back further for the last close
-        bars = read_daily_window("raw_ohlcv_1d", day - timedelta(days=PRICE_LOOKBACK_DAYS), day)
-    prices = last_prices(bars, day) if not bars.is_empty() else pl.DataFrame(schema={"symbol": pl.String, "close": pl.Float64, "date": pl.Date})
-    out = value_positions(day, held, prices)
-    context.add_output_metadata(
-        {
-            "symbols": len(out),
-            "market_value_brl": float(sum(out["market_value_brl"].to_list(), 0)) if len(out) else 0.0,
-            "stale_prices": int((out["price_date"] < day).sum()) if len(out) else 0,
-        }
-    )
+    orders = pl.concat([r["orders"] for r in rows])
+    spent = total_ordered_centavos(orders)
+    plans = [r["plan"] for r in rows if "plan" in r]
+    decisions = pl.concat([p.decisions for p in plans]) if plans else pl.DataFrame()
+    tripped = any(p.breaker.tripped for p in plans)
+    out = {
+        "days": len(rows),
+        "orders": len(orders),
+        "contribution_brl": float(to_brl(sum(r["contribution"] for r in rows))),
+        "ordered_brl": float(to_brl(spent)),
+        "circuit_breaker": "tripped" if tripped else "ok",
+        "drawdown": plans[-1].breaker.drawdown if plans else 0.0,
+        "delisting_exits": sum(len(p.exits) for p in plans),
+        "orders_table": markdown_table(orders.select("date", "symbol", "side", "amount_brl", "deficit_brl", "status")),
+        "decisions_table": markdown_table(decisions.filter(pl.col("decision") != "skipped").vstack(
+            decisions.filter(pl.col("decision") == "skipped")) if len(decisions) else decisions, 40),
+    }
+    if len(rows) == 1 and "cash" in rows[0]:
+        out["cash_available_brl"] = float(to_brl(rows[0]["cash"]))
+        out["carried_forward_brl"] = float(to_brl(rows[0]["cash"] - spent))
     return out
 
 
-@asset_check(asset=dca_orders, partitions_def=DAILY, blocking=True, description="the day's orders never exceed the cash available that day")
+@asset_check(asset=DCA_ORDERS, partitions_def=DAILY, blocking=True, description="the day's orders never exceed the cash available that day")
 def orders_within_budget(context, config: PipelineConfig, warehouse: Warehouse) -> AssetCheckResult:  # noqa: ANN001
     db = warehouse.db()
-    day = date.fromisoformat(context.partition_key)
+    days = _days(context)
     rows = duck.query(
         db,
         "select date, sum(amount_centavos)::bigint as spent, min(amount_centavos)::bigint as smallest "
-        "from execution.dca_orders where date = ? and side = 'buy' group by date",
-        [day],
+        "from execution.dca_orders where date between ? and ? and side = 'buy' group by date order by date",
+        [days[0], days[-1]],
     )
     min_order = config.settings().min_order_centavos
     bad = []
     for d, spent, smallest in rows.iter_rows():
-        available = ledger.cash_balance_centavos(db, d - timedelta(days=1)) + _contribution(db, d)
+        available = ledger.cash_balance_centavos(db, d - timedelta(days=1)) + _contribution(db, d) + _exit_proceeds(db, d)
         if spent > available or smallest < min_order:
             bad.append({"date": str(d), "ordered_centavos": spent, "available_centavos": available, "smallest": smallest})
     return AssetCheckResult(passed=not bad, metadata={"orders_days": len(rows), "violations": markdown_table(pl.DataFrame(bad))})
+
+
+def _plan_recorded(db, day: date) -> bool:  # noqa: ANN001
+    """Whether the day's plan is already in the event ledger (its contribution is the plan's first event)."""
+    if not ev.exists(db):
+        return False
+    return bool(duck.query(db, "select count(*) as n from execution.events where event_id = ?", [f"contribution:{day:%Y%m%d}"])["n"][0])
+
+
+def _month_targets(db, day: date, materialized: set[str]) -> pl.DataFrame:  # noqa: ANN001
+    """The month's stored targets (empty when the month holds everything in cash); a month never materialized
+    is an error."""
+    month = day.replace(day=1)
+    if month.isoformat() not in materialized:
+        raise FileNotFoundError(f"target_weights for {month:%Y-%m} was never materialized: run that monthly partition first")
+    if not duck.table_exists(db, "portfolio", "target_weights"):
+        return pl.DataFrame(schema={"symbol": pl.String, "weight": pl.Float64})
+    return duck.query(db, "select symbol, weight from portfolio.target_weights where month = ? order by symbol", [month])
+
+
+def _controls(db, day: date, symbols: list[str], twr: list[float]) -> Controls:  # noqa: ANN001
+    """Kill switch, freezes, what the day and the month already spent, and the TWR history."""
+    kill = overrides.kill_switch_state()
+    frozen = {}
+    if kill is None:
+        frozen = {s: r for s in sorted(set(symbols)) if (r := overrides.trading_block_reason(s))}
+    first, _ = month_bounds(day)
+    spent_month = ledger_views.spent_centavos(db, first, day - timedelta(days=1)) if day > first else 0
+    return Controls(kill_switch=(kill.get("reason") or "(no reason given)") if kill is not None else None,
+                    frozen={s: r.split(": ", 1)[-1] for s, r in frozen.items()},
+                    spent_today_centavos=ledger_views.spent_centavos(db, day, day), spent_month_centavos=spent_month,
+                    twr_history=tuple(twr))
+
+
+def _alert_stale(plan: DayPlan, day: date) -> None:
+    """Graceful degradation: a WARNING alert naming the coins skipped on stale prices (their cash carried forward)."""
+    stale = plan.decisions.filter(pl.col("reason").str.starts_with("stale price"))
+    if stale.is_empty():
+        return
+    symbols = tuple(stale["symbol"].to_list())
+    decision = BuyDecision(False, f"stale prices for {len(symbols)} target(s): {', '.join(symbols)}", symbols)
+    send_skip_alert(decision, day.isoformat())
 
 
 def _audit_run(context: AssetExecutionContext, db, settings) -> None:  # noqa: ANN001
@@ -203,12 +308,29 @@ def _twr_history(db, day: date) -> list[float]:  # noqa: ANN001
     return [float(x) for x in rows["twr"].to_list()]
 
 
+def _previous_value(db, day: date) -> tuple[int, float]:  # noqa: ANN001
+    """(value in centavos, TWR) of the day before `day` as stored by portfolio_performance; (0, 0) before any."""
+    if duck.table_exists(db, "monitoring", "portfolio_performance"):
+        prev = duck.query(db, "select value_brl, twr from monitoring.portfolio_performance where date = ?", [day - timedelta(days=1)])
+        if len(prev):
+            return int(prev["value_brl"][0] * 100), float(prev["twr"][0])
+    return 0, 0.0
+
+
+def _exit_proceeds(db, day: date) -> int:  # noqa: ANN001
+    """Cash the day's delisting exits brought in (proceeds − fees)."""
+    if not duck.table_exists(db, "execution", "delisting_exits"):
+        return 0
+    rows = duck.query(db, "select coalesce(sum(proceeds_centavos - fee_centavos), 0)::bigint as c from execution.delisting_exits where date = ?", [day])
+    return int(rows["c"][0])
+
+
 def _contribution(db, day: date) -> int:  # noqa: ANN001
     rows = duck.query(db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date = ? and kind = 'contribution'", [day])
     return int(rows["c"][0])
 
 
-@asset(group_name=GROUP, partitions_def=DAILY, deps=[fills], pool="exchange_api", kinds={"duckdb"})
+@asset(group_name=GROUP, partitions_def=DAILY, deps=[FILLS], pool="exchange_api", kinds={"duckdb"})
 def reconciliation(context: AssetExecutionContext, config: PipelineConfig, warehouse: Warehouse, broker: Broker) -> MaterializeResult:
     """The event ledger's positions, cash and open orders against the broker's own account view
     (live: Mercado Bitcoin balances and open orders; paper: the fills and cash tables the broker's fills produced)."""

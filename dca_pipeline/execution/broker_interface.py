@@ -14,7 +14,6 @@ import polars as pl
 
 from dca_pipeline.execution.paper_fill import paper_fills
 from dca_pipeline.execution.guards import OrderIntent
-from dca_pipeline.money import fee_centavos, floor_quantity
 
 FINAL = frozenset({"filled", "expired", "cancelled", "rejected"})
 
@@ -55,7 +54,7 @@ def centavos(value: Decimal) -> int:
 
 
 class DailyPaperBroker:
-    """Fills at the next day's open × (1 ± slippage), taker fee (same numbers as the backtest's `paper_fills`).
+    """Fills at the next day's open × (1 ± slippage), taker fee: `broker.paper_fills`, as the backtest.
 
     Buys spend the whole amount (fee taken from it); sells give the quantity and receive notional − fee.
     Deterministic, so `lookup` simply re-simulates."""
@@ -67,26 +66,17 @@ class DailyPaperBroker:
         self.opens = dict(zip(next_open["symbol"].to_list(), next_open["open"].to_list()))
 
     def place(self, order: OrderIntent) -> BrokerReport:
-        if order.side == "sell":
-            return self._sell(order)
         frame = pl.DataFrame(
-            [{"date": order.day, "symbol": order.symbol, "client_order_id": order.client_order_id, "amount_centavos": order.amount_centavos}]
+            [{"date": order.day, "symbol": order.symbol, "client_order_id": order.client_order_id, "side": order.side,
+              "amount_centavos": order.amount_centavos, "quantity": order.quantity}],
+            schema={"date": pl.Date, "symbol": pl.String, "client_order_id": pl.String, "side": pl.String,
+                    "amount_centavos": pl.Int64, "quantity": pl.Decimal(38, 8)},
         )
         fills, status = paper_fills(frame, self.next_open, self.taker_fee, self.slippage_bps)
         if status[order.client_order_id] != "filled":
             return BrokerReport(order.client_order_id, "expired", reason=f"no next-day bar for {order.symbol}")
         f = fills.row(0, named=True)
         fill = BrokerFill(1, f["quantity"], Decimal(repr(f["price_brl"])), f["notional_centavos"], f["fee_centavos"], "taker", f["filled_at"])
-        return BrokerReport(order.client_order_id, "filled", (fill,))
-
-    def _sell(self, order: OrderIntent) -> BrokerReport:
-        price = self.opens.get(order.symbol)
-        if not price or price <= 0 or order.quantity is None:
-            return BrokerReport(order.client_order_id, "expired", reason=f"no next-day bar for {order.symbol}")
-        fill_price = Decimal(repr(price * (1 - self.slippage_bps / 10_000)))
-        qty = floor_quantity(order.quantity)
-        notional = centavos(qty * fill_price)
-        fill = BrokerFill(1, qty, fill_price, notional, fee_centavos(notional, self.taker_fee), "taker")
         return BrokerReport(order.client_order_id, "filled", (fill,))
 
     def lookup(self, order: OrderIntent) -> BrokerReport | None:

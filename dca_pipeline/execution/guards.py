@@ -1,8 +1,9 @@
 """Pre-send checks: the ONE place every order passes right before it is sent to a broker.
 
-`pre_send_guards` returns the reasons to block (empty = send). The spend caps read what the event ledger
-already committed, so even a corrupt plan cannot spend past them. Governance checks (kill switch, freezes)
-belong here too.
+`check_order` is the one set of checks (kill switch and freezes, spend caps, cash, breaker, liquidity and
+position limits, sell quantity); the day core (execution/day.py) applies it while planning, and
+`pre_send_guards` applies it again right before the broker call with facts read from the event ledger, so
+even a corrupt plan cannot spend past the caps.
 """
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ class OrderIntent:
 
 @dataclass(frozen=True)
 class GuardContext:
-    """Limits (centavos / fractions; None = off) and market facts the checks need."""
+    """Limits (centavos / fractions; None = off) and market facts the checks need (`db`: the event ledger the
+    send-time facts are read from; None when the day core checks a plan against its own running state)."""
 
-    db: Path
+    db: Path | None
     daily_cap_centavos: int
     monthly_cap_centavos: int
     prices: dict[str, float] = field(default_factory=dict)
@@ -44,45 +46,77 @@ class GuardContext:
     breaker_tripped: bool = False
 
 
+@dataclass(frozen=True)
+class GuardFacts:
+    """The state an order is judged against: governance blocks for its symbol, cash, what the day and month
+    already committed, holdings. At send time they come from the event ledger (`ledger_facts`); when the day
+    is planned, from the plan's own running state (execution/day.py) — the checks are the same function."""
+
+    blocks: tuple[str, ...] = ()  # kill switch / freeze reasons for this symbol
+    cash_available_centavos: int = 0  # cash minus what sent, unfinished buys still hold
+    spent_day_centavos: int = 0
+    spent_month_centavos: int = 0
+    held: dict[str, Decimal] = field(default_factory=dict)  # quantity per symbol
+    cash_total_centavos: int = 0  # for the concentration limit
+
+
 def pre_send_guards(order: OrderIntent, context: GuardContext) -> list[str]:
-    """Reasons to block `order` (empty list: it may be sent). The kill switch and asset freezes come first."""
-    overrides = pre_send_block_reasons(order.symbol)  # re-read on every order: a switch pulled mid-plan stops the rest
+    """Reasons to block `order` (empty list: it may be sent), judged on what the event ledger says now."""
+    if context.db is None:
+        raise ValueError("pre_send_guards needs the event ledger: GuardContext.db is None")
+    return check_order(order, context, ledger_facts(order, context.db))
+
+
+def ledger_facts(order: OrderIntent, db: Path) -> GuardFacts:
+    """The send-time facts: overrides re-read on every order (a switch pulled mid-plan stops the rest), spend
+    and cash from the event ledger."""
+    month_first = order.day.replace(day=1)
+    month_last = order.day.replace(day=calendar.monthrange(order.day.year, order.day.month)[1])
+    held = {s: Decimal(q) for s, q, _, _ in ledger_views.positions(db).iter_rows()}
+    return GuardFacts(
+        blocks=tuple(pre_send_block_reasons(order.symbol)),
+        cash_available_centavos=ledger_views.cash_centavos(db, order.day) - outstanding_buys_centavos(db),
+        spent_day_centavos=ledger_views.spent_centavos(db, order.day, order.day),
+        spent_month_centavos=ledger_views.spent_centavos(db, month_first, month_last),
+        held=held,
+        cash_total_centavos=ledger_views.cash_centavos(db),
+    )
+
+
+def check_order(order: OrderIntent, ctx: GuardContext, facts: GuardFacts) -> list[str]:
+    """Every pre-send check of one order against `facts`: governance blocks first, then (buys) the amount, the
+    daily and monthly spend caps, cash, the drawdown breaker and the market limits; (sells) the quantity held."""
+    reasons: list[str] = list(facts.blocks)
     if order.side == "sell":
-        return overrides + _sell_checks(order, context)
-    reasons: list[str] = list(overrides)
+        return reasons + _sell_checks(order, facts)
     if order.amount_centavos <= 0:
         reasons.append(f"non-positive amount {order.amount_centavos}")
-    reasons += _spend_caps(order, context)
-    cash = ledger_views.cash_centavos(context.db, order.day) - _outstanding(context.db)
-    if order.amount_centavos > cash:
-        reasons.append(f"insufficient cash: order {order.amount_centavos} > available {cash} centavos")
-    if context.breaker_tripped:
+    reasons += _spend_caps(order, ctx, facts)
+    if order.amount_centavos > facts.cash_available_centavos:
+        reasons.append(f"insufficient cash: order {order.amount_centavos} > available {facts.cash_available_centavos} centavos")
+    if ctx.breaker_tripped:
         reasons.append("drawdown circuit breaker tripped")
-    reasons += _market_checks(order, context)
+    reasons += _market_checks(order, ctx, facts)
     return reasons
 
 
-def _spend_caps(order: OrderIntent, ctx: GuardContext) -> list[str]:
-    month_first = order.day.replace(day=1)
-    month_last = order.day.replace(day=calendar.monthrange(order.day.year, order.day.month)[1])
+def _spend_caps(order: OrderIntent, ctx: GuardContext, facts: GuardFacts) -> list[str]:
     out = []
-    day_spent = ledger_views.spent_centavos(ctx.db, order.day, order.day)
-    if day_spent + order.amount_centavos > ctx.daily_cap_centavos:
-        out.append(f"daily spend cap: {day_spent} + {order.amount_centavos} > {ctx.daily_cap_centavos} centavos")
-    month_spent = ledger_views.spent_centavos(ctx.db, month_first, month_last)
-    if month_spent + order.amount_centavos > ctx.monthly_cap_centavos:
-        out.append(f"monthly spend cap: {month_spent} + {order.amount_centavos} > {ctx.monthly_cap_centavos} centavos")
+    if facts.spent_day_centavos + order.amount_centavos > ctx.daily_cap_centavos:
+        out.append(f"daily spend cap: {facts.spent_day_centavos} + {order.amount_centavos} > {ctx.daily_cap_centavos} centavos")
+    if facts.spent_month_centavos + order.amount_centavos > ctx.monthly_cap_centavos:
+        out.append(f"monthly spend cap: {facts.spent_month_centavos} + {order.amount_centavos} > {ctx.monthly_cap_centavos} centavos")
     return out
 
 
-def _outstanding(db: Path) -> int:
+def outstanding_buys_centavos(db: Path) -> int:
     """Cash still committed to sent buys that have not finished filling."""
     states = ledger_views.order_states(db)
     open_ = states.filter(states["status"].is_in(["sent", "partially_filled"]) & (states["side"] == "buy"))
     return int(sum(max(a - f - fee, 0) for a, f, fee in open_.select("amount_centavos", "filled_centavos", "fee_centavos").iter_rows()))
 
 
-def _market_checks(order: OrderIntent, ctx: GuardContext) -> list[str]:
+def _market_checks(order: OrderIntent, ctx: GuardContext, facts: GuardFacts) -> list[str]:
     out = []
     brl = order.amount_centavos / 100
     if ctx.max_volume_share is not None:
@@ -96,19 +130,18 @@ def _market_checks(order: OrderIntent, ctx: GuardContext) -> list[str]:
     price = ctx.prices.get(order.symbol)
     if price is None:
         return out + [f"no price for {order.symbol} to check position limits"]
-    pos = ledger_views.positions(ctx.db)
-    values = {s: float(q) * ctx.prices.get(s, 0.0) * 100 for s, q, _, _ in pos.iter_rows()}
+    values = {s: float(q) * ctx.prices.get(s, 0.0) * 100 for s, q in facts.held.items()}
     after = values.get(order.symbol, 0.0) + order.amount_centavos
     if ctx.max_position_centavos is not None and after > ctx.max_position_centavos:
         out.append(f"position limit: {order.symbol} would be {after:.0f} > {ctx.max_position_centavos} centavos")
-    total = sum(values.values()) + ledger_views.cash_centavos(ctx.db)
+    total = sum(values.values()) + facts.cash_total_centavos
     if ctx.max_concentration is not None and total > 0 and after / total > ctx.max_concentration:
         out.append(f"concentration: {order.symbol} would be {after / total:.1%} > {ctx.max_concentration:.0%} of the portfolio")
     return out
 
 
-def _sell_checks(order: OrderIntent, ctx: GuardContext) -> list[str]:
-    held = {s: q for s, q, _, _ in ledger_views.positions(ctx.db).iter_rows()}.get(order.symbol, Decimal(0))
+def _sell_checks(order: OrderIntent, facts: GuardFacts) -> list[str]:
+    held = facts.held.get(order.symbol, Decimal(0))
     if order.quantity is None or order.quantity <= 0:
         return [f"sell of {order.symbol} without a positive quantity"]
     if order.quantity > held:

@@ -29,6 +29,13 @@ def events_frame(db: Path, through: date = FAR_FUTURE) -> pl.DataFrame:
     return duck.query(db, f"select * from {TABLE} where date <= ? order by seq", [through])
 
 
+def day_events(db: Path, day: date) -> pl.DataFrame:
+    """The events dated `day`, in append order (what projecting or executing one day reads)."""
+    if not _has_events(db):
+        return pl.DataFrame()
+    return duck.query(db, f"select * from {TABLE} where date = ? order by seq", [day])
+
+
 def cash_centavos(db: Path, through: date = FAR_FUTURE) -> int:
     if not _has_events(db):
         return 0

@@ -30,7 +30,7 @@ def planned_orders(db: Path, day: date) -> list[OrderIntent]:
     """The day's orders as recorded when planned (the ledger, not a fresh plan, is what gets executed)."""
     if not duck_has_events(db):
         return []
-    frame = ledger_views.events_frame(db).filter((pl.col("kind") == "order") & (pl.col("status") == "planned") & (pl.col("date") == day))
+    frame = ledger_views.day_events(db, day).filter((pl.col("kind") == "order") & (pl.col("status") == "planned"))
     out = []
     for r in frame.sort("client_order_id").iter_rows(named=True):
         d = json.loads(r["detail"] or "{}")

@@ -35,11 +35,26 @@ def plan_dca_orders(
     cash_centavos: int,
     min_order_centavos: int,
 ) -> pl.DataFrame:
-    """Buy orders for `day`.
+    """Buy orders for `day` (`plan_buys` without the reasons for the targets left out)."""
+    return plan_buys(day, targets, holdings, prices, cash_centavos, min_order_centavos)[0]
 
-    targets: symbol, weight; holdings: symbol, quantity; prices: symbol, close (BRL).
+
+def plan_buys(
+    day: date,
+    targets: pl.DataFrame,
+    holdings: pl.DataFrame,
+    prices: pl.DataFrame,
+    cash_centavos: int,
+    min_order_centavos: int,
+    buyable: set[str] | None = None,
+    spend_limit_centavos: int | None = None,
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Buy orders for `day`, and the reason each other target got none.
+
+    targets: symbol, weight; holdings: symbol, quantity; prices: symbol, close (BRL) — every price known,
+    for valuing the holdings; `buyable` (default: every priced symbol) limits which targets may be bought.
     The post-trade portfolio value T = holdings value + cash; each target's deficit is weight × T minus
-    its current value. Cash goes to the largest deficits first, each order at least the minimum
+    its current value. Cash (at most `spend_limit_centavos`, what the spend caps still allow) goes to the largest deficits first, each order at least the minimum
     (an order may exceed a small deficit to reach the minimum); leftover cash is carried forward.
     """
     px = dict(zip(prices["symbol"].to_list(), prices["close"].to_list()))
@@ -47,18 +62,22 @@ def plan_dca_orders(
     held_value = sum(q * px.get(s, 0.0) for s, q in qty.items())
     total = held_value + cash_centavos / 100
     rows: list[dict] = []
+    skipped: dict[str, str] = {}
     deficits = []
     for symbol, weight in zip(targets["symbol"].to_list(), targets["weight"].to_list()):
-        if symbol not in px or weight <= 0:
+        if symbol not in px or weight <= 0 or (buyable is not None and symbol not in buyable):
             continue
         deficit = weight * total - qty.get(symbol, 0.0) * px[symbol]
         if deficit > 0:
             deficits.append((deficit, symbol, weight))
+        else:
+            skipped[symbol] = f"at or above target: value exceeds weight {weight:.4f} x portfolio by R${-deficit:.2f}"
     deficits.sort(key=lambda t: (-t[0], t[1]))
-    remaining = cash_centavos
+    remaining = cash_centavos if spend_limit_centavos is None else max(0, min(cash_centavos, spend_limit_centavos))
     for deficit, symbol, weight in deficits:
         if remaining < min_order_centavos:
-            break
+            skipped[symbol] = f"below minimum: cash left {remaining} < minimum order {min_order_centavos} centavos"
+            continue
         want = max(int(deficit * 100), min_order_centavos)
         amount = min(remaining, want)
         remaining -= amount
@@ -76,7 +95,7 @@ def plan_dca_orders(
                 "ref_price_brl": px[symbol],
             }
         )
-    return pl.DataFrame(rows, schema=ORDER_SCHEMA)
+    return pl.DataFrame(rows, schema=ORDER_SCHEMA), skipped
 
 
 def total_ordered_centavos(orders: pl.DataFrame) -> int:

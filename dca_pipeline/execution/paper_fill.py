@@ -1,8 +1,8 @@
-"""Brokers: the paper broker fills at the next bar's open plus slippage and the taker fee."""
+"""The paper fill: the next bar's open moved by the slippage, and the taker fee (buys and sells)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import polars as pl
 
@@ -25,24 +25,38 @@ FILL_SCHEMA = {
 }
 
 
-def paper_fills(orders: pl.DataFrame, next_open: pl.DataFrame, taker_fee: Decimal, slippage_bps: float) -> tuple[pl.DataFrame, dict[str, str]]:
-    """Fill each order at the next day's open × (1 + slippage); the fee is taken from the gross amount.
+SIM_FILL_SCHEMA = {**FILL_SCHEMA, "side": pl.String}
 
-    quantity = (amount − fee) / price, rounded down to 1e-8. Returns (fills, status per client_order_id):
-    `filled`, or `expired` when the market has no next bar for the symbol.
+
+def paper_fills(orders: pl.DataFrame, next_open: pl.DataFrame, taker_fee: Decimal, slippage_bps: float) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Fill each order at the next day's open moved against it by the slippage, paying the taker fee — the one
+    fill function of the paper broker, the backfill and the backtest.
+
+    Buys: price = open × (1 + slippage), the fee taken from the gross amount, quantity = (amount − fee) / price
+    rounded down to 1e-8. Sells (with a `quantity`): price = open × (1 − slippage), notional = quantity × price
+    (half-even centavos), fee on the notional. Returns (fills with a `side` column, status per
+    client_order_id): `filled`, or `expired` when the market has no next bar for the symbol.
     """
     opens = dict(zip(next_open["symbol"].to_list(), next_open["open"].to_list()))
     rows, status = [], {}
     for o in orders.iter_rows(named=True):
         price = opens.get(o["symbol"])
-        if price is None or price <= 0:
+        side = o.get("side") or "buy"
+        if price is None or price <= 0 or (side == "sell" and not o.get("quantity")):
             status[o["client_order_id"]] = "expired"
             continue
-        fill_price = price * (1 + slippage_bps / 10_000)
-        amount = int(o["amount_centavos"])
-        fee = fee_centavos(amount, taker_fee)
-        notional = amount - fee
-        quantity = floor_quantity(to_brl(notional) / Decimal(repr(fill_price)))
+        if side == "sell":
+            fill_price = price * (1 - slippage_bps / 10_000)
+            quantity = floor_quantity(Decimal(o["quantity"]))
+            notional = int((quantity * Decimal(repr(fill_price)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+            fee = fee_centavos(notional, taker_fee)
+            amount = notional
+        else:
+            fill_price = price * (1 + slippage_bps / 10_000)
+            amount = int(o["amount_centavos"])
+            fee = fee_centavos(amount, taker_fee)
+            notional = amount - fee
+            quantity = floor_quantity(to_brl(notional) / Decimal(repr(fill_price)))
         day: date = o["date"]
         rows.append(
             {
@@ -59,7 +73,8 @@ def paper_fills(orders: pl.DataFrame, next_open: pl.DataFrame, taker_fee: Decima
                 "amount_centavos": amount,
                 "filled_at": datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1),
                 "broker": "paper",
+                "side": side,
             }
         )
         status[o["client_order_id"]] = "filled"
-    return pl.DataFrame(rows, schema=FILL_SCHEMA), status
+    return pl.DataFrame(rows, schema=SIM_FILL_SCHEMA), status

@@ -21,7 +21,7 @@ LEGACY_STATUS = {"planned": "new", "pending_approval": "new", "approved": "new",
 
 def day_orders(db: Path, day: date) -> pl.DataFrame:
     """The day's planned orders (as recorded) with their current status, in the dca_orders layout."""
-    ev = ledger_views.events_frame(db)
+    ev = ledger_views.day_events(db, day)
     if ev.is_empty():
         return pl.DataFrame(schema=ORDER_SCHEMA)
     states = dict(ledger_views.order_states(db, day).select("client_order_id", "status").iter_rows())
@@ -38,7 +38,7 @@ def day_orders(db: Path, day: date) -> pl.DataFrame:
 
 def day_fills(db: Path, day: date) -> pl.DataFrame:
     """One row per fill of the day's orders (buys: amount = notional + fee), in the fills layout."""
-    ev = ledger_views.events_frame(db)
+    ev = ledger_views.day_events(db, day)
     if ev.is_empty():
         return pl.DataFrame(schema=FILL_SCHEMA)
     day_ev = ev.filter(pl.col("date") == day)
@@ -61,7 +61,7 @@ def day_fills(db: Path, day: date) -> pl.DataFrame:
 
 
 def day_cash(db: Path, day: date) -> pl.DataFrame:
-    ev = ledger_views.events_frame(db)
+    ev = ledger_views.day_events(db, day)
     rows = []
     for r in ev.filter((pl.col("date") == day) & pl.col("kind").is_in(["contribution", "fill", "fee"])).iter_rows(named=True) if not ev.is_empty() else []:
         cid = r["client_order_id"]

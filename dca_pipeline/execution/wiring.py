@@ -33,7 +33,7 @@ def spend_caps_centavos(settings: Settings) -> tuple[int, int]:
     return daily, monthly
 
 
-def guard_context(db: Path, settings: Settings, day_bars: pl.DataFrame, breaker_tripped: bool) -> GuardContext:
+def guard_context(db: Path | None, settings: Settings, day_bars: pl.DataFrame, breaker_tripped: bool) -> GuardContext:
     """Limits from the settings; prices and 24h BRL volume (volume × close) from the day's bars."""
     daily, monthly = spend_caps_centavos(settings)
     ex = settings.execution

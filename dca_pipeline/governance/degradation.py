@@ -39,23 +39,35 @@ def decide_buy(
     if not source_health or len(unhealthy) == len(source_health):
         return BuyDecision(False, "no healthy market-data source" + (f" ({', '.join(unhealthy)} down)" if unhealthy else ""),
                            unhealthy_sources=unhealthy, carry_forward_centavos=budget_centavos)
-    stale, details = [], {}
+    details = stale_prices(price_times, now, max_age)
+    stale = sorted(details)
+    if stale:
+        return BuyDecision(False, f"stale prices for {len(stale)} of {len(price_times)} planned symbols: {', '.join(stale)}",
+                           tuple(stale), unhealthy, budget_centavos, details)
+    reason = "prices fresh" + (f"; degraded sources: {', '.join(unhealthy)}" if unhealthy else "")
+    return BuyDecision(True, reason, (), unhealthy, 0, details)
+
+
+def bar_close_time(price_date: date) -> datetime:
+    """When a daily bar dated `price_date` closed: the next day, 00:00 UTC."""
+    return datetime(price_date.year, price_date.month, price_date.day, tzinfo=timezone.utc) + timedelta(days=1)
+
+
+def stale_prices(price_times: Mapping[str, datetime | None], now: datetime, max_age: timedelta) -> dict[str, str]:
+    """symbol -> why its price is stale (none, older than `max_age` at `now`, or from the future); fresh ones absent."""
+    if now.tzinfo is None:
+        raise ValueError("stale_prices: `now` must be timezone-aware (UTC)")
+    details = {}
     for symbol, at in sorted(price_times.items()):
         if at is None:
-            stale.append(symbol)
             details[symbol] = "no price"
             continue
         if at.tzinfo is None:
             raise ValueError(f"decide_buy: price time of {symbol} must be timezone-aware (UTC), got {at!r}")
         age = now - at
         if age > max_age or age < -timedelta(minutes=5):  # a price from the future is as untrustworthy as an old one
-            stale.append(symbol)
-            details[symbol] = f"price age {age}"
-    if stale:
-        return BuyDecision(False, f"stale prices for {len(stale)} of {len(price_times)} planned symbols: {', '.join(stale)}",
-                           tuple(stale), unhealthy, budget_centavos, details)
-    reason = "prices fresh" + (f"; degraded sources: {', '.join(unhealthy)}" if unhealthy else "")
-    return BuyDecision(True, reason, (), unhealthy, 0, details)
+            details[symbol] = f"price age {age} > {max_age}" if age > max_age else f"price {-age} in the future"
+    return details
 
 
 def skip_alert(decision: BuyDecision, day: str):  # noqa: ANN201 - monitoring.alerts.Alert
@@ -74,24 +86,18 @@ def skip_alert(decision: BuyDecision, day: str):  # noqa: ANN201 - monitoring.al
 
 def decide_and_alert(source_health: Mapping[str, bool], price_times: Mapping[str, datetime | None], day: str,
                      budget_centavos: int, max_age_hours: int, now: datetime | None = None, router=None) -> BuyDecision:  # noqa: ANN001
-    """`decide_buy` plus the WARNING alert through the alert router when the day is skipped (what the plan calls)."""
-    from dca_pipeline.governance.alerts import router_from_env
+    """`decide_buy` plus the WARNING alert through the alert router when the day is skipped."""
 
     decision = decide_buy(source_health, price_times, now or datetime.now(timezone.utc), timedelta(hours=max_age_hours),
                           budget_centavos)
-    alert = skip_alert(decision, day)
-    if alert is not None:
-        (router or router_from_env()).send(alert)
+    send_skip_alert(decision, day, router)
     return decision
 
 
-def daily_buy_decision(day: date, ordered_symbols: list[str], live_source: bool, budget_centavos: int,
-                       max_age_hours: int, now: datetime | None = None, router=None) -> BuyDecision:  # noqa: ANN001
-    """The decision the daily plan asks for: each ordered coin's price is its daily bar, closed at day + 1 00:00 UTC.
+def send_skip_alert(decision: BuyDecision, day: str, router=None) -> None:  # noqa: ANN001
+    """The WARNING alert of a skipped buy through the alert router (nothing when the buy goes ahead)."""
+    from dca_pipeline.governance.alerts import router_from_env
 
-    With a live source freshness is judged against the wall clock (a past day's plan is never sent on old
-    prices); the offline replay serves each day's own bars, so it is judged at the bar's close."""
-    closed = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
-    at = (now or datetime.now(timezone.utc)) if live_source else closed
-    return decide_and_alert({"market_data": True}, {s: closed for s in ordered_symbols}, day.isoformat(),
-                            budget_centavos, max_age_hours, now=at, router=router)
+    alert = skip_alert(decision, day)
+    if alert is not None:
+        (router or router_from_env()).send(alert)

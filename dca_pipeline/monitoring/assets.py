@@ -3,10 +3,10 @@
 from datetime import date, timedelta
 
 import polars as pl
-from dagster import AssetCheckResult, AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset, asset_check
+from dagster import AssetCheckResult, AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, MetadataValue, asset, asset_check
 
 from dca_pipeline.execution import ledger
-from dca_pipeline.execution.performance import next_day_performance
+from dca_pipeline.execution.positions import next_day_performance
 from dca_pipeline.money import to_brl
 from dca_pipeline.partitions import DAILY, cadence
 from dca_pipeline.resources import PipelineConfig
@@ -46,38 +46,46 @@ def _previous(db, day: date) -> tuple[int, float]:  # noqa: ANN001
     metadata={"schema": "monitoring", "partition_column": "date"},
     pool="duckdb_warehouse",
     kinds={"polars", "duckdb"},
+    backfill_policy=BackfillPolicy.single_run(),  # a range values its days in order, in one run
 )
 def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFrame, warehouse: Warehouse) -> pl.DataFrame:
-    """Invested (contributions), value (positions + cash), P&L and the time-weighted return to date."""
-    day = date.fromisoformat(context.partition_key)
+    """Invested (contributions), value (positions + cash), P&L and the time-weighted return to date (each day of a
+    backfill range in order)."""
+    window = context.partition_time_window
+    first, end = window.start.date(), window.end.date()
     db = warehouse.db()
-    totals = ledger.ledger_totals(db, day)
-    cash = sum(totals.values())
-    positions_value = int(sum(positions["market_value_brl"].to_list(), 0) * 100) if len(positions) else 0
-    prev_value, prev_twr = _previous(db, day)
-    flow = duck.query(
-        db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date = ? and kind = 'contribution'", [day]
-    )["c"][0]
-    perf = next_day_performance(prev_value, prev_twr, int(flow), positions_value + cash, cash, totals.get("contribution", 0))
-    row = {
-        "date": day,
-        "invested_brl": to_brl(perf.invested_centavos),
-        "value_brl": to_brl(perf.value_centavos),
-        "cash_brl": to_brl(cash),
-        "positions_value_brl": to_brl(positions_value),
-        "fees_brl": to_brl(-totals.get("fee", 0)),
-        "pnl_brl": to_brl(perf.pnl_centavos),
-        "daily_return": perf.daily_return,
-        "twr": perf.twr,
-    }
-    context.add_output_metadata({k: (float(v) if v is not None and k != "date" else str(v)) for k, v in row.items()})
-    return pl.DataFrame([row], schema=PERFORMANCE_SCHEMA)
+    prev_value, prev_twr = _previous(db, first)
+    rows = []
+    for i in range((end - first).days):
+        day = first + timedelta(days=i)
+        held = positions.filter(pl.col("date") == day) if len(positions) else positions
+        totals = ledger.ledger_totals(db, day)
+        cash = sum(totals.values())
+        positions_value = int(sum(held["market_value_brl"].to_list(), 0) * 100) if len(held) else 0
+        flow = duck.query(
+            db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date = ? and kind = 'contribution'", [day]
+        )["c"][0]
+        perf = next_day_performance(prev_value, prev_twr, int(flow), positions_value + cash, cash, totals.get("contribution", 0))
+        prev_value, prev_twr = perf.value_centavos, perf.twr
+        rows.append({
+            "date": day,
+            "invested_brl": to_brl(perf.invested_centavos),
+            "value_brl": to_brl(perf.value_centavos),
+            "cash_brl": to_brl(cash),
+            "positions_value_brl": to_brl(positions_value),
+            "fees_brl": to_brl(-totals.get("fee", 0)),
+            "pnl_brl": to_brl(perf.pnl_centavos),
+            "daily_return": perf.daily_return,
+            "twr": perf.twr,
+        })
+    context.add_output_metadata({k: (float(v) if v is not None and k != "date" else str(v)) for k, v in rows[-1].items()} | {"days": len(rows)})
+    return pl.DataFrame(rows, schema=PERFORMANCE_SCHEMA)
 
 
 @asset_check(asset=portfolio_performance, partitions_def=DAILY, blocking=True, description="contributions = cash + cost basis + fees, to the centavo")
 def ledger_reconciles(context, warehouse: Warehouse) -> AssetCheckResult:  # noqa: ANN001
     db = warehouse.db()
-    day = date.fromisoformat(context.partition_key)
+    day = context.partition_time_window.end.date() - timedelta(days=1)  # the last day of the partition or range
     totals = ledger.ledger_totals(db, day)
     held = ledger.holdings(db, day)
     cost = int(held["cost_centavos"].sum()) if len(held) else 0

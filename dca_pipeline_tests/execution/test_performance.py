@@ -1,7 +1,7 @@
 """Time-weighted return chaining, by hand."""
 import pytest
 
-from dca_pipeline.execution.performance import next_day_performance
+from dca_pipeline.execution.positions import next_day_performance
 
 
 def test_twr_chains_and_ignores_contributions() -> None:

@@ -6,10 +6,15 @@ import polars as pl
 from dagster import materialize
 
 from dca_pipeline.execution import ledger
-from dca_pipeline.execution.assets import positions
+from dagster import AssetKey
+
+from dca_pipeline.execution.assets import execution_day
 from dca_pipeline.execution.paper_fill import paper_fills
 from dca_pipeline.execution.orders import plan_dca_orders
 from dca_pipeline.paths import dca_home, warehouse_path
+from dca_pipeline.execution.resources import Broker
+from dca_pipeline.ingestion.resources import MarketData
+from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import parquet_store
 from dca_pipeline.storage.io_managers import WarehouseIOManager
@@ -33,12 +38,13 @@ def test_stale_coin_is_valued_at_its_last_close() -> None:
     fills, status = paper_fills(orders, prices.rename({"close": "open"}), Decimal("0.007"), 0)
     ledger.record_fills(db, D1, fills, status)
     result = materialize(
-        [positions], partition_key=str(D2),
-        resources={"warehouse": Warehouse(), "warehouse_io_manager": WarehouseIOManager()},
-        selection=[positions],
+        [execution_day], partition_key=str(D2),
+        resources={"warehouse": Warehouse(), "warehouse_io_manager": WarehouseIOManager(), "config": PipelineConfig(),
+                   "market_data": MarketData(source="replay"), "broker": Broker(mode="paper")},
+        selection=[AssetKey("positions")],
     )
     assert result.success
-    out = {r["symbol"]: r for r in result.output_for_node("positions").iter_rows(named=True)}
+    out = {r["symbol"]: r for r in result.output_for_node("execution_day", "positions").iter_rows(named=True)}
     assert out["A/BRL"]["price_date"] == D1 and out["A/BRL"]["close_brl"] == 10.0
     assert out["B/BRL"]["price_date"] == D2 and out["B/BRL"]["close_brl"] == 3.0
-    assert result.asset_materializations_for_node("positions")[0].metadata["stale_prices"].value == 1
+    assert result.asset_materializations_for_node("execution_day")[0].metadata["stale_prices"].value == 1

@@ -45,15 +45,14 @@ def test_a_skipped_day_sends_a_warning_alert(tmp_path) -> None:  # noqa: ANN001
     assert ok.buy and len((dca_home() / "alerts.jsonl").read_text().splitlines()) == 1
 
 
-def test_daily_plan_decision_judges_live_prices_by_the_clock_and_replay_by_the_bar() -> None:
+def test_stale_prices_judges_each_bar_by_its_close() -> None:
     from datetime import date
 
-    from dca_pipeline.governance.degradation import daily_buy_decision
+    from dca_pipeline.governance.degradation import bar_close_time, stale_prices
 
-    day = date(2021, 1, 5)
-    fresh = datetime(2021, 1, 6, 4, 15, tzinfo=timezone.utc)  # the 01:15 São Paulo run after the day closed
-    assert daily_buy_decision(day, ["A/BRL"], True, 5_000, 36, now=fresh).buy
-    late = daily_buy_decision(day, ["A/BRL"], True, 5_000, 36, now=datetime(2021, 1, 9, tzinfo=timezone.utc))
-    assert not late.buy and late.stale_symbols == ("A/BRL",) and late.carry_forward_centavos == 5_000
-    # the replay serves each day's own bars: a backfill years later still buys
-    assert daily_buy_decision(day, ["A/BRL"], False, 5_000, 36, now=datetime(2026, 1, 1, tzinfo=timezone.utc)).buy
+    assert bar_close_time(date(2021, 1, 5)) == datetime(2021, 1, 6, tzinfo=timezone.utc)
+    bars = {"A/BRL": bar_close_time(date(2021, 1, 5)), "B/BRL": bar_close_time(date(2021, 1, 3)), "C/BRL": None}
+    now = datetime(2021, 1, 6, 4, 15, tzinfo=timezone.utc)  # the 01:15 São Paulo run after 2021-01-05 closed
+    out = stale_prices(bars, now, timedelta(hours=36))
+    assert sorted(out) == ["B/BRL", "C/BRL"]  # B closed 52h15m before: stale; A 4h15m: fresh
+    assert out["C/BRL"] == "no price" and "2 days, 4:15:00" in out["B/BRL"]

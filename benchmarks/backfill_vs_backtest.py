@@ -1,0 +1,88 @@
+"""Benchmark: a 365-day single-run backfill of the daily execution path through Dagster vs the backtest of the
+same range (issue 13's target: backfill ≤ 1.5 × backtest).
+
+Both run the same day core (execution/day.py). Untimed set-up: the raw bars are ingested (one single-run backfill)
+and the year's monthly partitions materialized, because the backfill reads stored targets while the backtest
+computes them; the backtest is therefore also timed without its monthly work (`monthly targets`, measured by
+timing `month_targets` + the regime fit on the same months) so the daily loops compare like for like.
+
+Usage: python benchmarks/backfill_vs_backtest.py [--start 2021-01-01] [--end 2021-12-31]
+Prints: backfill seconds, backtest seconds, their ratio, and the ratio of the daily loops alone.
+"""
+import argparse
+import os
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--start", default="2021-01-01")
+    parser.add_argument("--end", default="2021-12-31")
+    args = parser.parse_args()
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    tmp = Path(tempfile.mkdtemp(prefix="dca_bench_"))
+    os.environ["DCA_HOME"], os.environ["DAGSTER_HOME"] = str(tmp / "dca_home"), str(tmp / "dagster_home")
+    (tmp / "dagster_home").mkdir()
+
+    from dagster import DagsterInstance, materialize
+
+    from dca_pipeline.analytics.assets import features_daily
+    from dca_pipeline.backtest import run_backtest
+    from dca_pipeline.backtest.engine import _months, _regime, month_targets
+    from dca_pipeline.config import load_settings
+    from dca_pipeline.definitions import defs
+    from dca_pipeline.execution.assets import execution_day
+    from dca_pipeline.ingestion.assets import fx_usd_brl, market_caps, raw_ohlcv_1d
+    from dca_pipeline.ingestion.sources import ReplaySource
+    from dca_pipeline.intelligence.assets import asset_scores, asset_tiers, market_regime
+    from dca_pipeline.monitoring.assets import portfolio_performance
+    from dca_pipeline.runner import history_days_needed
+    from dca_pipeline.portfolio.assets import target_weights
+    from dca_pipeline.storage import duck
+
+    settings = load_settings()
+    resources = dict(defs.resources)
+    months = _months(start, end)
+    with DagsterInstance.ephemeral() as instance:
+        run = lambda assets, **kw: materialize(assets, instance=instance, resources=resources, run_config=QUIET, **kw)  # noqa: E731
+        first = max(settings.history_start, start - timedelta(days=history_days_needed(settings)))
+        t0 = time.perf_counter()
+        run([raw_ohlcv_1d, fx_usd_brl], tags={RANGE_START: first.isoformat(), RANGE_END: (end + timedelta(days=1)).isoformat()})
+        for month in months:
+            run([features_daily], partition_key=(month - timedelta(days=1)).isoformat())
+            run([market_caps, asset_tiers, asset_scores, market_regime, target_weights], partition_key=month.isoformat())
+        print(f"set-up (ingest + {len(months)} monthly partitions, untimed): {time.perf_counter() - t0:.1f} s", flush=True)
+        t0 = time.perf_counter()
+        result = run([execution_day, portfolio_performance], tags={RANGE_START: start.isoformat(), RANGE_END: end.isoformat()})
+        backfill = time.perf_counter() - t0
+        assert result.success
+    duck.close_all()
+    days = (end - start).days + 1
+    print(f"single-run backfill, {days} days through Dagster: {backfill:.1f} s ({backfill / days * 1000:.0f} ms/day)", flush=True)
+
+    t0 = time.perf_counter()
+    run_backtest(settings, start, end)
+    backtest = time.perf_counter() - t0
+    print(f"backtest, same range (monthly targets + daily loop): {backtest:.1f} s", flush=True)
+
+    source, t0 = ReplaySource(), time.perf_counter()
+    bars = source.fetch_ohlcv_1d(start - timedelta(days=1101), end)
+    previous = None
+    for month in months:
+        regime = _regime(bars.filter(bars["date"] < month), month, settings) if settings.portfolio.sizing.regime_scaling else None
+        previous = month_targets(month, bars, source.fetch_market_caps(month), settings, previous, regime and regime["regime"])
+    monthly = time.perf_counter() - t0
+    loop = max(backtest - monthly, 1e-9)
+    print(f"  of which monthly targets: {monthly:.1f} s; daily loop: {loop:.1f} s")
+    print(f"ratio backfill / backtest: {backfill / backtest:.2f}x (target <= 1.5x)")
+    print(f"ratio backfill / backtest daily loop: {backfill / loop:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

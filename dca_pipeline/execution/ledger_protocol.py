@@ -1,0 +1,162 @@
+"""One ledger protocol, two books: the DuckDB event ledger (production, a backfill) and an in-memory book (the
+backtest's sandbox). Both keep cash in integer centavos, quantities as Decimal, positions at average cost
+(custo médio: a sell removes cost pro rata, half-even; all of it when the position closes) and the identity
+contributions + realized P&L = cash + cost of positions + fees. One shared test suite runs against both
+(dca_pipeline_tests/execution/test_ledger_protocol.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import polars as pl
+
+from dca_pipeline.execution import events as ev
+from dca_pipeline.execution import ledger_views
+
+HOLDINGS_SCHEMA = {"symbol": pl.String, "quantity": pl.Decimal(38, 8), "cost_centavos": pl.Int64}
+
+
+@dataclass(frozen=True)
+class LedgerTotals:
+    contributions: int
+    realized: int
+    cash: int
+    cost: int
+    fees: int
+
+    @property
+    def holds(self) -> bool:
+        """contributions + realized = cash + cost + fees, to the centavo, and cash never negative."""
+        return self.contributions + self.realized == self.cash + self.cost + self.fees and self.cash >= 0
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """What the day loop needs from a book of record. `fills` rows: client_order_id, symbol, side, quantity,
+    price_brl, notional_centavos, fee_centavos (broker.paper_fills' layout); `exits` rows: the day core's
+    delisting exits (client_order_id, symbol, quantity, price_brl, price_date, proceeds_centavos, fee_centavos)."""
+
+    def contribute(self, day: date, centavos: int) -> None: ...
+
+    def record_fills(self, day: date, fills: pl.DataFrame) -> None: ...
+
+    def record_exits(self, day: date, exits: pl.DataFrame) -> None: ...
+
+    def cash_centavos(self) -> int: ...
+
+    def holdings(self) -> pl.DataFrame: ...  # symbol, quantity, cost_centavos of every open position
+
+    def positions(self) -> pl.DataFrame: ...  # ledger_views.POSITIONS_SCHEMA: + realized_centavos, closed ones too
+
+    def totals(self) -> LedgerTotals: ...
+
+
+@dataclass
+class MemoryLedger:
+    """The in-memory book for simulation: the same money rules as the event ledger, no I/O."""
+
+    cash: int = 0
+    contributions: int = 0
+    fees: int = 0
+    quantity: dict[str, Decimal] = field(default_factory=dict)
+    cost: dict[str, int] = field(default_factory=dict)
+    realized: dict[str, int] = field(default_factory=dict)
+
+    def contribute(self, day: date, centavos: int) -> None:
+        self.cash += centavos
+        self.contributions += centavos
+
+    def record_fills(self, day: date, fills: pl.DataFrame) -> None:
+        for f in fills.iter_rows(named=True):
+            self._fill(f["symbol"], f.get("side") or "buy", Decimal(f["quantity"]), int(f["notional_centavos"]), int(f["fee_centavos"]))
+
+    def record_exits(self, day: date, exits: pl.DataFrame) -> None:
+        for x in exits.iter_rows(named=True):
+            self._fill(x["symbol"], "sell", Decimal(x["quantity"]), int(x["proceeds_centavos"]), int(x["fee_centavos"]))
+
+    def _fill(self, symbol: str, side: str, q: Decimal, notional: int, fee: int) -> None:
+        held, basis = self.quantity.get(symbol, Decimal(0)), self.cost.get(symbol, 0)
+        if side == "buy":
+            if notional + fee > self.cash:
+                raise ValueError(f"buy of {symbol} for {notional + fee} centavos exceeds the cash {self.cash}")
+            self.quantity[symbol], self.cost[symbol] = held + q, basis + notional
+            self.cash -= notional + fee
+        else:
+            if q > held:
+                raise ValueError(f"sell of {q} {symbol} exceeds the {held} held")
+            removed = basis if q == held else int((Decimal(basis) * q / held).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+            self.quantity[symbol], self.cost[symbol] = held - q, basis - removed
+            self.realized[symbol] = self.realized.get(symbol, 0) + notional - removed
+            self.cash += notional - fee
+        self.fees += fee
+
+    def cash_centavos(self) -> int:
+        return self.cash
+
+    def holdings(self) -> pl.DataFrame:
+        rows = [(s, q, self.cost[s]) for s, q in sorted(self.quantity.items()) if q != 0]
+        return pl.DataFrame(rows, schema=HOLDINGS_SCHEMA, orient="row")
+
+    def positions(self) -> pl.DataFrame:
+        rows = [(s, self.quantity[s], self.cost[s], self.realized.get(s, 0)) for s in sorted(self.quantity)]
+        return pl.DataFrame(rows, schema=ledger_views.POSITIONS_SCHEMA, orient="row")
+
+    def totals(self) -> LedgerTotals:
+        return LedgerTotals(self.contributions, sum(self.realized.values()), self.cash, sum(self.cost.values()), self.fees)
+
+
+class EventLedger:
+    """The DuckDB event ledger (execution.events) behind the protocol. The scheduled day's buys and sells reach
+    it through the order manager (oms.py: planned → sent → filled, guards at the broker boundary); what this
+    class appends itself — contributions, delisting exits, a simulated fill — uses the same event ids, so a
+    rerun adds nothing."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = Path(db)
+
+    def contribute(self, day: date, centavos: int) -> None:
+        if centavos:
+            ev.append_events(self.db, [ev.contribution_event(day, centavos)])
+
+    def record_fills(self, day: date, fills: pl.DataFrame) -> None:
+        for f in fills.iter_rows(named=True):
+            side = f.get("side") or "buy"
+            amount = int(f["notional_centavos"]) + int(f["fee_centavos"]) if side == "buy" else int(f["notional_centavos"])
+            ev.append_events(self.db, _lifecycle(day, f["client_order_id"], f["symbol"], side, amount, Decimal(f["quantity"]),
+                                                 Decimal(repr(f["price_brl"])), int(f["notional_centavos"]), int(f["fee_centavos"]),
+                                                 broker=f.get("broker") or "paper"))
+
+    def record_exits(self, day: date, exits: pl.DataFrame) -> None:
+        for x in exits.iter_rows(named=True):
+            ev.append_events(self.db, _lifecycle(
+                day, x["client_order_id"], x["symbol"], "sell", int(x["proceeds_centavos"]), Decimal(x["quantity"]),
+                Decimal(repr(x["price_brl"])), int(x["proceeds_centavos"]), int(x["fee_centavos"]), broker="delisting",
+                planned={"reason": x["reason"], "policy": x["policy"], "price_date": str(x["price_date"]), "quantity": str(x["quantity"])},
+            ))
+
+    def cash_centavos(self) -> int:
+        return ledger_views.cash_centavos(self.db)
+
+    def holdings(self) -> pl.DataFrame:
+        return self.positions().filter(pl.col("quantity") != 0).select(list(HOLDINGS_SCHEMA))
+
+    def positions(self) -> pl.DataFrame:
+        return ledger_views.positions(self.db)
+
+    def totals(self) -> LedgerTotals:
+        i = ledger_views.identity(self.db)
+        return LedgerTotals(i.contributions, i.realized, i.cash, i.cost, i.fees)
+
+
+def _lifecycle(day: date, cid: str, symbol: str, side: str, amount: int, quantity: Decimal, price: Decimal, notional: int,
+               fee: int, broker: str, planned: dict | None = None) -> list[ev.Event]:
+    """planned → sent → fill + fee → filled, in one batch (one transaction)."""
+    return [
+        ev.order_event(day, cid, symbol, side, "planned", amount, **(planned or {})),
+        ev.order_event(day, cid, symbol, side, "sent", broker=broker),
+        *ev.fill_events(day, cid, symbol, side, 1, quantity, price, notional, fee),
+        ev.order_event(day, cid, symbol, side, "filled"),
+    ]
