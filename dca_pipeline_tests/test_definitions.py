@@ -66,8 +66,8 @@ def test_a_replay_day_past_the_bundle_fails_with_the_bundle_range() -> None:
 
     resources = {"market_data": MarketData(source="replay"), **storage.resources}
     with DagsterInstance.ephemeral() as instance, pytest.raises(Exception) as info:
-        materialize([raw_ohlcv_1d], partition_key="2022-03-01", resources=resources, instance=instance)
-    assert "2014-09-17 .. 2022-02-14" in str(info.value)  # the bundle's first and last bar (data/ohlcv_1d_usd.parquet)
+        materialize([raw_ohlcv_1d], partition_key="2026-01-05", resources=resources, instance=instance)
+    assert "2014-09-17 → 2025-11-13" in str(info.value)  # the bundle's first and last bar (data/ohlcv_1d_usd.parquet)
 
 
 def test_jobs_select_the_documented_assets() -> None:

@@ -29,6 +29,16 @@ class DataNotAvailable(SourceError):
     """The source cannot serve this kind of data at all (e.g. the bundled replay has only daily bars)."""
 
 
+class DataRangeError(ValueError):
+    """A request lies wholly outside the data's range; the message names the range the data covers."""
+
+    def __init__(self, what: str, covered: tuple[date, date], asked: tuple[date, date]) -> None:
+        self.what, self.covered, self.asked = what, covered, asked
+        super().__init__(
+            f"{what} cover {_fmt(covered[0])} → {_fmt(covered[1])}; asked {_fmt(asked[0])} → {_fmt(asked[1])}"
+        )
+
+
 def _fmt(value: date | datetime | None) -> str:
     if value is None:
         return "…"

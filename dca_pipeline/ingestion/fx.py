@@ -24,10 +24,10 @@ def daily_fx(published: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
 
 
 def usd_bars_to_brl(bars_usd: pl.DataFrame, fx: pl.DataFrame) -> pl.DataFrame:
-    """Convert daily USD bars (base, date, open..close, volume_usd) to the BRL OHLCV contract.
+    """Convert daily USD bars (base, date, open..close, volume_usd[, volume]) to the BRL OHLCV contract.
 
-    Prices are multiplied by that day's USD/BRL rate; `volume` is in base units (USD volume / USD close)
-    and `volume_brl` is the quote volume in BRL.
+    Prices are multiplied by that day's USD/BRL rate; `volume` is in base units (the bars' own `volume` when
+    given, else USD volume / USD close) and `volume_brl` is the quote volume in BRL. Unknown volume stays null.
     """
     joined = bars_usd.join(fx.select("date", "usd_brl"), on="date", how="left")
     if joined["usd_brl"].null_count():
@@ -41,6 +41,9 @@ def usd_bars_to_brl(bars_usd: pl.DataFrame, fx: pl.DataFrame) -> pl.DataFrame:
         (pl.col("high") * rate).alias("high"),
         (pl.col("low") * rate).alias("low"),
         (pl.col("close") * rate).alias("close"),
-        pl.when(pl.col("close") > 0).then(pl.col("volume_usd") / pl.col("close")).alias("volume"),
+        pl.coalesce(
+            *([pl.col("volume")] if "volume" in bars_usd.columns else []),
+            pl.when(pl.col("close") > 0).then(pl.col("volume_usd") / pl.col("close")),
+        ).alias("volume"),
         (pl.col("volume_usd") * rate).alias("volume_brl"),
     ).sort("symbol", "date")

@@ -7,7 +7,7 @@ from typing import Protocol
 import polars as pl
 
 from dca_pipeline.ingestion import bundle
-from dca_pipeline.ingestion.errors import DataNotAvailable, SourceError
+from dca_pipeline.ingestion.errors import DataNotAvailable, DataRangeError, SourceError
 from dca_pipeline.ingestion.fx import daily_fx, usd_bars_to_brl
 
 OHLCV_SCHEMA = {  # candles as every source returns them (timestamped, UTC)
@@ -16,6 +16,7 @@ OHLCV_SCHEMA = {  # candles as every source returns them (timestamped, UTC)
 }
 
 FX_LOOKBACK_DAYS = 10  # long enough to bridge a weekend plus a run of holidays
+SNAPSHOT_VALID_DAYS = 31  # a monthly snapshot stands for the month it opens, not beyond
 
 
 class MarketDataSource(Protocol):
@@ -69,6 +70,11 @@ class ReplaySource:
         return daily_fx(published, start, end)
 
     def fetch_ohlcv_1d(self, start: date, end: date) -> pl.DataFrame:
+        """BRL bars in [start, end]; a range wholly outside the bundle's bars raises DataRangeError (a range partly
+        outside returns what exists)."""
+        first, last = self.data_range()
+        if end < first or start > last:
+            raise DataRangeError("bundled daily bars", (first, last), (start, end))
         bars = bundle.ohlcv_usd().filter(pl.col("date").is_between(start, end))
         if bars.is_empty():
             return _empty_ohlcv()
@@ -76,12 +82,20 @@ class ReplaySource:
         return usd_bars_to_brl(bars, fx)
 
     def fetch_market_caps(self, as_of: date) -> pl.DataFrame:
-        snaps = bundle.market_cap_snapshots().filter(pl.col("snapshot_date") <= as_of)
-        if snaps.is_empty():
-            raise ValueError(f"no market-cap snapshot published on or before {as_of}")
+        """The latest monthly universe snapshot on or before `as_of`: snapshot_date, symbol (BASE/BRL), base, rank,
+        market_cap_usd, volume_24h_usd, price_usd. Before the first snapshot, or more than a month after the last
+        one (the snapshot would be stale), raises DataRangeError naming the snapshots' range."""
+        all_snaps = bundle.universe_snapshots()
+        first, last = all_snaps["snapshot_date"].min(), all_snaps["snapshot_date"].max()
+        if as_of < first or as_of > last + timedelta(days=SNAPSHOT_VALID_DAYS):
+            raise DataRangeError(
+                f"bundled monthly universe snapshots (each valid {SNAPSHOT_VALID_DAYS} days)", (first, last), (as_of, as_of)
+            )
+        snaps = all_snaps.filter(pl.col("snapshot_date") <= as_of)
         latest = snaps["snapshot_date"].max()
-        return snaps.filter(pl.col("snapshot_date") == latest).with_columns(
-            (pl.col("base") + "/BRL").alias("symbol")
+        return snaps.filter(pl.col("snapshot_date") == latest).select(
+            "snapshot_date", (pl.col("base") + "/BRL").alias("symbol"), "base", "rank",
+            "market_cap_usd", "volume_24h_usd", "price_usd",
         )
 
     def listed_symbols(self, start: date, end: date) -> pl.DataFrame:
@@ -97,7 +111,7 @@ class ReplaySource:
         )
 
     def data_range(self) -> tuple[date, date]:
-        """First and last bar dates of the bundle."""
+        """First and last bar dates of the bundle (any coin)."""
         dates = bundle.ohlcv_usd()["date"]
         return dates.min(), dates.max()
 

@@ -32,7 +32,7 @@ def test_every_bundled_symbol_is_mapped_or_explicitly_unmapped() -> None:
     unmapped = mapping.filter(pl.col("coingecko_id").is_null())
     assert unmapped["evidence"].str.starts_with("unmapped").all()  # explicit, with a reason
     pairs = dict(zip(mapping["base"], mapping["coingecko_id"]))
-    assert (pairs["BTC"], pairs["ETH"], pairs["SNX"], pairs["MIOTA"]) == ("bitcoin", "ethereum", "havven", "iota")
+    assert (pairs["BTC"], pairs["ETH"], pairs["SNX"], pairs["IOTA"]) == ("bitcoin", "ethereum", "havven", "iota")
 
 
 # --- CoinGecko -----------------------------------------------------------------------------------

@@ -33,10 +33,16 @@ def test_market_caps_are_point_in_time() -> None:
     assert caps["snapshot_date"].n_unique() == 1
 
 
-def test_reference_btc_dca_value_from_domain_notes() -> None:
+def test_reference_btc_dca_value_on_binance_spot_closes() -> None:
     """R$1000/month split over the month's days, bought at each day's BTC close in BRL with a 0.7% fee,
-    2018-01-01 -> 2022-02-13: invested R$49,464; 1.24822114 BTC; value R$273,825 (shared/docs/domain-notes.md)."""
+    2018-01-01 -> 2022-02-13. The bundle serves BTC from Binance spot BTCUSDT from 2017-08-17 (precedence, see
+    data/SOURCES.md), so the reference is recomputed in plain Python (csv + Decimal, no project code) from the raw
+    shared files binance_yanniedog/BTCUSDT_1d.csv, brazil_fialhoFabio/usd_brl.csv (to 2021-05-18) and
+    bcb_ptax_strongylis/ptax.csv (from 2021-05-19), forward-filled: invested R$49,464; 1.25326235 BTC; value
+    R$273,994. The same script on Yahoo BTC-USD reproduces domain-notes.md's 1.24822106 BTC / R$273,825."""
     start, end = date(2018, 1, 1), date(2022, 2, 13)
+    sources = bundle.ohlcv_usd().filter((pl.col("base") == "BTC") & pl.col("date").is_between(start, end))["source"]
+    assert sources.unique().to_list() == ["binance_spot"]
     bars = ReplaySource().fetch_ohlcv_1d(start, end).filter(pl.col("symbol") == "BTC/BRL").sort("date")
     closes = dict(zip(bars["date"].to_list(), bars["close"].to_list()))
     invested, btc = 0, Decimal(0)
@@ -47,8 +53,8 @@ def test_reference_btc_dca_value_from_domain_notes() -> None:
         btc += Decimal(c) / 100 * Decimal("0.993") / Decimal(repr(closes[day]))
         day += timedelta(days=1)
     assert round(invested / 100) == 49_464
-    assert float(btc) == pytest.approx(1.24822114, rel=2e-4)
-    assert float(btc) * closes[end] == pytest.approx(273_825, rel=2e-4)
+    assert float(btc) == pytest.approx(1.25326235, rel=1e-6)
+    assert float(btc) * closes[end] == pytest.approx(273_993.68, rel=1e-6)
 
 
 def test_listed_symbols_cover_the_bundle_span() -> None:

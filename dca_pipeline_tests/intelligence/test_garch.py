@@ -52,7 +52,7 @@ def test_recovers_simulated_parameters_like_arch() -> None:
 def test_bundled_coins_fit_at_least_as_well_as_arch_and_forecast_alike() -> None:
     """On every bundled coin's last year: our optimum is never worse than arch's and the forecast vol agrees."""
     bars = bundle.ohlcv_usd().sort("base", "date")
-    checked = 0
+    checked = better = 0
     for (base,), part in bars.partition_by("base", as_dict=True).items():
         with np.errstate(all="ignore"):
             r = np.diff(np.log(part["close"].to_numpy()))[-365:]
@@ -65,10 +65,13 @@ def test_bundled_coins_fit_at_least_as_well_as_arch_and_forecast_alike() -> None
         p = res.params
         eps, sig = float(np.asarray(res.resid)[-1]), float(np.asarray(res.conditional_volatility)[-1])
         theirs = float(res.forecast(horizon=30, reindex=False).variance.to_numpy()[-1].mean())
+        if ours.loglikelihood > res.loglikelihood + 0.01:
+            better += 1  # arch stopped at a worse optimum (e.g. AVAX to 2025-11-13: -1121.39 vs our -1119.19):
+            continue  # its forecast is no reference there
         assert np.sqrt(forecast_mean_variance(ours, 30)) == pytest.approx(np.sqrt(theirs), rel=0.02), base
         assert eps == pytest.approx(r[-1] - p["mu"])
         checked += 1
-    assert checked >= 50
+    assert checked >= 50 and better <= checked // 10
 
 
 def test_exact_hessian_matches_differences_of_the_gradient() -> None:
