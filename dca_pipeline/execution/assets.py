@@ -158,7 +158,9 @@ def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: 
             duck.replace_rows(cur, "execution", "delisting_exits", plan.exits, "date = ?", [day])
     if project:  # else the fills step projects the day once, after execution
         projection.project_day(db, day)
-    _alert_stale(plan, day)
+    carried = state.cash_centavos + plan.contribution_centavos + int((plan.exits["proceeds_centavos"] - plan.exits["fee_centavos"]).sum()) \
+        - total_ordered_centavos(plan.orders)
+    _alert_stale(plan, day, carried)
     if plan.breaker.tripped:
         context.log.warning(f"{day}: circuit breaker: drawdown {plan.breaker.drawdown:.1%} beyond -{plan.breaker.threshold:.0%}; no orders")
     return {"day": day, "orders": plan.orders, "contribution": plan.contribution_centavos,
@@ -282,13 +284,14 @@ def _controls(db, day: date, symbols: list[str], twr: list[float]) -> Controls: 
                     twr_history=tuple(twr))
 
 
-def _alert_stale(plan: DayPlan, day: date) -> None:
+def _alert_stale(plan: DayPlan, day: date, carried_centavos: int) -> None:
     """Graceful degradation: a WARNING alert naming the coins skipped on stale prices (their cash carried forward)."""
     stale = plan.decisions.filter(pl.col("reason").str.starts_with("stale price"))
     if stale.is_empty():
         return
     symbols = tuple(stale["symbol"].to_list())
-    decision = BuyDecision(False, f"stale prices for {len(symbols)} target(s): {', '.join(symbols)}", symbols)
+    decision = BuyDecision(False, f"stale prices for {len(symbols)} target(s): {', '.join(symbols)}", symbols,
+                           carry_forward_centavos=carried_centavos)
     send_skip_alert(decision, day.isoformat())
 
 
