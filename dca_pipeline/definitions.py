@@ -11,6 +11,7 @@ from dca_pipeline.ingestion import assets as ingestion_assets
 from dca_pipeline.ingestion import intraday_assets, quality_checks, storage_assets
 from dca_pipeline.intelligence import assets as intelligence_assets
 from dca_pipeline.monitoring import assets as monitoring_assets
+from dca_pipeline.monitoring.recovery import recovering
 from dca_pipeline.monitoring.orchestration import (
     daily_job,
     daily_schedule,
@@ -69,5 +70,5 @@ defs = Definitions(
     resources=build_resources(),
     # Ad-hoc materializations from the UI run a process per step (parallel where the graph allows); DuckDB
     # access waits for the file lock and releases it when each step ends. The scheduled jobs run in process.
-    executor=multiprocess_executor.configured({"max_concurrent": 2}),
+    executor=recovering(multiprocess_executor.configured({"max_concurrent": 2})),  # frees dead runs' pool slots first
 )

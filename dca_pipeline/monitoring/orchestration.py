@@ -25,6 +25,7 @@ from dagster import (
 
 from dca_pipeline.config import cached_settings
 from dca_pipeline.governance.environments import env_tags
+from dca_pipeline.monitoring.recovery import recovering
 
 SETTINGS = cached_settings()
 from dca_pipeline.partitions import daily_partitions, monthly_partitions  # noqa: E402
@@ -36,7 +37,7 @@ INGEST_ASSETS = ["raw_ohlcv_1d", "fx_usd_brl"]
 daily_job = define_asset_job(
     "daily_job",
     tags=env_tags(),  # dca/env=dev|paper|live on every run
-    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
+    executor_def=recovering(in_process_executor),  # one process (≈3 s per step process on small machines); frees dead runs' slots first
     selection=AssetSelection.assets(*DAILY_ASSETS),
     partitions_def=daily_partitions(SETTINGS),
     description="Ingest the day, compute features, place and fill the DCA orders, value the portfolio.",
@@ -44,7 +45,7 @@ daily_job = define_asset_job(
 monthly_job = define_asset_job(
     "monthly_job",
     tags=env_tags(),  # dca/env=dev|paper|live on every run
-    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
+    executor_def=recovering(in_process_executor),  # one process (≈3 s per step process on small machines); frees dead runs' slots first
     selection=AssetSelection.assets(*MONTHLY_ASSETS),
     partitions_def=monthly_partitions(SETTINGS),
     description="Market caps, tiers, scores and the month's target weights (data up to the month's eve).",
@@ -52,7 +53,7 @@ monthly_job = define_asset_job(
 ingest_history_job = define_asset_job(
     "ingest_history_job",
     tags=env_tags(),  # dca/env=dev|paper|live on every run
-    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
+    executor_def=recovering(in_process_executor),  # one process (≈3 s per step process on small machines); frees dead runs' slots first
     selection=AssetSelection.assets(*INGEST_ASSETS),
     partitions_def=daily_partitions(SETTINGS),
     description="Backfill raw bars and USD/BRL; a partition range runs as one run (single-run backfill policy).",

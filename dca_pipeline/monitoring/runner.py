@@ -44,18 +44,22 @@ def run_month(month: date, instance: DagsterInstance, log=print) -> None:  # noq
     daily = defs.resolve_job_def("daily_job")
     monthly = defs.resolve_job_def("monthly_job")
 
+    from dca_pipeline.monitoring.recovery import release_dead_runs, run_tags
+
+    release_dead_runs(instance, log=log)  # a run killed earlier must not hold a pool slot forever
+    tags = run_tags()
     log(f"ingesting raw bars and USD/BRL {first_history} .. {days[-1]} (one single-run backfill)")
     ingest.execute_in_process(
-        instance=instance, run_config=QUIET, tags={RANGE_START: first_history.isoformat(), RANGE_END: days[-1].isoformat()}
+        instance=instance, run_config=QUIET, tags={**tags, RANGE_START: first_history.isoformat(), RANGE_END: days[-1].isoformat()}
     )
     eve = month - timedelta(days=1)
     log(f"features for {eve} (the monthly optimization reads the month's eve)")
-    daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=eve.isoformat(), asset_selection=[_key("features_daily")])
+    daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=eve.isoformat(), tags=tags, asset_selection=[_key("features_daily")])
     log(f"monthly optimization for {month:%Y-%m}")
-    monthly.execute_in_process(instance=instance, run_config=QUIET, partition_key=month.isoformat())
+    monthly.execute_in_process(instance=instance, run_config=QUIET, tags=tags, partition_key=month.isoformat())
     for day in days:
         log(f"daily run {day}")
-        daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=day.isoformat())
+        daily.execute_in_process(instance=instance, run_config=QUIET, tags=tags, partition_key=day.isoformat())
 
 
 def _key(name: str):  # noqa: ANN202
