@@ -226,25 +226,16 @@ def ledger_matches_broker(context, config: PipelineConfig, warehouse: Warehouse,
 
 
 def reconciliation_views(db, broker: Broker, settings) -> tuple[tuple, tuple]:  # noqa: ANN001
-    """((positions, cash, open ids) from the events, (balances, open ids) from the broker's side)."""
-    from dca_pipeline.execution import ledger_views
+    """((positions, cash, open ids) from the events, (balances, open ids) from the broker's own account)."""
     from dca_pipeline.execution.live_broker import exchange_from_env, live_trading_enabled
-    from dca_pipeline.execution.reconcile import base_positions
+    from dca_pipeline.execution.reconcile import ledger_side, paper_broker_side
+    from dca_pipeline.execution.wiring import paper_account
 
-    states = ledger_views.order_states(db)
-    open_ids = set(states.filter(pl.col("status").is_in(["sent", "partially_filled"]))["client_order_id"].to_list())
-    mine = (base_positions(ledger_views.positions(db)), ledger_views.cash_centavos(db), open_ids)
+    mine = ledger_side(db)
     if live_trading_enabled(broker.mode):
         ex = exchange_from_env(broker.api_url or None)
         bal = ex.fetch_balance()
         balances = {k: Decimal(str(v)) for k, v in bal["total"].items() if v is not None}
         theirs_open = {o["clientOrderId"] for o in ex.fetch_open_orders() if o.get("clientOrderId")}
         return mine, (balances, theirs_open)
-    balances: dict[str, Decimal] = {}
-    if duck.table_exists(db, "execution", "fills"):
-        for s, q in duck.query(db, "select symbol, sum(quantity)::decimal(38, 8) as q from execution.fills group by symbol").iter_rows():
-            if q:
-                balances[s.split("/")[0]] = Decimal(q)
-    cash = duck.query(db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger")["c"][0] if duck.table_exists(db, "execution", "cash_ledger") else 0
-    balances["BRL"] = Decimal(int(cash)) / 100
-    return mine, (balances, set())
+    return mine, paper_broker_side(db, paper_account())

@@ -58,7 +58,8 @@ class DailyPaperBroker:
     """Fills at the next day's open × (1 ± slippage), taker fee (same numbers as the backtest's `paper_fills`).
 
     Buys spend the whole amount (fee taken from it); sells give the quantity and receive notional − fee.
-    Deterministic, so `lookup` simply re-simulates."""
+    A stateless matching engine: it remembers nothing (`lookup` is None); `paper_account.AccountBroker` puts
+    the exchange's persistent account in front of it."""
 
     name = "paper"
 
@@ -89,5 +90,5 @@ class DailyPaperBroker:
         fill = BrokerFill(1, qty, fill_price, notional, fee_centavos(notional, self.taker_fee), "taker")
         return BrokerReport(order.client_order_id, "filled", (fill,))
 
-    def lookup(self, order: OrderIntent) -> BrokerReport | None:
-        return self.place(order)
+    def lookup(self, order: OrderIntent) -> BrokerReport | None:  # noqa: ARG002
+        return None

@@ -9,10 +9,12 @@ import polars as pl
 from dca_pipeline.config import Settings
 from dca_pipeline.execution.brokers import Broker, DailyPaperBroker
 from dca_pipeline.execution.guards import GuardContext
+from dca_pipeline.execution.paper_account import AccountBroker, PaperAccount
+from dca_pipeline.paths import dca_home
 
 
 def make_broker(resource, settings: Settings, next_bars: pl.DataFrame) -> tuple[Broker, str]:  # noqa: ANN001
-    """(broker, approval mode): the daily paper broker, or — only with broker: live AND DCA_LIVE_TRADING=1 —
+    """(broker, approval mode): the daily paper broker behind its persistent account, or — only with broker: live AND DCA_LIVE_TRADING=1 —
     Mercado Bitcoin, whose orders always wait for manual approval."""
     from dca_pipeline.execution.live_broker import LiveCcxtBroker, exchange_from_env, live_trading_enabled
 
@@ -22,7 +24,13 @@ def make_broker(resource, settings: Settings, next_bars: pl.DataFrame) -> tuple[
                               style=ex.order_style, limit_minutes=ex.limit_deadline_minutes, amount_step=ex.amount_step,
                               inside_ticks=ex.limit_inside_ticks)
         return live, "manual"
-    return DailyPaperBroker(next_bars.select("symbol", "open"), settings.fees.taker, settings.slippage_bps), settings.execution.approval
+    engine = DailyPaperBroker(next_bars.select("symbol", "open"), settings.fees.taker, settings.slippage_bps)
+    return AccountBroker(engine, paper_account()), settings.execution.approval
+
+
+def paper_account() -> PaperAccount:
+    """The paper exchange's own account store, $DCA_HOME/broker/paper.sqlite (never the warehouse)."""
+    return PaperAccount(dca_home() / "broker" / "paper.sqlite")
 
 
 def spend_caps_centavos(settings: Settings) -> tuple[int, int]:
