@@ -1,5 +1,9 @@
 """Views derived from the event ledger: cash, positions at average cost (custo médio), realized/unrealized P&L,
-order states and the ledger identity. Nothing here writes."""
+order states and the ledger identity. Nothing here writes.
+
+Average cost follows the Brazilian rule (Receita Federal, custo médio de aquisição): a buy's fees are part of
+its acquisition cost; a sale's fees reduce its proceeds. So realized P&L = proceeds − sell fee − average cost
+of the quantity sold, and every fee ends up either in a position's cost or in realized P&L."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,28 +44,34 @@ def positions(db: Path, through: date = FAR_FUTURE) -> pl.DataFrame:
     if not _has_events(db):
         return pl.DataFrame(schema=POSITIONS_SCHEMA)
     fills = duck.query(
-        db, f"select symbol, side, quantity, amount_centavos from {TABLE} where kind = 'fill' and date <= ? order by seq", [through]
+        db,
+        f"""select f.symbol, f.side, f.quantity, f.amount_centavos, coalesce(fee.amount_centavos, 0)::bigint as fee
+            from {TABLE} f left join {TABLE} fee on fee.event_id = 'fee:' || substr(f.event_id, 6)
+            where f.kind = 'fill' and f.date <= ? order by f.seq""",
+        [through],
     )
     return replay_average_cost(fills.rows())
 
 
-def replay_average_cost(fills: list[tuple[str, str, Decimal, int]]) -> pl.DataFrame:
-    """(symbol, side, quantity, notional centavos) in order → positions; a sell removes cost at the average cost
-    (half-even to the centavo; all of it when the position closes) and books proceeds − removed cost as realized."""
+def replay_average_cost(fills: list[tuple]) -> pl.DataFrame:
+    """(symbol, side, quantity, notional centavos[, fee centavos]) in order → positions. A buy adds notional + fee
+    to the cost; a sell removes cost at the average cost (half-even to the centavo; all of it when the position
+    closes) and books proceeds − fee − removed cost as realized."""
     qty: dict[str, Decimal] = {}
     cost: dict[str, int] = {}
     realized: dict[str, int] = {}
-    for symbol, side, q, notional in fills:
+    for symbol, side, q, notional, *rest in fills:
+        fee = int(rest[0]) if rest else 0
         q = Decimal(q)
         held, basis = qty.get(symbol, Decimal(0)), cost.get(symbol, 0)
         if side == "buy":
-            qty[symbol], cost[symbol] = held + q, basis + int(notional)
+            qty[symbol], cost[symbol] = held + q, basis + int(notional) + fee
             continue
         if q > held:
             raise ValueError(f"sell of {q} {symbol} exceeds the {held} held")
         removed = basis if q == held else int((Decimal(basis) * q / held).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
         qty[symbol], cost[symbol] = held - q, basis - removed
-        realized[symbol] = realized.get(symbol, 0) + int(notional) - removed
+        realized[symbol] = realized.get(symbol, 0) + int(notional) - fee - removed
     rows = [(s, qty[s], cost[s], realized.get(s, 0)) for s in sorted(qty)]
     return pl.DataFrame(rows, schema=POSITIONS_SCHEMA, orient="row")
 
@@ -89,8 +99,9 @@ class Identity:
 
     @property
     def holds(self) -> bool:
-        """contributions + realized P&L = cash + cost of positions + fees, to the centavo (and cash never negative)."""
-        return self.contributions + self.realized == self.cash + self.cost + self.fees and self.cash >= 0
+        """contributions + realized P&L = cash + cost of positions, to the centavo (and cash never negative).
+        Fees are inside the terms: buy fees in cost, sell fees in realized P&L (`fees` is their total)."""
+        return self.contributions + self.realized == self.cash + self.cost and self.cash >= 0
 
 
 def identity(db: Path, through: date = FAR_FUTURE) -> Identity:
