@@ -194,7 +194,7 @@ def test_order_book_snapshots_accumulate_through_the_live_day() -> None:
 
         def fetch_order_book(self, symbol: str, depth: int = 20) -> pl.DataFrame:
             return pl.DataFrame({"symbol": [symbol] * 4, "ts": [self.at] * 4, "side": ["bid", "bid", "ask", "ask"],
-                                 "level": [0, 1, 0, 1], "price": [9.9, 9.8, 10.1, 10.2], "amount": [1.0, 2.0, 1.0, -2.0]})
+                                 "level": [1, 2, 1, 2], "price": [9.9, 9.8, 10.1, 10.2], "amount": [1.0, 2.0, 1.0, -2.0]})
 
     first, second = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
     one = ingest_order_books(Books(first), DAY, ["A/BRL"], 2, pl.DataFrame(), now=first)
@@ -203,3 +203,20 @@ def test_order_book_snapshots_accumulate_through_the_live_day() -> None:
     again = ingest_order_books(Books(second), DAY, ["A/BRL"], 2, two.rows, now=second)  # same snapshot time: replaced
     assert two.rows.select("ts").unique().sort("ts")["ts"].to_list() == [first, second]
     assert len(again.rows) == 6 and again.metadata["snapshots"] == 2
+
+
+def test_order_book_keeps_every_level_of_the_depth_asked() -> None:
+    """Sources number levels from 1 (best); a depth of 20 stores levels 1..20 of each side, all 40 rows."""
+    from dca_pipeline.ingestion.intraday import ingest_order_books
+
+    class Deep(FakeSource):
+        def fetch_order_book(self, symbol: str, depth: int = 20) -> pl.DataFrame:
+            n = 25  # the venue sends more than asked
+            return pl.DataFrame({"symbol": [symbol] * 2 * n, "ts": [T0 + timedelta(hours=1)] * 2 * n,
+                                 "side": ["bid"] * n + ["ask"] * n, "level": list(range(1, n + 1)) * 2,
+                                 "price": [9.9 - i / 100 for i in range(n)] + [10.1 + i / 100 for i in range(n)],
+                                 "amount": [1.0] * 2 * n})
+
+    out = ingest_order_books(Deep(), DAY, ["A/BRL"], 20, pl.DataFrame(), now=T0 + timedelta(hours=1))
+    assert len(out.rows) == 40 and out.rejected.is_empty()
+    assert sorted(set(out.rows["level"].to_list())) == list(range(1, 21))
