@@ -6,7 +6,7 @@ import polars as pl
 from dagster import AssetCheckResult, AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset, asset_check
 
 from dca_pipeline.config import cached_settings
-from dca_pipeline.execution import ledger
+from dca_pipeline.execution import ledger, ledger_views
 from dca_pipeline.monitoring.performance import next_day_performance
 from dca_pipeline.money import to_brl
 from dca_pipeline.partitions import daily_partitions
@@ -74,24 +74,20 @@ def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFram
     return pl.DataFrame([row], schema=PERFORMANCE_SCHEMA)
 
 
-@asset_check(asset=portfolio_performance, partitions_def=DAILY, blocking=True, description="contributions = cash + cost basis + fees, to the centavo")
+@asset_check(asset=portfolio_performance, partitions_def=DAILY, blocking=True,
+             description="contributions + realized P&L = cash + cost basis (fees inside both), to the centavo; cash >= 0")
 def ledger_reconciles(context, warehouse: Warehouse) -> AssetCheckResult:  # noqa: ANN001
-    db = warehouse.db()
     day = date.fromisoformat(context.partition_key)
-    totals = ledger.ledger_totals(db, day)
-    held = ledger.holdings(db, day)
-    cost = int(held["cost_centavos"].sum()) if len(held) else 0
-    fills_fees = duck.query(db, "select coalesce(sum(fee_centavos), 0)::bigint as f from execution.fills where date <= ?", [day])["f"][0] if duck.table_exists(db, "execution", "fills") else 0
-    contributions = totals.get("contribution", 0)
-    cash = sum(totals.values())
-    diff = contributions - (cash + cost + int(fills_fees))
+    ident = ledger_views.identity(warehouse.db(), day)
+    diff = ident.contributions + ident.realized - (ident.cash + ident.cost)
     return AssetCheckResult(
-        passed=diff == 0,
+        passed=ident.holds,
         metadata={
-            "contributions_brl": float(to_brl(contributions)),
-            "cash_brl": float(to_brl(cash)),
-            "cost_basis_brl": float(to_brl(cost)),
-            "fees_brl": float(to_brl(int(fills_fees))),
+            "contributions_brl": float(to_brl(ident.contributions)),
+            "realized_pnl_brl": float(to_brl(ident.realized)),
+            "cash_brl": float(to_brl(ident.cash)),
+            "cost_basis_brl": float(to_brl(ident.cost)),
+            "fees_brl": float(to_brl(ident.fees)),
             "difference_centavos": diff,
         },
     )
