@@ -19,6 +19,7 @@ from dca_pipeline.governance.environments import active_env
 from dca_pipeline.execution import ledger, oms, projection
 from dca_pipeline.execution.wiring import guard_context, make_broker
 from dca_pipeline.execution.reconcile import reconcile
+from dca_pipeline.execution.input_checks import prices_for_held_and_targeted  # noqa: F401 - loaded with this module's checks
 from dca_pipeline.execution.tca import post_trade_costs
 from dca_pipeline.execution.orders import plan_dca_orders, plan_rebalance_sells, total_ordered_centavos
 from dca_pipeline.execution.positions import last_prices, value_positions
