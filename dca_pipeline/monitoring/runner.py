@@ -3,9 +3,10 @@
 Used by the demo command and the end-to-end test; each step is an ordinary Dagster run, so every run shows
 up in the UI's run list and asset catalog when $DAGSTER_HOME is set.
 """
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from dagster import DagsterInstance
+from dagster import AssetCheckSeverity, DagsterInstance
 
 from dca_pipeline.analytics.assets import LOOKBACK_DAYS
 from dca_pipeline.config import Settings, cached_settings
@@ -27,8 +28,37 @@ def history_days_needed(settings: Settings) -> int:
     return max(LOOKBACK_DAYS, settings.portfolio.lookback_days, REGIME_HISTORY_DAYS) + 1
 
 
-def run_month(month: date, instance: DagsterInstance, log=print) -> None:  # noqa: ANN001
-    """Materialize the monthly partition and every daily partition of `month` (data must exist for them)."""
+@dataclass(frozen=True)
+class BlockedDay:
+    """A day whose blocking checks stopped its run: nothing downstream of them (no orders) was materialized."""
+
+    day: date
+    checks: tuple[str, ...]  # "asset:check" of each failed blocking check
+
+
+def run_day(job, instance: DagsterInstance, day: date, tags: dict[str, str]) -> BlockedDay | None:  # noqa: ANN001
+    """Run one daily partition. A blocking check that fails blocks only this day (returned); any other
+    failure is an error and raises."""
+    result = job.execute_in_process(instance=instance, run_config=QUIET, tags=tags, partition_key=day.isoformat(),
+                                    raise_on_error=False)
+    if result.success:
+        return None
+    failed_checks = tuple(sorted(f"{e.asset_key.to_user_string()}:{e.check_name}" for e in result.get_asset_check_evaluations()
+                                 if not e.passed and e.severity == AssetCheckSeverity.ERROR))
+    errors = [e for e in result.all_events if e.is_step_failure
+              and e.step_failure_data.error is not None and e.step_failure_data.error.cls_name != "DagsterAssetCheckFailedError"]
+    if errors or not failed_checks:
+        first = errors[0].step_failure_data.error if errors else None
+        raise RuntimeError(f"daily run {day} failed ({errors[0].step_key if errors else 'no failed check'}): "
+                           f"{first.message if first else result.run_id}")
+    return BlockedDay(day, failed_checks)
+
+
+def run_month(month: date, instance: DagsterInstance, log=print) -> list[BlockedDay]:  # noqa: ANN001
+    """Materialize the monthly partition and every daily partition of `month` (data must exist for them).
+
+    A day stopped by a blocking check blocks only itself: the following days run from the ledger as usual.
+    Returns the blocked days (listed at the end by the demo)."""
     from dca_pipeline.definitions import defs
 
     settings = cached_settings()
@@ -57,9 +87,14 @@ def run_month(month: date, instance: DagsterInstance, log=print) -> None:  # noq
     daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=eve.isoformat(), tags=tags, asset_selection=[_key("features_daily")])
     log(f"monthly optimization for {month:%Y-%m}")
     monthly.execute_in_process(instance=instance, run_config=QUIET, tags=tags, partition_key=month.isoformat())
+    blocked = []
     for day in days:
         log(f"daily run {day}")
-        daily.execute_in_process(instance=instance, run_config=QUIET, tags=tags, partition_key=day.isoformat())
+        stop = run_day(daily, instance, day, tags)
+        if stop is not None:
+            log(f"{day} blocked by {', '.join(stop.checks)}: no orders that day; the month goes on")
+            blocked.append(stop)
+    return blocked
 
 
 def _key(name: str):  # noqa: ANN202
