@@ -154,13 +154,28 @@ def test_sweep_compares_variants_on_the_same_data(capsys: pytest.CaptureFixture[
     assert "min_order_brl=20" in capsys.readouterr().out
 
 
-def test_attribution_is_additive_and_costs_are_negative() -> None:
+def test_attribution_components_against_independent_computations() -> None:
+    """Not the additivity (true by algebra): the BTC benchmark recomputed from the raw closes by hand, and a
+    cost-free configuration attributing exactly zero to costs."""
     from dca_pipeline.backtest.attribution import attribution
+    from dca_pipeline.backtest.sweep import override
 
-    parts = attribution(load_settings(), date(2021, 1, 1), date(2021, 1, 31))
-    total = parts["selection_brl"] + parts["weighting_and_timing_brl"] + parts["costs_brl"]
-    assert total == pytest.approx(parts["excess_vs_btc_dca_brl"], abs=1e-6)
-    assert parts["costs_brl"] < 0  # paying fees and slippage can only lower the value
+    settings = load_settings()
+    start, end = date(2021, 1, 1), date(2021, 1, 31)
+    parts = attribution(settings, start, end)
+    btc = ReplaySource().fetch_ohlcv_1d(start, end).filter(pl.col("symbol") == "BTC/BRL").sort("date")
+    assert btc.height == 31
+    from dca_pipeline.money import daily_contribution_centavos  # the budget schedule (an input, tested in test_money)
+
+    slices = [daily_contribution_centavos(settings.budget_centavos, d) / 100 for d in btc["date"].to_list()]
+    coins = sum(s / c for s, c in zip(slices, btc["close"].to_list()))  # each slice buys BTC at that day's close, no fee
+    assert parts["btc_dca_no_costs_brl"] == pytest.approx(coins * btc["close"][-1], abs=0.05)
+    assert parts["costs_brl"] < 0  # fees and slippage were paid
+
+    free = override(override(settings, "fees.taker", "0"), "slippage_bps", "0")
+    free_parts = attribution(free, start, end)
+    assert free_parts["costs_brl"] == 0.0  # nothing paid, nothing attributed to costs
+    assert free_parts["strategy_brl"] == pytest.approx(parts["strategy_brl"] - parts["costs_brl"], abs=0.01)
 
 
 class _Delists(ReplaySource):
