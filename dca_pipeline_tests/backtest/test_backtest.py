@@ -26,9 +26,22 @@ def test_three_year_backtest_completes_and_reconciles(three_years) -> None:  # n
     assert r.equity["date"].to_list() == [START + timedelta(days=i) for i in range((END - START).days + 1)]
     assert r.metrics["ledger_reconciles"] == 1.0
     assert float(r.equity["invested_brl"][-1]) == 37 * 1000  # 37 months of R$1000, slices add up exactly
-    for key in ("cagr", "volatility", "sharpe", "max_drawdown", "irr", "total_fees_brl"):
-        assert key in r.metrics and r.metrics[key] == r.metrics[key]  # present and not NaN
-    assert -1 < r.metrics["max_drawdown"] <= 0
+    # headline metrics recomputed independently from the equity curve with numpy
+    import math
+
+    import numpy as np
+
+    twr = 1 + r.equity["twr"].to_numpy()
+    rets = r.equity["daily_return"].drop_nulls().to_numpy()
+    days = len(r.equity)
+    assert r.metrics["cagr"] == pytest.approx(twr[-1] ** (365 / days) - 1, rel=1e-9)
+    assert r.metrics["volatility"] == pytest.approx(np.std(rets, ddof=1) * math.sqrt(365), rel=1e-9)
+    assert r.metrics["max_drawdown"] == pytest.approx(float(np.min(twr / np.maximum.accumulate(twr) - 1)), abs=1e-9)
+    assert -1 < r.metrics["max_drawdown"] < 0 and math.isfinite(r.metrics["sharpe"])
+    flows = [(d, -float(c)) for d, c in zip(r.equity["date"], r.equity["contribution_brl"]) if c]
+    flows.append((r.equity["date"][-1], float(r.equity["value_brl"][-1])))
+    npv = sum(f * (1 + r.metrics["irr"]) ** (-(d - flows[0][0]).days / 365) for d, f in flows)
+    assert abs(npv) < 1e-3 * 37_000  # the IRR zeroes the net present value of the flows
     assert r.metrics["total_fees_brl"] == pytest.approx(float(r.fills["fee_brl"].sum()) + float(sum(r.liquidations["fee_centavos"]) / 100 if len(r.liquidations) else 0))
     assert (r.fills["amount_centavos"] >= 1000).all()
 
