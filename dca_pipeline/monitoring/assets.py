@@ -29,14 +29,29 @@ PERFORMANCE_SCHEMA = {
 
 
 def _previous(db, day: date) -> tuple[int, float]:  # noqa: ANN001
-    """(value in centavos, TWR) of the day before; a portfolio with no earlier activity starts at (0, 0)."""
+    """(value in centavos, TWR) of the last valued day before `day`; a portfolio with no earlier activity starts
+    at (0, 0). Days in between may be missing only if nothing happened on them (a day blocked by its gates
+    records no contribution and no order); an executed but unvalued day is an error."""
+    last = None
     if duck.table_exists(db, "monitoring", "portfolio_performance"):
-        prev = duck.query(db, "select value_brl, twr from monitoring.portfolio_performance where date = ?", [day - timedelta(days=1)])
+        prev = duck.query(db, "select date, value_brl, twr from monitoring.portfolio_performance where date < ? "
+                              "order by date desc limit 1", [day])
         if len(prev):
-            return int(prev["value_brl"][0] * 100), float(prev["twr"][0])
-    if ledger.has_activity_before(db, day):
-        raise RuntimeError(f"portfolio_performance for {day - timedelta(days=1)} is missing: materialize the days in order")
-    return 0, 0.0
+            last = prev.row(0, named=True)
+    since = last["date"] if last else None
+    if _activity_between(db, since, day):
+        missing = (since + timedelta(days=1)) if since else "an earlier day"
+        raise RuntimeError(f"portfolio_performance for {missing} is missing: materialize the days in order")
+    return (int(last["value_brl"] * 100), float(last["twr"])) if last else (0, 0.0)
+
+
+def _activity_between(db, after: date | None, before: date) -> bool:  # noqa: ANN001
+    """Any cash entry dated strictly between `after` (None: the beginning) and `before`."""
+    if not duck.table_exists(db, "execution", "cash_ledger"):
+        return False
+    lo = after or date.min
+    rows = duck.query(db, "select count(*) as n from execution.cash_ledger where date > ? and date < ?", [lo, before])
+    return bool(rows["n"][0])
 
 
 @asset(
