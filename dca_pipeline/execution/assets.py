@@ -119,7 +119,7 @@ def fills(
     db = warehouse.db()
     _audit_run(context, db, settings)
     bars, _ = split_valid_ohlcv(market_data.client().fetch_ohlcv_1d(day, day + timedelta(days=1)))
-    venue, approval = make_broker(broker, settings, bars.filter(pl.col("date") == day + timedelta(days=1)))
+    venue, approval = make_broker(broker, settings, bars.filter(pl.col("date") == day + timedelta(days=1)), db)
     guard_ctx = guard_context(db, settings, bars.filter(pl.col("date") == day), drawdown_breaker(_twr_history(db, day), settings.risk.max_drawdown_halt).tripped)
     states = oms.execute_day(db, day, venue, guard_ctx, approval)
     projection.project_day(db, day)
@@ -242,4 +242,4 @@ def reconciliation_views(db, broker: Broker, settings) -> tuple[tuple, tuple]:  
         balances = {k: Decimal(str(v)) for k, v in bal["total"].items() if v is not None}
         theirs_open = {o["clientOrderId"] for o in ex.fetch_open_orders() if o.get("clientOrderId")}
         return mine, (balances, theirs_open)
-    return mine, paper_broker_side(db, paper_account())
+    return mine, paper_broker_side(db, paper_account(db))

@@ -82,7 +82,7 @@ def _reconciliation_fixture():  # noqa: ANN202
     targets = pl.DataFrame({"symbol": ["A/BRL", "B/BRL"], "weight": [0.5, 0.5]})
     orders = plan_dca_orders(D, targets, pl.DataFrame(schema={"symbol": pl.String, "quantity": pl.Decimal(38, 8)}), prices, 5_000, 1_000)
     oms.record_plan(db, D, 5_000, orders)
-    oms.execute_day(db, D, AccountBroker(CountingBroker(), paper_account()), GuardContext(db, 10**9, 10**9))
+    oms.execute_day(db, D, AccountBroker(CountingBroker(), paper_account(db)), GuardContext(db, 10**9, 10**9))
     projection.project_day(db, D)
     resources = {"warehouse": Warehouse(), "config": PipelineConfig(), "broker": Broker(mode="paper")}
 
@@ -91,7 +91,7 @@ def _reconciliation_fixture():  # noqa: ANN202
         r = materialize([reconciliation, ledger_matches_broker], partition_key=str(D), resources=resources, raise_on_error=False)
         return r.get_asset_check_evaluations()[0]
 
-    return db, paper_account(), run
+    return db, paper_account(db), run
 
 
 def test_reconciliation_catches_a_fill_the_ledger_lacks() -> None:
