@@ -142,3 +142,28 @@ def test_reconciliation_signs_sells_and_includes_cash() -> None:
     again = account.accept(buy, BrokerReport("b1", "filled", (BrokerFill(1, Decimal(99), Decimal(1), 99, 0, "taker"),)))
     assert again.fills[0].quantity == Decimal(3)  # a known id keeps its first booking
     assert account.accepted_counts() == {"b1": 1, "s1": 1}
+
+
+def test_reconciliation_passes_after_a_sell() -> None:
+    """A buy day then a rebalance sell through the paper account: ledger and exchange agree (signed), and the
+    blocking check passes (summing the sold quantity as positive would report 0.4882 instead of 0.0082)."""
+    from dca_pipeline.execution.brokers import DailyPaperBroker
+    from dca_pipeline.execution.guards import GuardContext
+    from dca_pipeline.execution.orders import plan_legs
+    from dca_pipeline.execution.paper_account import AccountBroker
+
+    db, account, run = _reconciliation_fixture()
+    day2 = date(2021, 1, 6)
+    legs = pl.DataFrame({"symbol": ["A/BRL"], "side": ["sell"], "amount_centavos": [2_400]})
+    prices = pl.DataFrame({"symbol": ["A/BRL", "B/BRL"], "close": [100.0, 2.0]})
+    orders, skipped = plan_legs(day2, legs, ledger_views.positions(db), prices, 0, 1_000)
+    assert skipped.is_empty()
+    oms.record_plan(db, day2, 0, orders)
+    rising = DailyPaperBroker(pl.DataFrame({"symbol": ["A/BRL"], "open": [120.0]}), Decimal("0.007"), 0)
+    states = oms.execute_day(db, day2, AccountBroker(rising, account), GuardContext(db, 10**9, 10**9))
+    assert states["status"].to_list() == ["filled"]
+    held = ledger_views.positions(db).filter(pl.col("symbol") == "A/BRL")["quantity"][0]
+    # by hand: R$25.00 of A at R$100 less the 0.7% fee (17.5c -> 18c) = 0.2482 A bought; 0.24 sold
+    assert held == Decimal("0.0082") and account.positions()["A"] == Decimal("0.0082")
+    assert run().passed
+    assert ledger_views.identity(db).holds
