@@ -61,6 +61,25 @@ def run_month(month: date, instance: DagsterInstance, log=print) -> list[Blocked
     Returns the blocked days (listed at the end by the demo)."""
     from dca_pipeline.definitions import defs
 
+    days, tags = prepare_month(month, instance, log)
+    daily = defs.resolve_job_def("daily_job")
+    blocked = []
+    for day in days:
+        log(f"daily run {day}")
+        stop = run_day(daily, instance, day, tags)
+        if stop is not None:
+            log(f"{day} blocked by {', '.join(stop.checks)}: no orders that day; the month goes on")
+            blocked.append(stop)
+    return blocked
+
+
+def prepare_month(month: date, instance: DagsterInstance, log=print) -> tuple[list[date], dict[str, str]]:  # noqa: ANN001
+    """Everything the month's days need before the first runs: raw history (one single-run backfill through
+    the month's last day with data), the eve's features and the monthly optimization. Returns (the month's
+    days with data, the run tags to pass on)."""
+    from dca_pipeline.definitions import defs
+    from dca_pipeline.monitoring.recovery import release_dead_runs, run_tags
+
     settings = cached_settings()
     daily_def = defs.resolve_job_def("daily_job").partitions_def
     last = date.fromisoformat(daily_def.get_last_partition_key())
@@ -74,8 +93,6 @@ def run_month(month: date, instance: DagsterInstance, log=print) -> list[Blocked
     daily = defs.resolve_job_def("daily_job")
     monthly = defs.resolve_job_def("monthly_job")
 
-    from dca_pipeline.monitoring.recovery import release_dead_runs, run_tags
-
     release_dead_runs(instance, log=log)  # a run killed earlier must not hold a pool slot forever
     tags = run_tags()
     log(f"ingesting raw bars and USD/BRL {first_history} .. {days[-1]} (one single-run backfill)")
@@ -87,14 +104,7 @@ def run_month(month: date, instance: DagsterInstance, log=print) -> list[Blocked
     daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=eve.isoformat(), tags=tags, asset_selection=[_key("features_daily")])
     log(f"monthly optimization for {month:%Y-%m}")
     monthly.execute_in_process(instance=instance, run_config=QUIET, tags=tags, partition_key=month.isoformat())
-    blocked = []
-    for day in days:
-        log(f"daily run {day}")
-        stop = run_day(daily, instance, day, tags)
-        if stop is not None:
-            log(f"{day} blocked by {', '.join(stop.checks)}: no orders that day; the month goes on")
-            blocked.append(stop)
-    return blocked
+    return days, tags
 
 
 def _key(name: str):  # noqa: ANN202
