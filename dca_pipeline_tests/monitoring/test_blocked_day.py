@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from dca_pipeline.paths import BUNDLED_DATA_DIR, PROJECT_ROOT
 from dca_pipeline.storage import duck, quarantine
@@ -15,6 +16,7 @@ from dca_pipeline.storage import duck, quarantine
 HOLE = date(2021, 1, 15)
 
 
+@pytest.mark.slow
 def test_a_day_without_closes_is_blocked_and_the_month_goes_on(tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(BUNDLED_DATA_DIR, data)
