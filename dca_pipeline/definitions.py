@@ -19,6 +19,7 @@ from dca_pipeline.execution.resources import Broker
 from dca_pipeline.ingestion.resources import MarketData
 from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.secrets import install_redaction
+from dca_pipeline.recovery import recovering
 
 # low → high; the layers' modules, not their Definitions (Dagster's loader allows one at module scope)
 LAYERS = [storage, governance, ingestion, analytics, intelligence, portfolio, execution, monitoring]
@@ -37,6 +38,6 @@ defs = Definitions.merge(
         resources=RESOURCES,
         # Ad-hoc materializations from the UI run a process per step (parallel where the graph allows); DuckDB
         # access waits for the file lock and releases it when each step ends. The scheduled jobs run in process.
-        executor=multiprocess_executor.configured({"max_concurrent": 2}),
+        executor=recovering(multiprocess_executor.configured({"max_concurrent": 2})),  # frees dead runs' pool slots first
     ),
 )

@@ -24,11 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"DCA_HOME={dca_home()}  DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '(ephemeral instance)')}")
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     with instance:
-        run_month(month, instance, log=lambda m: print(f"  · {m}", flush=True))
+        blocked = run_month(month, instance, log=lambda m: print(f"  · {m}", flush=True))
     from dca_pipeline.storage import duck
 
     last = duck.query(warehouse_path(), "select max(date) as d from monitoring.portfolio_performance where date >= ?", [month])["d"][0]
     print(render_summary(month_summary(warehouse_path(), month, last or month_days(month)[-1])))
+    if blocked:
+        print(f"blocked days ({len(blocked)}): a blocking check stopped each; no orders were placed on them")
+        for b in blocked:
+            print(f"  {b.day}: {', '.join(b.checks)}")
+    else:
+        print("blocked days: none")
     return 0
 
 

@@ -6,11 +6,12 @@ from types import ModuleType
 from dagster import AssetsDefinition, Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
 
-def layer_definitions(group: str, modules: list[ModuleType], **wiring: object) -> Definitions:
+def layer_definitions(group: str, modules: list[ModuleType], extra_checks: list | None = None, **wiring: object) -> Definitions:
     """The assets of `modules` in asset group `group` (not the ones they import from other layers), the checks
-    on them, and the layer's jobs, schedules, sensors or resources given as keyword arguments."""
+    on them, `extra_checks` (checks this layer owns on a lower layer's asset, e.g. execution's check that the day's
+    bars cover every held coin), and the layer's jobs, schedules, sensors or resources given as keyword arguments."""
     assets = [a for a in load_assets_from_modules(modules)
               if isinstance(a, AssetsDefinition) and set(a.group_names_by_key.values()) == {group}]
     keys = {k for a in assets for k in a.keys}
     checks = [c for c in load_asset_checks_from_modules(modules) if {ck.asset_key for ck in c.check_keys} <= keys]
-    return Definitions(assets=assets, asset_checks=checks, **wiring)
+    return Definitions(assets=assets, asset_checks=[*checks, *(extra_checks or [])], **wiring)

@@ -3,9 +3,10 @@
 Used by the demo command and the end-to-end test; each step is an ordinary Dagster run, so every run shows
 up in the UI's run list and asset catalog when $DAGSTER_HOME is set.
 """
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from dagster import DagsterInstance
+from dagster import AssetCheckSeverity, DagsterInstance
 
 from dca_pipeline.analytics.assets import LOOKBACK_DAYS
 from dca_pipeline.config import Settings, cached_settings
@@ -38,9 +39,59 @@ def last_runnable_day(settings: Settings) -> date:
     return date.fromisoformat(defs.resolve_job_def("daily_job").partitions_def.get_last_partition_key())
 
 
-def run_month(month: date, instance: DagsterInstance, log=print) -> None:  # noqa: ANN001
-    """Materialize the monthly partition and every daily partition of `month` (data must exist for them)."""
+
+
+@dataclass(frozen=True)
+class BlockedDay:
+    """A day whose blocking checks stopped its run: nothing downstream of them (no orders) was materialized."""
+
+    day: date
+    checks: tuple[str, ...]  # "asset:check" of each failed blocking check
+
+
+def run_day(job, instance: DagsterInstance, day: date, tags: dict[str, str]) -> BlockedDay | None:  # noqa: ANN001
+    """Run one daily partition. A blocking check that fails blocks only this day (returned); any other
+    failure is an error and raises."""
+    result = job.execute_in_process(instance=instance, run_config=QUIET, tags=tags, partition_key=day.isoformat(),
+                                    raise_on_error=False)
+    if result.success:
+        return None
+    failed_checks = tuple(sorted(f"{e.asset_key.to_user_string()}:{e.check_name}" for e in result.get_asset_check_evaluations()
+                                 if not e.passed and e.severity == AssetCheckSeverity.ERROR))
+    errors = [e for e in result.all_events if e.is_step_failure
+              and e.step_failure_data.error is not None and e.step_failure_data.error.cls_name != "DagsterAssetCheckFailedError"]
+    if errors or not failed_checks:
+        first = errors[0].step_failure_data.error if errors else None
+        raise RuntimeError(f"daily run {day} failed ({errors[0].step_key if errors else 'no failed check'}): "
+                           f"{first.message if first else result.run_id}")
+    return BlockedDay(day, failed_checks)
+
+
+def run_month(month: date, instance: DagsterInstance, log=print) -> list[BlockedDay]:  # noqa: ANN001
+    """Materialize the monthly partition and every daily partition of `month` (data must exist for them).
+
+    A day stopped by a blocking check blocks only itself: the following days run from the ledger as usual.
+    Returns the blocked days (listed at the end by the demo)."""
     from dca_pipeline.definitions import defs
+
+    days, tags = prepare_month(month, instance, log)
+    daily = defs.resolve_job_def("daily_job")
+    blocked = []
+    for day in days:
+        log(f"daily run {day}")
+        stop = run_day(daily, instance, day, tags)
+        if stop is not None:
+            log(f"{day} blocked by {', '.join(stop.checks)}: no orders that day; the month goes on")
+            blocked.append(stop)
+    return blocked
+
+
+def prepare_month(month: date, instance: DagsterInstance, log=print) -> tuple[list[date], dict[str, str]]:  # noqa: ANN001
+    """Everything the month's days need before the first runs: raw history (one single-run backfill through
+    the month's last day with data), the eve's features and the monthly optimization. Returns (the month's
+    days with data, the run tags to pass on)."""
+    from dca_pipeline.definitions import defs
+    from dca_pipeline.recovery import release_dead_runs, run_tags
 
     settings = cached_settings()
     last = last_runnable_day(settings)
@@ -54,18 +105,18 @@ def run_month(month: date, instance: DagsterInstance, log=print) -> None:  # noq
     daily = defs.resolve_job_def("daily_job")
     monthly = defs.resolve_job_def("monthly_job")
 
+    release_dead_runs(instance, log=log)  # a run killed earlier must not hold a pool slot forever
+    tags = run_tags()
     log(f"ingesting raw bars and USD/BRL {first_history} .. {days[-1]} (one single-run backfill)")
     ingest.execute_in_process(
-        instance=instance, run_config=QUIET, tags={RANGE_START: first_history.isoformat(), RANGE_END: days[-1].isoformat()}
+        instance=instance, run_config=QUIET, tags={**tags, RANGE_START: first_history.isoformat(), RANGE_END: days[-1].isoformat()}
     )
     eve = month - timedelta(days=1)
     log(f"features for {eve} (the monthly optimization reads the month's eve)")
-    daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=eve.isoformat(), asset_selection=[_key("features_daily")])
+    daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=eve.isoformat(), tags=tags, asset_selection=[_key("features_daily")])
     log(f"monthly optimization for {month:%Y-%m}")
-    monthly.execute_in_process(instance=instance, run_config=QUIET, partition_key=month.isoformat())
-    for day in days:
-        log(f"daily run {day}")
-        daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=day.isoformat())
+    monthly.execute_in_process(instance=instance, run_config=QUIET, tags=tags, partition_key=month.isoformat())
+    return days, tags
 
 
 def _key(name: str):  # noqa: ANN202

@@ -78,8 +78,8 @@ def test_cash_and_positions_reconcile_to_the_centavo(db: Path) -> None:
     pos = duck.query(db, "select * from execution.positions where date = ?", [last])
     cash = ledger.cash_balance_centavos(db, last)
     cost_basis = int(sum(pos["cost_basis_brl"].to_list()) * 100)
-    assert cost_basis == int(fills["cost"][0])
-    assert totals["contribution"] == cash + cost_basis + int(fills["fee"][0])
+    assert cost_basis == int(fills["cost"][0]) + int(fills["fee"][0])  # custo médio: buy fees are acquisition cost
+    assert totals["contribution"] == cash + cost_basis  # buys only: no realized P&L
     perf = duck.query(db, "select * from monitoring.portfolio_performance where date = ?", [last]).row(0, named=True)
     assert perf["value_brl"] == perf["cash_brl"] + sum(pos["market_value_brl"].to_list())
     assert perf["invested_brl"] * 100 == totals["contribution"]

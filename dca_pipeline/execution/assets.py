@@ -7,6 +7,7 @@ from decimal import Decimal
 import polars as pl
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetOut,
@@ -28,6 +29,7 @@ from dca_pipeline.execution.day import MARKET_LOOKBACK_DAYS, Controls, DayPlan, 
 from dca_pipeline.execution.ledger_protocol import EventLedger
 from dca_pipeline.execution.wiring import guard_context, make_broker
 from dca_pipeline.execution.reconcile import reconcile
+from dca_pipeline.execution.input_checks import prices_for_held_and_targeted  # noqa: F401 - loaded with this module's checks
 from dca_pipeline.execution.tca import post_trade_costs
 from dca_pipeline.execution.orders import total_ordered_centavos
 from dca_pipeline.execution.positions import POSITION_SCHEMA, next_day_performance, value_positions
@@ -168,7 +170,7 @@ def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: 
 
 
 def _fills_step(db, day: date, settings, broker: Broker, bars: pl.DataFrame, loop: _DayLoop) -> dict:  # noqa: ANN001
-    venue, approval = make_broker(broker, settings, bars.filter(pl.col("date") == day + timedelta(days=1)))
+    venue, approval = make_broker(broker, settings, bars.filter(pl.col("date") == day + timedelta(days=1)), db)
     tripped = drawdown_breaker(loop.twr, settings.risk.max_drawdown_halt).tripped
     states = oms.execute_day(db, day, venue, guard_context(db, settings, bars.filter(pl.col("date") == day), tripped), approval)
     projection.project_day(db, day)
@@ -233,7 +235,8 @@ def _summarize(rows: list[dict]) -> dict:
     return out
 
 
-@asset_check(asset=DCA_ORDERS, partitions_def=DAILY, blocking=True, description="the day's orders never exceed the cash available that day")
+@asset_check(asset=DCA_ORDERS, partitions_def=DAILY, description="the day's orders never exceed the cash available that day "
+             "(true by construction: plan_dca_orders caps at the cash and the pre-send guard re-checks it; a warning, not a gate)")
 def orders_within_budget(context, config: PipelineConfig, warehouse: Warehouse) -> AssetCheckResult:  # noqa: ANN001
     db = warehouse.db()
     days = _days(context)
@@ -249,7 +252,8 @@ def orders_within_budget(context, config: PipelineConfig, warehouse: Warehouse) 
         available = ledger.cash_balance_centavos(db, d - timedelta(days=1)) + _contribution(db, d) + _exit_proceeds(db, d)
         if spent > available or smallest < min_order:
             bad.append({"date": str(d), "ordered_centavos": spent, "available_centavos": available, "smallest": smallest})
-    return AssetCheckResult(passed=not bad, metadata={"orders_days": len(rows), "violations": markdown_table(pl.DataFrame(bad))})
+    return AssetCheckResult(passed=not bad, severity=AssetCheckSeverity.WARN,
+                            metadata={"orders_days": len(rows), "violations": markdown_table(pl.DataFrame(bad))})
 
 
 def _plan_recorded(db, day: date) -> bool:  # noqa: ANN001
@@ -352,25 +356,16 @@ def ledger_matches_broker(context, config: PipelineConfig, warehouse: Warehouse,
 
 
 def reconciliation_views(db, broker: Broker, settings) -> tuple[tuple, tuple]:  # noqa: ANN001
-    """((positions, cash, open ids) from the events, (balances, open ids) from the broker's side)."""
-    from dca_pipeline.execution import ledger_views
+    """((positions, cash, open ids) from the events, (balances, open ids) from the broker's own account)."""
     from dca_pipeline.execution.live_broker import exchange_from_env, live_trading_enabled
-    from dca_pipeline.execution.reconcile import base_positions
+    from dca_pipeline.execution.reconcile import ledger_side, paper_broker_side
+    from dca_pipeline.execution.wiring import paper_account
 
-    states = ledger_views.order_states(db)
-    open_ids = set(states.filter(pl.col("status").is_in(["sent", "partially_filled"]))["client_order_id"].to_list())
-    mine = (base_positions(ledger_views.positions(db)), ledger_views.cash_centavos(db), open_ids)
+    mine = ledger_side(db)
     if live_trading_enabled(broker.mode):
         ex = exchange_from_env(broker.api_url or None)
         bal = ex.fetch_balance()
         balances = {k: Decimal(str(v)) for k, v in bal["total"].items() if v is not None}
         theirs_open = {o["clientOrderId"] for o in ex.fetch_open_orders() if o.get("clientOrderId")}
         return mine, (balances, theirs_open)
-    balances: dict[str, Decimal] = {}
-    if duck.table_exists(db, "execution", "fills"):
-        for s, q in duck.query(db, "select symbol, sum(quantity)::decimal(38, 8) as q from execution.fills group by symbol").iter_rows():
-            if q:
-                balances[s.split("/")[0]] = Decimal(q)
-    cash = duck.query(db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger")["c"][0] if duck.table_exists(db, "execution", "cash_ledger") else 0
-    balances["BRL"] = Decimal(int(cash)) / 100
-    return mine, (balances, set())
+    return mine, paper_broker_side(db, paper_account(db))

@@ -57,7 +57,8 @@ class DailyPaperBroker:
     """Fills at the next day's open × (1 ± slippage), taker fee: `broker.paper_fills`, as the backtest.
 
     Buys spend the whole amount (fee taken from it); sells give the quantity and receive notional − fee.
-    Deterministic, so `lookup` simply re-simulates."""
+    A stateless matching engine: it remembers nothing (`lookup` is None); `paper_account.AccountBroker` puts
+    the exchange's persistent account in front of it."""
 
     name = "paper"
 
@@ -79,5 +80,5 @@ class DailyPaperBroker:
         fill = BrokerFill(1, f["quantity"], Decimal(repr(f["price_brl"])), f["notional_centavos"], f["fee_centavos"], "taker", f["filled_at"])
         return BrokerReport(order.client_order_id, "filled", (fill,))
 
-    def lookup(self, order: OrderIntent) -> BrokerReport | None:
-        return self.place(order)
+    def lookup(self, order: OrderIntent) -> BrokerReport | None:  # noqa: ARG002
+        return None

@@ -2,7 +2,8 @@
 
 Every event has a deterministic id (partition date, symbol, leg, fill sequence), so appending the same events
 again inserts nothing (`INSERT ... ON CONFLICT DO NOTHING`); money only moves inside transactions.
-Identity maintained (integer centavos): contributions + realized P&L = cash + cost of open positions + fees.
+Identity maintained (integer centavos): contributions + realized P&L = cash + cost of open positions (fees
+included in cost and realized P&L, see `ledger_views`).
 """
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """Views derived from the event ledger: cash, positions at average cost (custo médio), realized/unrealized P&L,
-order states and the ledger identity. Nothing here writes."""
+order states and the ledger identity. Nothing here writes.
+
+Average cost follows the Brazilian rule (Receita Federal, custo médio de aquisição): a buy's fees are part of
+its acquisition cost; a sale's fees reduce its proceeds. So realized P&L = proceeds − sell fee − average cost
+of the quantity sold, and every fee ends up either in a position's cost or in realized P&L."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -48,14 +52,19 @@ def positions(db: Path, through: date = FAR_FUTURE) -> pl.DataFrame:
     if not _has_events(db):
         return pl.DataFrame(schema=POSITIONS_SCHEMA)
     fills = duck.query(
-        db, f"select symbol, side, quantity, amount_centavos from {TABLE} where kind = 'fill' and date <= ? order by seq", [through]
+        db,
+        f"""select f.symbol, f.side, f.quantity, f.amount_centavos, coalesce(fee.amount_centavos, 0)::bigint as fee
+            from {TABLE} f left join {TABLE} fee on fee.event_id = 'fee:' || substr(f.event_id, 6)
+            where f.kind = 'fill' and f.date <= ? order by f.seq""",
+        [through],
     )
     return replay_average_cost(fills.rows())
 
 
-def replay_average_cost(fills: list[tuple[str, str, Decimal, int]]) -> pl.DataFrame:
-    """(symbol, side, quantity, notional centavos) in order → positions; a sell removes cost at the average cost
-    (half-even to the centavo; all of it when the position closes) and books proceeds − removed cost as realized."""
+def replay_average_cost(fills: list[tuple]) -> pl.DataFrame:
+    """(symbol, side, quantity, notional centavos[, fee centavos]) in order → positions. A buy adds notional + fee
+    to the cost; a sell removes cost at the average cost (half-even to the centavo; all of it when the position
+    closes) and books proceeds − fee − removed cost as realized."""
     qty: dict[str, Decimal] = {}
     cost: dict[str, int] = {}
     realized: dict[str, int] = {}
@@ -77,24 +86,26 @@ class CostStep:
     realized_centavos: int
 
 
-def average_cost_steps(fills: Iterable[tuple[str, str, Decimal, int]]) -> Iterator[CostStep]:
+def average_cost_steps(fills: Iterable[tuple]) -> Iterator[CostStep]:
     """The average-cost (custo médio) replay, one step per fill: a buy adds its notional to the cost; a sell
     removes cost × sold / held (half-even centavos; all of it when it closes the position). Callers choose what
-    the notional holds (the tax report passes buys with fees and sells net of fees)."""
+    the notional holds (the tax report passes buys with fees and sells net of fees); an optional 5th element is the
+    fill's fee, added to a buy's cost and taken from a sell's proceeds."""
     qty: dict[str, Decimal] = {}
     cost: dict[str, int] = {}
-    for symbol, side, q, notional in fills:
+    for symbol, side, q, notional, *rest in fills:
+        fee = int(rest[0]) if rest else 0
         q = Decimal(q)
         held, basis = qty.get(symbol, Decimal(0)), cost.get(symbol, 0)
         if side == "buy":
-            qty[symbol], cost[symbol] = held + q, basis + int(notional)
+            qty[symbol], cost[symbol] = held + q, basis + int(notional) + fee
             yield CostStep(symbol, qty[symbol], cost[symbol], 0, 0)
             continue
         if q > held:
             raise ValueError(f"sell of {q} {symbol} exceeds the {held} held")
         removed = basis if q == held else int((Decimal(basis) * q / held).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
         qty[symbol], cost[symbol] = held - q, basis - removed
-        yield CostStep(symbol, qty[symbol], cost[symbol], removed, int(notional) - removed)
+        yield CostStep(symbol, qty[symbol], cost[symbol], removed, int(notional) - fee - removed)
 
 
 def unrealized_pnl(positions_frame: pl.DataFrame, prices: dict[str, float]) -> pl.DataFrame:
@@ -120,8 +131,9 @@ class Identity:
 
     @property
     def holds(self) -> bool:
-        """contributions + realized P&L = cash + cost of positions + fees, to the centavo (and cash never negative)."""
-        return self.contributions + self.realized == self.cash + self.cost + self.fees and self.cash >= 0
+        """contributions + realized P&L = cash + cost of positions, to the centavo (and cash never negative).
+        Fees are inside the terms: buy fees in cost, sell fees in realized P&L (`fees` is their total)."""
+        return self.contributions + self.realized == self.cash + self.cost and self.cash >= 0
 
 
 def identity(db: Path, through: date = FAR_FUTURE) -> Identity:

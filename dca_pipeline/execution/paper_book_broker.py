@@ -1,9 +1,10 @@
 """Paper broker that fills against order-book depth: a limit at (or inside) the spread that fills from the
 trade tape at the maker fee, then a market order for the rest at the deadline that walks the book (taker fee).
-Partial fills when the book is thin; every fill rounded to the amount step and to the centavo."""
+Partial fills when the book is thin; every fill rounded to the amount step and to the centavo. Stateless:
+`paper_account.AccountBroker` keeps the exchange's orders and fills across processes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from dca_pipeline.execution.broker_interface import BrokerFill, BrokerReport, centavos
@@ -30,7 +31,6 @@ class BookPaperBroker:
     inside_ticks: int = 0
     amount_step: Decimal = Decimal("0.00000001")
     name: str = "paper_book"
-    placed: dict[str, BrokerReport] = field(default_factory=dict)
 
     def place(self, order: OrderIntent) -> BrokerReport:
         book = self.books.get(order.symbol)
@@ -40,13 +40,12 @@ class BookPaperBroker:
         if self.style == "limit_then_market":
             sim.rest_limit(book)
         sim.walk(book)
-        report = BrokerReport(order.client_order_id, sim.final_status(), tuple(sim.fills), f"paper-{order.client_order_id}",
-                              "" if sim.done() else "book too thin: remainder expired")
-        self.placed[order.client_order_id] = report
-        return report
+        return BrokerReport(order.client_order_id, sim.final_status(), tuple(sim.fills), f"paper-{order.client_order_id}",
+                            "" if sim.done() else "book too thin: remainder expired")
 
-    def lookup(self, order: OrderIntent) -> BrokerReport | None:
-        return self.placed.get(order.client_order_id)
+    def lookup(self, order: OrderIntent) -> BrokerReport | None:  # noqa: ARG002
+        """A stateless matching engine remembers nothing: the account in front of it (`AccountBroker`) does."""
+        return None
 
 
 class _Fill:

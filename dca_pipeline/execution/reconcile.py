@@ -1,9 +1,18 @@
-"""Reconciliation: the event ledger's positions, cash and open orders against what the broker reports."""
+"""Reconciliation: the event ledger's positions, cash and open orders against what the broker reports.
+
+The two sides are independent records: the ledger side comes from the warehouse's events, the broker side
+from the broker's own account (paper: its SQLite books, `paper_account`; live: the exchange's balances and
+open orders). Quantities are signed (sells reduce a position) and cash is compared in paper mode.
+"""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
+
+from dca_pipeline.execution import ledger_views
+from dca_pipeline.execution.paper_account import PaperAccount
 
 DIFF_SCHEMA = {"item": pl.String, "ledger": pl.String, "broker": pl.String, "difference": pl.String}
 
@@ -31,3 +40,22 @@ def reconcile(ledger_positions: dict[str, Decimal], ledger_cash_centavos: int, l
 def base_positions(positions: pl.DataFrame) -> dict[str, Decimal]:
     """ledger_views.positions → {base currency: quantity} for non-zero holdings (`BTC/BRL` → `BTC`)."""
     return {s.split("/")[0]: Decimal(q) for s, q, *_ in positions.iter_rows() if q != 0}
+
+
+def ledger_side(db: Path) -> tuple[dict[str, Decimal], int, set[str]]:
+    """(positions by base currency, cash centavos, open order ids) from the event ledger."""
+    states = ledger_views.order_states(db)
+    open_ids = set(states.filter(pl.col("status").is_in(["sent", "partially_filled"]))["client_order_id"].to_list())
+    return base_positions(ledger_views.positions(db)), ledger_views.cash_centavos(db), open_ids
+
+
+def paper_broker_side(db: Path, account: PaperAccount) -> tuple[dict[str, Decimal], set[str]]:
+    """(balances incl. BRL, open order ids) from the paper exchange's own account. BRL = the deposits (the
+    bank transfers the ledger records as contributions) + what the account's own fills moved."""
+    deposits = 0
+    if ledger_views.events_frame(db).height:
+        ev = ledger_views.events_frame(db).filter(pl.col("kind") == "contribution")
+        deposits = int(ev["amount_centavos"].sum()) if ev.height else 0
+    balances = dict(account.positions())
+    balances["BRL"] = Decimal(deposits + account.trade_cash_centavos()) / 100
+    return balances, account.open_ids()

@@ -9,10 +9,12 @@ import polars as pl
 from dca_pipeline.config import Settings
 from dca_pipeline.execution.broker_interface import Broker, DailyPaperBroker
 from dca_pipeline.execution.guards import GuardContext
+from dca_pipeline.execution.paper_account import AccountBroker, PaperAccount
+from dca_pipeline.paths import warehouse_path
 
 
-def make_broker(resource, settings: Settings, next_bars: pl.DataFrame) -> tuple[Broker, str]:  # noqa: ANN001
-    """(broker, approval mode): the daily paper broker, or — only with broker: live AND DCA_LIVE_TRADING=1 —
+def make_broker(resource, settings: Settings, next_bars: pl.DataFrame, db: Path | None = None) -> tuple[Broker, str]:  # noqa: ANN001
+    """(broker, approval mode): the daily paper broker behind its persistent account, or — only with broker: live AND DCA_LIVE_TRADING=1 —
     Mercado Bitcoin, whose orders always wait for manual approval."""
     from dca_pipeline.execution.live_broker import LiveCcxtBroker, exchange_from_env, live_trading_enabled
 
@@ -22,7 +24,16 @@ def make_broker(resource, settings: Settings, next_bars: pl.DataFrame) -> tuple[
                               style=ex.order_style, limit_minutes=ex.limit_deadline_minutes, amount_step=ex.amount_step,
                               inside_ticks=ex.limit_inside_ticks)
         return live, "manual"
-    return DailyPaperBroker(next_bars.select("symbol", "open"), settings.fees.taker, settings.slippage_bps), settings.execution.approval
+    engine = DailyPaperBroker(next_bars.select("symbol", "open"), settings.fees.taker, settings.slippage_bps)
+    return AccountBroker(engine, paper_account(db)), settings.execution.approval
+
+
+def paper_account(db: Path | None = None) -> PaperAccount:
+    """The paper exchange's own account store (never the warehouse itself): one per warehouse file, beside it
+    under `broker/` — $DCA_HOME/broker/warehouse.paper.sqlite for the default warehouse — so a backtest or an
+    A/B variant in its own warehouse never sees another's orders."""
+    db = Path(db) if db is not None else warehouse_path()
+    return PaperAccount(db.parent / "broker" / f"{db.stem}.paper.sqlite")
 
 
 def spend_caps_centavos(settings: Settings) -> tuple[int, int]:

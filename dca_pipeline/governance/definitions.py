@@ -4,10 +4,11 @@ from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asse
 from dca_pipeline.config import env_tags
 from dca_pipeline.governance import assets
 from dca_pipeline.partitions import CADENCE_TAG, SCHEDULE_TIMEZONE
+from dca_pipeline.recovery import recovering
 
 ledger_backup_job = define_asset_job(
     "ledger_backup_job", selection=AssetSelection.groups(assets.GROUP) & AssetSelection.tag(CADENCE_TAG, "maintenance"),
-    executor_def=in_process_executor, tags=env_tags(), description="Snapshot the ledger (see docs/operations.md).",
+    executor_def=recovering(in_process_executor), tags=env_tags(), description="Snapshot the ledger (see docs/operations.md).",
 )
 ledger_backup_schedule = ScheduleDefinition(
     name="ledger_backup_schedule", job=ledger_backup_job, cron_schedule="30 2 * * *",
@@ -15,17 +16,17 @@ ledger_backup_schedule = ScheduleDefinition(
 )
 
 
-@job(tags=env_tags(), executor_def=in_process_executor, description="Kill switch: run config {on: true|false, reason}.")
+@job(tags=env_tags(), executor_def=recovering(in_process_executor), description="Kill switch: run config {on: true|false, reason}.")
 def kill_switch() -> None:
     assets.set_kill_switch_op()
 
 
-@job(tags=env_tags(), executor_def=in_process_executor, description="Freeze an asset: run config {symbol, reason}.")
+@job(tags=env_tags(), executor_def=recovering(in_process_executor), description="Freeze an asset: run config {symbol, reason}.")
 def freeze_asset() -> None:
     assets.freeze_asset_op()
 
 
-@job(tags=env_tags(), executor_def=in_process_executor, description="Unfreeze an asset: run config {symbol}.")
+@job(tags=env_tags(), executor_def=recovering(in_process_executor), description="Unfreeze an asset: run config {symbol}.")
 def unfreeze_asset() -> None:
     assets.unfreeze_asset_op()
 

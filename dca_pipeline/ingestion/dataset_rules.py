@@ -173,12 +173,12 @@ def split_valid_trades(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
 
 
 def split_valid_order_book(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(valid levels unchanged, rejected with `reason`): side bid/ask, level >= 0, price and amount > 0,
+    """(valid levels unchanged, rejected with `reason`): side bid/ask, level >= 1 (1 = best), price and amount > 0,
     one row per (symbol, ts, side, level)."""
     reason = (
         pl.when(pl.any_horizontal([pl.col(c).is_null() for c in ("symbol", "ts", "level")])).then(pl.lit("missing key"))
         .when(~pl.col("side").is_in(["bid", "ask"]).fill_null(False)).then(pl.lit("unknown side"))
-        .when(pl.col("level") < 0).then(pl.lit("negative level"))
+        .when(pl.col("level") < 1).then(pl.lit("level below 1"))
         .when(~_positive_finite("price")).then(pl.lit("bad price"))
         .when(~_positive_finite("amount")).then(pl.lit("bad amount"))
         .otherwise(pl.lit(None, dtype=pl.String))

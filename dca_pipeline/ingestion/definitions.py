@@ -11,6 +11,7 @@ from dca_pipeline.layers import layer_definitions
 from dca_pipeline.config import env_tags
 from dca_pipeline.ingestion import assets, gx_checks, intraday_assets, quality_checks, storage_assets
 from dca_pipeline.partitions import CADENCE_TAG, DAILY, SCHEDULE_TIMEZONE, previous_utc_day_request
+from dca_pipeline.recovery import recovering
 
 MODULES = [assets, intraday_assets, quality_checks, storage_assets, gx_checks]
 GROUP = AssetSelection.groups(assets.GROUP)
@@ -23,7 +24,7 @@ def _cadence(name: str) -> AssetSelection:
 ingest_history_job = define_asset_job(
     "ingest_history_job",
     tags=env_tags(),  # dca/env=dev|paper|live on every run
-    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
+    executor_def=recovering(in_process_executor),  # ≈3 s per step process on small machines: run in one process
     selection=_cadence("daily"),
     partitions_def=DAILY,
     description="Backfill raw bars and USD/BRL; a partition range runs as one run (single-run backfill policy).",
@@ -31,21 +32,21 @@ ingest_history_job = define_asset_job(
 raw_maintenance_job = define_asset_job(
     "raw_maintenance_job",
     selection=_cadence("maintenance"),
-    executor_def=in_process_executor,
+    executor_def=recovering(in_process_executor),
     description="Apply raw-data retention, refresh the raw.* views and the symbol listings.",
 )
 intraday_job = define_asset_job(
     "intraday_job",
     selection=_cadence("intraday"),
     partitions_def=DAILY,
-    executor_def=in_process_executor,
+    executor_def=recovering(in_process_executor),
     description="Hourly and minute bars and public trades of one closed UTC day, with their checks.",
 )
 order_book_job = define_asset_job(
     "order_book_job",
     selection=_cadence("hourly"),
     partitions_def=DAILY,
-    executor_def=in_process_executor,
+    executor_def=recovering(in_process_executor),
     description="One top-of-book snapshot per market, added to today's partition.",
 )
 

@@ -154,7 +154,7 @@ def ingest_order_books(
     except SourceCannotServe as exc:
         return empty("order_book", str(exc), source)
     book = pl.concat(frames, how="vertical_relaxed").with_columns(pl.col("ts").cast(parquet_store.TS))
-    book = book.filter(pl.col("level").is_null() | (pl.col("level") < depth))
+    book = book.filter(pl.col("level").is_null() | (pl.col("level") <= depth))  # level 1 = best (sources.py)
     valid, rejected = split_valid_order_book(book)
     if not existing.is_empty():
         existing = parquet_store.conform("order_book", existing)

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import polars as pl
 from dagster import AssetCheckResult, AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, MetadataValue, asset, asset_check
 
-from dca_pipeline.execution import ledger
+from dca_pipeline.execution import ledger, ledger_views
 from dca_pipeline.execution.positions import next_day_performance
 from dca_pipeline.money import to_brl
 from dca_pipeline.partitions import DAILY, cadence
@@ -28,14 +28,29 @@ PERFORMANCE_SCHEMA = {
 
 
 def _previous(db, day: date) -> tuple[int, float]:  # noqa: ANN001
-    """(value in centavos, TWR) of the day before; a portfolio with no earlier activity starts at (0, 0)."""
+    """(value in centavos, TWR) of the last valued day before `day`; a portfolio with no earlier activity starts
+    at (0, 0). Days in between may be missing only if nothing happened on them (a day blocked by its gates
+    records no contribution and no order); an executed but unvalued day is an error."""
+    last = None
     if duck.table_exists(db, "monitoring", "portfolio_performance"):
-        prev = duck.query(db, "select value_brl, twr from monitoring.portfolio_performance where date = ?", [day - timedelta(days=1)])
+        prev = duck.query(db, "select date, value_brl, twr from monitoring.portfolio_performance where date < ? "
+                              "order by date desc limit 1", [day])
         if len(prev):
-            return int(prev["value_brl"][0] * 100), float(prev["twr"][0])
-    if ledger.has_activity_before(db, day):
-        raise RuntimeError(f"portfolio_performance for {day - timedelta(days=1)} is missing: materialize the days in order")
-    return 0, 0.0
+            last = prev.row(0, named=True)
+    since = last["date"] if last else None
+    if _activity_between(db, since, day):
+        missing = (since + timedelta(days=1)) if since else "an earlier day"
+        raise RuntimeError(f"portfolio_performance for {missing} is missing: materialize the days in order")
+    return (int(last["value_brl"] * 100), float(last["twr"])) if last else (0, 0.0)
+
+
+def _activity_between(db, after: date | None, before: date) -> bool:  # noqa: ANN001
+    """Any cash entry dated strictly between `after` (None: the beginning) and `before`."""
+    if not duck.table_exists(db, "execution", "cash_ledger"):
+        return False
+    lo = after or date.min
+    rows = duck.query(db, "select count(*) as n from execution.cash_ledger where date > ? and date < ?", [lo, before])
+    return bool(rows["n"][0])
 
 
 @asset(
@@ -82,24 +97,20 @@ def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFram
     return pl.DataFrame(rows, schema=PERFORMANCE_SCHEMA)
 
 
-@asset_check(asset=portfolio_performance, partitions_def=DAILY, blocking=True, description="contributions = cash + cost basis + fees, to the centavo")
+@asset_check(asset=portfolio_performance, partitions_def=DAILY, blocking=True,
+             description="contributions + realized P&L = cash + cost basis (fees inside both), to the centavo; cash >= 0")
 def ledger_reconciles(context, warehouse: Warehouse) -> AssetCheckResult:  # noqa: ANN001
-    db = warehouse.db()
     day = context.partition_time_window.end.date() - timedelta(days=1)  # the last day of the partition or range
-    totals = ledger.ledger_totals(db, day)
-    held = ledger.holdings(db, day)
-    cost = int(held["cost_centavos"].sum()) if len(held) else 0
-    fills_fees = duck.query(db, "select coalesce(sum(fee_centavos), 0)::bigint as f from execution.fills where date <= ?", [day])["f"][0] if duck.table_exists(db, "execution", "fills") else 0
-    contributions = totals.get("contribution", 0)
-    cash = sum(totals.values())
-    diff = contributions - (cash + cost + int(fills_fees))
+    ident = ledger_views.identity(warehouse.db(), day)
+    diff = ident.contributions + ident.realized - (ident.cash + ident.cost)
     return AssetCheckResult(
-        passed=diff == 0,
+        passed=ident.holds,
         metadata={
-            "contributions_brl": float(to_brl(contributions)),
-            "cash_brl": float(to_brl(cash)),
-            "cost_basis_brl": float(to_brl(cost)),
-            "fees_brl": float(to_brl(int(fills_fees))),
+            "contributions_brl": float(to_brl(ident.contributions)),
+            "realized_pnl_brl": float(to_brl(ident.realized)),
+            "cash_brl": float(to_brl(ident.cash)),
+            "cost_basis_brl": float(to_brl(ident.cost)),
+            "fees_brl": float(to_brl(ident.fees)),
             "difference_centavos": diff,
         },
     )

@@ -4,6 +4,7 @@ from dagster import AssetSelection, RunRequest, ScheduleEvaluationContext, defin
 
 from dca_pipeline.config import env_tags
 from dca_pipeline.partitions import CADENCE_TAG, DAILY, SCHEDULE_TIMEZONE, previous_utc_day_request
+from dca_pipeline.recovery import recovering
 
 # the execution layer's assets all run daily; the other layers mark their daily assets with the cadence tag
 DAILY_SELECTION = AssetSelection.groups("execution") | AssetSelection.tag(CADENCE_TAG, "daily")
@@ -11,7 +12,7 @@ DAILY_SELECTION = AssetSelection.groups("execution") | AssetSelection.tag(CADENC
 daily_job = define_asset_job(
     "daily_job",
     tags=env_tags(),  # dca/env=dev|paper|live on every run
-    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
+    executor_def=recovering(in_process_executor),  # ≈3 s per step process on small machines: run in one process
     selection=DAILY_SELECTION,
     partitions_def=DAILY,
     description="Ingest the day, compute features, place and fill the DCA orders, value the portfolio.",

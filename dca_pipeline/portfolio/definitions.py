@@ -11,6 +11,7 @@ from dca_pipeline.layers import layer_definitions
 from dca_pipeline.config import env_tags
 from dca_pipeline.partitions import CADENCE_TAG, MONTHLY, SCHEDULE_TIMEZONE
 from dca_pipeline.portfolio import assets, gx_checks
+from dca_pipeline.recovery import recovering
 
 # intelligence and portfolio run monthly as a whole; ingestion marks its monthly asset (market caps) with the tag
 MONTHLY_SELECTION = AssetSelection.groups("intelligence", "portfolio") | AssetSelection.tag(CADENCE_TAG, "monthly")
@@ -18,7 +19,7 @@ MONTHLY_SELECTION = AssetSelection.groups("intelligence", "portfolio") | AssetSe
 monthly_job = define_asset_job(
     "monthly_job",
     tags=env_tags(),  # dca/env=dev|paper|live on every run
-    executor_def=in_process_executor,  # ≈3 s per step process on small machines: run in one process
+    executor_def=recovering(in_process_executor),  # ≈3 s per step process on small machines: run in one process
     selection=MONTHLY_SELECTION,
     partitions_def=MONTHLY,
     description="Market caps, tiers, scores and the month's target weights (data up to the month's eve).",

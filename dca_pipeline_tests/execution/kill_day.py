@@ -1,6 +1,7 @@
 """A day's execution against the order-book paper broker, as a script the kill test runs (and SIGKILLs).
 
-usage: python -m dca_pipeline_tests.execution.kill_day DB_PATH PAUSE_SECONDS
+usage: python -m dca_pipeline_tests.execution.kill_day DB_PATH PAUSE_SECONDS  (the paper exchange's account
+lives next to the warehouse, `<db>.broker.sqlite`, and survives the kill like a real exchange's books)
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import polars as pl
 from dca_pipeline.execution import oms
 from dca_pipeline.execution.paper_book_broker import Book, BookPaperBroker
 from dca_pipeline.execution.guards import GuardContext, OrderIntent
+from dca_pipeline.execution.paper_account import AccountBroker, PaperAccount
 from dca_pipeline.execution.orders import plan_dca_orders
 
 DAY = date(2021, 2, 1)
@@ -28,14 +30,21 @@ def book(i: int) -> Book:
     return Book(bids=((p - Decimal("0.1"), Decimal(5)),), asks=asks, tape=((p - Decimal("0.1"), Decimal("0.2")),))
 
 
-class SlowBroker(BookPaperBroker):
-    """Pauses before each order so a kill can land anywhere in the day."""
+class SlowBroker(AccountBroker):
+    """Pauses before each order reaches the exchange and again after the exchange booked it (the order is
+    sent, the ledger has not recorded it yet), so a kill can land anywhere in the day."""
 
     pause: float = 0.0
 
     def place(self, order: OrderIntent):  # noqa: ANN201
         time.sleep(self.pause)
-        return super().place(order)
+        report = super().place(order)
+        time.sleep(self.pause)
+        return report
+
+
+def account_for(db: Path) -> PaperAccount:
+    return PaperAccount(db.with_suffix(".broker.sqlite"))
 
 
 def run(db: Path, pause: float) -> None:
@@ -44,7 +53,8 @@ def run(db: Path, pause: float) -> None:
     holdings = pl.DataFrame(schema={"symbol": pl.String, "quantity": pl.Decimal(38, 8)})
     orders = plan_dca_orders(DAY, targets, holdings, prices, 30_000, 1_000)
     oms.record_plan(db, DAY, 30_000, orders)
-    broker = SlowBroker({s: book(i) for i, s in enumerate(SYMBOLS)}, Decimal("0.003"), Decimal("0.007"))
+    engine = BookPaperBroker({s: book(i) for i, s in enumerate(SYMBOLS)}, Decimal("0.003"), Decimal("0.007"))
+    broker = SlowBroker(engine, account_for(db))
     broker.pause = pause
     oms.execute_day(db, DAY, broker, GuardContext(db, 10**9, 10**9))
 

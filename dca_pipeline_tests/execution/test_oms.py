@@ -68,11 +68,13 @@ def test_average_cost_and_realized_pnl_by_hand() -> None:
         ev.append_events(db, [ev.order_event(D, cid, "A/BRL", side, "planned", notional), ev.order_event(D, cid, "A/BRL", side, "sent")])
         ev.append_events(db, ev.fill_events(D, cid, "A/BRL", side, 1, Decimal(q), Decimal(p), notional, fee))
     pos = ledger_views.positions(db).row(0, named=True)
-    # average cost after two buys: R$150 a coin; selling one removes R$150 of cost, realizes 300 - 150
-    assert pos["quantity"] == Decimal(1) and pos["cost_centavos"] == 15_000 and pos["realized_centavos"] == 15_000
-    assert ledger_views.cash_centavos(db) == 100_000 - 10_000 - 20_000 + 30_000 - 420
+    # custo médio with fees (Brazilian rule): two buys cost 100.70 + 201.40 = R$302.10 for 2 coins, R$151.05 each;
+    # selling one removes R$151.05 and realizes 300.00 - 2.10 (sell fee) - 151.05 = R$146.85
+    assert pos["quantity"] == Decimal(1) and pos["cost_centavos"] == 15_105 and pos["realized_centavos"] == 14_685
+    assert ledger_views.cash_centavos(db) == 99_580  # 1000 - 100 - 200 + 300 - 4.20 of fees
+    assert ledger_views.identity(db).holds  # 1000 + 146.85 = 995.80 + 151.05
     upnl = ledger_views.unrealized_pnl(ledger_views.positions(db), {"A/BRL": 180.0}).row(0, named=True)
-    assert upnl["unrealized_centavos"] == 18_000 - 15_000
+    assert upnl["unrealized_centavos"] == 2_895  # 180.00 - 151.05
     with pytest.raises(ValueError, match="exceeds"):
         ledger_views.replay_average_cost([("A/BRL", "buy", Decimal(1), 100), ("A/BRL", "sell", Decimal(2), 300)])
 
@@ -166,7 +168,7 @@ def test_a_sell_leg_through_the_oms_realizes_pnl_at_average_cost() -> None:
     db = warehouse_path()
     _run_day(db, weights=(1.0, 0.0))  # R$50 of A at R$100: fee 35c, notional 49.65 -> 0.4965 A
     held = ledger_views.positions(db).filter(pl.col("symbol") == "A/BRL").row(0, named=True)
-    assert held["quantity"] == Decimal("0.4965") and held["cost_centavos"] == 4_965
+    assert held["quantity"] == Decimal("0.4965") and held["cost_centavos"] == 5_000  # the fee is in the cost
     day2 = date(2021, 1, 6)
     legs = pl.DataFrame({"symbol": ["A/BRL"], "side": ["sell"], "amount_centavos": [2_400]})
     orders, skipped = plan_legs(day2, legs, ledger_views.positions(db), PRICES, 0, 1_000)
@@ -176,7 +178,8 @@ def test_a_sell_leg_through_the_oms_realizes_pnl_at_average_cost() -> None:
     states = oms.execute_day(db, day2, rising, _ctx(db))
     assert states["status"].to_list() == ["filled"]
     pos = ledger_views.positions(db).filter(pl.col("symbol") == "A/BRL").row(0, named=True)
-    # 0.24 of 0.4965 at average cost: 4965 x 0.24 / 0.4965 = 2400 removed; proceeds 0.24 x 120 = R$28.80
-    assert pos["quantity"] == Decimal("0.2565") and pos["cost_centavos"] == 2_565 and pos["realized_centavos"] == 2_880 - 2_400
+    # 0.24 of 0.4965 at average cost: 5000 x 0.24 / 0.4965 = 2416.918 -> 2417 removed; proceeds 0.24 x 120 =
+    # R$28.80 less the 20c fee: realized 2880 - 20 - 2417 = 443
+    assert pos["quantity"] == Decimal("0.2565") and pos["cost_centavos"] == 2_583 and pos["realized_centavos"] == 443
     assert ledger_views.cash_centavos(db) == 2_880 - 20  # proceeds less the 0.7% fee (20.16c -> 20c)
     assert_identity(db)

@@ -160,3 +160,27 @@ def test_storage_jobs_and_schedules_are_wired() -> None:
     with build_schedule_context(scheduled_execution_time=datetime(2021, 3, 5, 2, 30, tzinfo=sp), repository_def=repo) as ctx:
         assert maintenance.evaluate_tick(ctx).run_requests[0].run_key == "2021-03-05"
     assert maintenance.job_name == "raw_maintenance_job"
+
+
+class NoReference(Source):
+    def fetch_reference_prices_brl(self, start: date, end: date) -> pl.DataFrame:
+        from dca_pipeline.ingestion.errors import DataNotAvailable
+
+        raise DataNotAvailable("replay", "reference prices")
+
+
+def test_missing_reference_is_unverified_a_warning_outside_live(monkeypatch) -> None:  # noqa: ANN001
+    result = _run(NoReference())
+    check = _checks(result)["close_matches_reference"]
+    assert not check.passed and check.metadata["verified"].value is False and check.severity.value == "WARN"
+    assert len(result.asset_materializations_for_node("orders_stand_in")) == 1  # a warning does not block
+
+
+def test_missing_reference_blocks_in_live(monkeypatch) -> None:  # noqa: ANN001
+    from dca_pipeline.config import cached_settings as settings
+
+    monkeypatch.setattr(quality_checks, "cached_settings", lambda: settings().model_copy(update={"broker": "live"}))
+    result = _run(NoReference())
+    check = _checks(result)["close_matches_reference"]
+    assert not check.passed and check.severity.value == "ERROR"
+    assert result.asset_materializations_for_node("orders_stand_in") == []

@@ -6,6 +6,7 @@ from dagster import AssetKey, materialize
 
 from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.ingestion import assets as ingestion
+from dca_pipeline.ingestion import quality_checks
 from dca_pipeline.ingestion.sources import ReplaySource
 from dca_pipeline.ingestion.resources import MarketData
 from dca_pipeline.storage.io_managers import ParquetPartitionIOManager
@@ -34,7 +35,7 @@ class BrokenMarketData(MarketData):
 
 def _run(market_data: MarketData, day: date = DAY):  # noqa: ANN202
     return materialize(
-        [ingestion.raw_ohlcv_1d, ingestion.ohlc_consistency, ingestion.unique_symbol_date, ingestion.no_missing_symbol_days],
+        [ingestion.raw_ohlcv_1d, quality_checks.quarantine_share, ingestion.no_missing_symbol_days],
         partition_key=day.isoformat(),
         resources={"market_data": market_data, "parquet_io_manager": ParquetPartitionIOManager(), "warehouse": Warehouse()},
         raise_on_error=False,
@@ -49,7 +50,7 @@ def test_clean_day_passes_every_check() -> None:
     result = _run(MarketData(source="replay"))
     assert result.success
     checks = _checks(result)
-    assert set(checks) == {"ohlc_consistency", "unique_symbol_date", "no_missing_symbol_days"}
+    assert set(checks) == {"quarantine_share", "no_missing_symbol_days"}
     assert all(c.passed for c in checks.values())
     stored = pl.read_parquet(dca_home() / "raw" / "ohlcv_1d" / f"date={DAY}" / "data.parquet")
     assert stored["date"].unique().to_list() == [DAY] and stored["symbol"].n_unique() == len(stored)
@@ -61,7 +62,7 @@ def test_corrupt_row_is_quarantined_and_missing_symbol_reported() -> None:
     quarantined = read_quarantine(warehouse_path(), "raw_ohlcv_1d", DAY, DAY)
     assert quarantined.select("symbol", "reason").to_dicts() == [{"symbol": "ETH/BRL", "reason": "high below open/close"}]
     checks = _checks(result)
-    assert checks["ohlc_consistency"].passed
+    assert checks["quarantine_share"].metadata["quarantined_rows"].value == 1
     missing = checks["no_missing_symbol_days"]
     assert not missing.passed
     assert missing.metadata["missing_symbol_days"].value == 2  # ETH (quarantined) and LINK (absent)

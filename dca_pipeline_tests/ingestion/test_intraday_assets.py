@@ -18,8 +18,7 @@ from dca_pipeline.storage.io_managers import ParquetPartitionIOManager
 DAY = date(2021, 9, 10)
 T0 = datetime(2021, 9, 10, tzinfo=timezone.utc)
 SYMBOLS = ["A/BRL", "B/BRL", "C/BRL"]
-H_CHECKS = [quality_checks.h_ohlc, quality_checks.h_unique, quality_checks.h_quarantine, quality_checks.h_complete,
-            quality_checks.h_fresh, quality_checks.h_anomalies]
+H_CHECKS = [quality_checks.h_quarantine, quality_checks.h_complete, quality_checks.h_fresh, quality_checks.h_anomalies]
 
 
 class DataNotAvailable(Exception):
@@ -88,7 +87,7 @@ def test_clean_hourly_day_is_stored_and_passes_every_check() -> None:
     result = _run(FakeSource(hourly_bars()), [raw_ohlcv_1h, *H_CHECKS])
     assert result.success
     checks = _checks(result)
-    assert set(checks) == {"ohlc_consistency", "unique_bars", "quarantine_share", "complete", "fresh", "anomalies"}
+    assert set(checks) == {"quarantine_share", "complete", "fresh", "anomalies"}
     assert all(c.passed for c in checks.values()), {k: c.metadata for k, c in checks.items() if not c.passed}
     stored = parquet_store.read_partition("ohlcv_1h", DAY)
     expected = hourly_bars().sort("symbol", "ts")
@@ -132,7 +131,9 @@ def test_planted_problems_are_quarantined_filled_and_reported() -> None:
     b4 = stored.filter((pl.col("symbol") == "B/BRL") & (pl.col("ts") == T0 + timedelta(hours=4)))["close"].item()
     assert filled["close"].to_list() == [b4, b4] and filled["volume"].to_list() == [0.0, 0.0]
     checks = _checks(result)
-    assert checks["ohlc_consistency"].passed and checks["unique_bars"].passed and checks["quarantine_share"].passed
+    assert checks["quarantine_share"].passed  # 3 of 73 delivered rows quarantined: under the maximum share
+    assert stored.select("symbol", "ts").n_unique() == len(stored)  # by construction: one bar per (symbol, ts)
+    assert (stored["low"] <= stored["close"]).all() and (stored["high"] >= stored["open"]).all()
     complete, fresh, anomalies = checks["complete"], checks["fresh"], checks["anomalies"]
     assert not complete.passed and complete.metadata["missing_bars"].value == 5 and complete.metadata["filled_bars"].value == 2
     assert "| A/BRL | 5 | 2021-09-10 19:00:00+00:00 |" in complete.metadata["sample"].value
@@ -178,12 +179,14 @@ def test_replay_source_has_no_intraday_data_and_that_is_not_an_error() -> None:
 
 def test_trades_deduplicated_and_rerun_replaces() -> None:
     for _ in range(2):
-        result = _run(FakeSource(), [raw_trades, quality_checks.unique_trades])
-        assert result.success and _checks(result)["unique_trades"].passed
+        result = _run(FakeSource(), [raw_trades, quality_checks.trades_quarantine_share])
+        assert len(result.asset_materializations_for_node("raw_trades")) == 1  # stored; the gate blocks what follows
     stored = parquet_store.read_partition("trades", DAY)
     assert sorted(stored["trade_id"].to_list()) == sorted(f"{s}-{i}" for s in SYMBOLS for i in (1, 2))
     q = quarantine.read(warehouse_path(), "trades", DAY, DAY)
     assert q["reason"].to_list() == ["duplicate key"] * 3
+    share = _checks(result)["trades_quarantine_share"]  # 3 duplicates of 9 delivered rows: a third, over the maximum
+    assert not share.passed and share.metadata["quarantined_rows"].value == 3 and share.metadata["stored_rows"].value == 6
 
 
 def test_order_book_snapshots_accumulate_through_the_live_day() -> None:
@@ -196,7 +199,7 @@ def test_order_book_snapshots_accumulate_through_the_live_day() -> None:
 
         def fetch_order_book(self, symbol: str, depth: int = 20) -> pl.DataFrame:
             return pl.DataFrame({"symbol": [symbol] * 4, "ts": [self.at] * 4, "side": ["bid", "bid", "ask", "ask"],
-                                 "level": [0, 1, 0, 1], "price": [9.9, 9.8, 10.1, 10.2], "amount": [1.0, 2.0, 1.0, -2.0]})
+                                 "level": [1, 2, 1, 2], "price": [9.9, 9.8, 10.1, 10.2], "amount": [1.0, 2.0, 1.0, -2.0]})
 
     first, second = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
     one = ingest_order_books(Books(first), DAY, ["A/BRL"], 2, pl.DataFrame(), now=first)
@@ -205,3 +208,20 @@ def test_order_book_snapshots_accumulate_through_the_live_day() -> None:
     again = ingest_order_books(Books(second), DAY, ["A/BRL"], 2, two.rows, now=second)  # same snapshot time: replaced
     assert two.rows.select("ts").unique().sort("ts")["ts"].to_list() == [first, second]
     assert len(again.rows) == 6 and again.metadata["snapshots"] == 2
+
+
+def test_order_book_keeps_every_level_of_the_depth_asked() -> None:
+    """Sources number levels from 1 (best); a depth of 20 stores levels 1..20 of each side, all 40 rows."""
+    from dca_pipeline.ingestion.intraday import ingest_order_books
+
+    class Deep(FakeSource):
+        def fetch_order_book(self, symbol: str, depth: int = 20) -> pl.DataFrame:
+            n = 25  # the venue sends more than asked
+            return pl.DataFrame({"symbol": [symbol] * 2 * n, "ts": [T0 + timedelta(hours=1)] * 2 * n,
+                                 "side": ["bid"] * n + ["ask"] * n, "level": list(range(1, n + 1)) * 2,
+                                 "price": [9.9 - i / 100 for i in range(n)] + [10.1 + i / 100 for i in range(n)],
+                                 "amount": [1.0] * 2 * n})
+
+    out = ingest_order_books(Deep(), DAY, ["A/BRL"], 20, pl.DataFrame(), now=T0 + timedelta(hours=1))
+    assert len(out.rows) == 40 and out.rejected.is_empty()
+    assert sorted(set(out.rows["level"].to_list())) == list(range(1, 21))

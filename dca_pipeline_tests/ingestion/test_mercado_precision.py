@@ -7,7 +7,6 @@ import ccxt
 import pytest
 
 from dca_pipeline.ingestion.mercado_bitcoin import MercadoBitcoinV4
-from dca_pipeline_tests.ingestion.fake_exchange import SYMBOLS
 
 
 @pytest.fixture
@@ -18,11 +17,11 @@ def adapter(server):  # noqa: ANN001, ANN201
 
 
 def test_tick_and_step_come_from_v4_symbols(adapter) -> None:  # noqa: ANN001
-    i = SYMBOLS["symbol"].index("PEPE-BRL")
-    tick = Decimal(SYMBOLS["minmovement"][i]) / Decimal(SYMBOLS["pricescale"][i])  # 1 / 1e10
+    tick = Decimal("0.0000000001")  # by hand: the server lists PEPE with minmovement 1 and pricescale 10^10
     pepe = adapter.market("PEPE/BRL")
     assert pepe["id"] == "PEPE-BRL" and Decimal(str(pepe["precision"]["price"])) == tick
-    assert pepe["precision"]["amount"] == 1e-8 and pepe["limits"]["price"]["min"] == float(tick)
+    assert pepe["precision"]["amount"] == 1e-8 and pepe["limits"]["price"]["min"] == 1e-10
+    assert Decimal(str(adapter.market("BTC/BRL")["precision"]["price"])) == Decimal("0.00000001")  # pricescale 10^8
     assert adapter.market("OLD/BRL")["active"] is False
 
 

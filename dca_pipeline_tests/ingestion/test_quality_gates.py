@@ -85,7 +85,7 @@ def test_trades_and_books_rules() -> None:
                            "side": ["buy", "buy", "hold", "sell"], "price": [1.0, 1.0, 1.0, -1.0], "amount": [1.0] * 4})
     valid, bad = split_valid_trades(trades)
     assert valid["trade_id"].to_list() == ["1"] and bad["reason"].to_list() == ["duplicate key", "unknown side", "bad price"]
-    book = pl.DataFrame({"symbol": ["A", "A", "B", "B"], "ts": [T0] * 4, "side": ["bid", "ask"] * 2, "level": [0] * 4,
+    book = pl.DataFrame({"symbol": ["A", "A", "B", "B"], "ts": [T0] * 4, "side": ["bid", "ask"] * 2, "level": [1] * 4,
                          "price": [10.0, 10.5, 11.0, 10.9], "amount": [1.0] * 4})
     assert crossed_books(book)["symbol"].to_list() == ["B"]
 

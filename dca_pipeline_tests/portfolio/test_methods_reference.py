@@ -66,12 +66,30 @@ def test_risk_parity_two_assets_closed_form() -> None:
     np.testing.assert_allclose(equal_risk_contribution(cov), [2 / 3, 1 / 3], rtol=1e-9)
 
 
-def test_min_cvar_matches_pypfopt_efficient_cvar(prices: pd.DataFrame) -> None:
-    from pypfopt import EfficientCVaR
+def _historical_cvar(returns: np.ndarray, w: np.ndarray, beta: float = 0.95) -> float:
+    """Rockafellar-Uryasev CVaR of the losses -r.w at level beta: min over alpha of alpha + E[(loss - alpha)+]/(1-beta)."""
+    losses = -returns @ w
+    alpha = np.quantile(losses, beta, method="inverted_cdf")
+    return float(alpha + np.maximum(losses - alpha, 0).mean() / (1 - beta))
+
+
+def test_min_cvar_matches_an_independent_linear_program(prices: pd.DataFrame) -> None:
+    """Reference: the Rockafellar-Uryasev LP solved with scipy's HiGHS (not PyPortfolioOpt, which the code uses)."""
+    from scipy.optimize import linprog
 
     returns = prices.pct_change().dropna().iloc[-400:]
     mu, cov = _inputs(prices[returns.columns])
-    ecv = EfficientCVaR(None, returns)
-    ecv.min_cvar()  # keys are positions when expected returns are None
     r = optimize("min_cvar", mu, cov, unconstrained(list(cov.index)), returns=returns)
-    np.testing.assert_allclose([r.weights[s] for s in returns.columns], ecv.weights, atol=1e-4)
+    R, beta = returns.to_numpy(), 0.95
+    t, n = R.shape
+    # variables: w (n), alpha (1), u (t); minimize alpha + sum(u) / ((1 - beta) t)
+    c = np.concatenate([np.zeros(n), [1.0], np.full(t, 1 / ((1 - beta) * t))])
+    a_ub = np.hstack([-R, -np.ones((t, 1)), -np.eye(t)])  # -r_t.w - alpha - u_t <= 0
+    a_eq = np.concatenate([np.ones(n), [0.0], np.zeros(t)])[None, :]
+    bounds = [(0, 1)] * n + [(None, None)] + [(0, None)] * t
+    lp = linprog(c, A_ub=a_ub, b_ub=np.zeros(t), A_eq=a_eq, b_eq=[1.0], bounds=bounds, method="highs")
+    assert lp.status == 0
+    ours = np.array([r.weights[s] for s in returns.columns])
+    assert ours.sum() == pytest.approx(1.0, abs=1e-6) and (ours >= -1e-8).all()
+    assert _historical_cvar(R, ours) == pytest.approx(lp.fun, rel=1e-4)  # the same minimum CVaR
+    np.testing.assert_allclose(ours, lp.x[:n], atol=2e-3)

@@ -1,0 +1,55 @@
+"""Blocking check on what the source delivered for the coins the money path needs: every coin held (ledger,
+through the day before) or targeted this month (target_weights > 0) has a valid daily bar on the day. A
+missing or quarantined close stops that day's orders; other listed coins missing only warn
+(`no_missing_symbol_days`). Defined here because it reads the ledger and the targets (layers above ingestion)."""
+
+from datetime import date, timedelta
+
+import polars as pl
+from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
+
+from dca_pipeline.execution import ledger
+from dca_pipeline.ingestion.assets import raw_ohlcv_1d
+from dca_pipeline.metadata import markdown_table
+from dca_pipeline.partitions import DAILY
+from dca_pipeline.storage.resources import Warehouse
+from dca_pipeline.storage import duck
+from dca_pipeline.storage.raw_store import read_quarantine
+
+MISSING_SCHEMA = {"symbol": pl.String, "date": pl.Date, "needed_as": pl.String, "reason": pl.String}
+
+
+def needed_symbols(db, day: date) -> dict[str, str]:  # noqa: ANN001
+    """Symbol → why the day needs its price: `held` (ledger through the eve) and/or `targeted` (month's targets)."""
+    need: dict[str, str] = {}
+    if db.exists():
+        for s in ledger.holdings(db, day - timedelta(days=1))["symbol"].to_list():
+            need[s] = "held"
+        if duck.table_exists(db, "portfolio", "target_weights"):
+            rows = duck.query(db, "select symbol from portfolio.target_weights where month = ? and weight > 0", [day.replace(day=1)])
+            for s in rows["symbol"].to_list():
+                need[s] = "held and targeted" if s in need else "targeted"
+    return need
+
+
+def missing_needed_prices(bars: pl.DataFrame, needs: dict[date, dict[str, str]], quarantined: pl.DataFrame) -> pl.DataFrame:
+    """(symbol, date) pairs needed but without a valid bar, with the quarantine reason or `not delivered`."""
+    have = set(zip(bars["symbol"].to_list(), bars["date"].to_list())) if len(bars) else set()
+    why = {(s, d): r for s, d, r in quarantined.select("symbol", "date", "reason").iter_rows()} if len(quarantined) else {}
+    rows = [{"symbol": s, "date": d, "needed_as": as_, "reason": why.get((s, d), "not delivered by the source")}
+            for d, need in sorted(needs.items()) for s, as_ in sorted(need.items()) if (s, d) not in have]
+    return pl.DataFrame(rows, schema=MISSING_SCHEMA)
+
+
+@asset_check(asset=raw_ohlcv_1d, partitions_def=DAILY, blocking=True,
+             description="every coin held or targeted has a valid bar on the day (else the day's orders stop)")
+def prices_for_held_and_targeted(context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame, warehouse: Warehouse) -> AssetCheckResult:
+    keys = context.op_execution_context.partition_key_range
+    first, last = date.fromisoformat(keys.start), date.fromisoformat(keys.end)
+    db = warehouse.db()
+    needs = {first + timedelta(days=i): needed_symbols(db, first + timedelta(days=i)) for i in range((last - first).days + 1)}
+    missing = missing_needed_prices(raw_ohlcv_1d, needs, read_quarantine("raw_ohlcv_1d", first, last))
+    return AssetCheckResult(
+        passed=missing.is_empty(),
+        metadata={"needed": sum(len(n) for n in needs.values()), "missing": len(missing), "sample": markdown_table(missing)},
+    )
