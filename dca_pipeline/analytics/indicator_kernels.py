@@ -1,12 +1,16 @@
-"""Compiled kernels for the indicator suite: one pass per symbol computes every indicator (numba, parallel
-over symbols). Conventions are the `ta` library's, documented per column in `indicators.py`; the values are
+"""Compiled kernels for the indicator suite: one pass per symbol computes every indicator (numba; symbols
+split over threads). Conventions are the `ta` library's, documented per column in `indicators.py`; the values are
 checked against `ta`, TA-Lib and the StockCharts sheets in the tests.
 
 `suite(high, low, close, volume, starts)` takes float64 columns sorted by symbol then date and the row offsets
-where each symbol starts (plus the total length at the end); it returns a (len(COLUMNS), n) float64 array and
-each column's warm-up (rows per symbol that must read as null).
+where each symbol starts (plus the total length at the end); it returns a (len(COLUMNS), n) float64 array.
+WARMUP holds each column's warm-up (rows per symbol that read as null); `validity` turns it into Arrow
+bitmaps. Compiled on first use and cached next to this file (numba `cache=True`).
 """
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
@@ -181,9 +185,9 @@ def _segment(h: np.ndarray, l: np.ndarray, c: np.ndarray, v: np.ndarray, out: np
         o[ADL, i] = adl
 
 
-@nb.njit(parallel=True, **_JIT)
-def _suite(h: np.ndarray, l: np.ndarray, c: np.ndarray, v: np.ndarray, starts: np.ndarray, out: np.ndarray) -> None:  # noqa: E741
-    for s in nb.prange(starts.size - 1):
+@nb.njit(**_JIT)
+def _segments(h: np.ndarray, l: np.ndarray, c: np.ndarray, v: np.ndarray, starts: np.ndarray, out: np.ndarray, first: int, last: int) -> None:  # noqa: E741
+    for s in range(first, last):
         _segment(h, l, c, v, out, starts[s], starts[s + 1])
 
 
@@ -200,9 +204,22 @@ def _validity(starts: np.ndarray, warmups: np.ndarray, n: int) -> np.ndarray:
 
 
 def suite(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Every indicator for every symbol: a (len(COLUMNS), n) array; warm-up rows hold garbage (mask them)."""
+    """Every indicator for every symbol: a (len(COLUMNS), n) array; warm-up rows hold garbage (mask them).
+
+    Symbols are split into contiguous blocks of about equal row counts, one per available core, run on Python
+    threads (the kernel releases the GIL): thread-safe and fork-safe, unlike numba's own parallel layers."""
     out = np.empty((len(COLUMNS), close.size), np.float64)
-    _suite(high, low, close, volume, starts, out)
+    symbols = starts.size - 1
+    workers = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, symbols))
+    if workers == 1 or close.size < 50_000:
+        _segments(high, low, close, volume, starts, out, 0, symbols)
+        return out
+    cuts = np.searchsorted(starts, np.linspace(0, close.size, workers + 1)[1:-1])
+    bounds = [0, *sorted(set(int(x) for x in cuts) - {0, symbols}), symbols]
+    with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
+        jobs = [pool.submit(_segments, high, low, close, volume, starts, out, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        for job in jobs:
+            job.result()
     return out
 
 
