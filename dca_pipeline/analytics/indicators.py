@@ -1,4 +1,6 @@
-"""Technical indicators as polars expressions, per symbol; conventions match the `ta` library (tested against it)."""
+"""Technical indicators per symbol: the suite (`compute_indicators`, compiled kernels in `indicator_kernels`)
+with the `ta` library's conventions (tested against `ta`, TA-Lib and StockCharts), plus returns and volatility
+as polars expressions."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,12 +8,6 @@ import polars as pl
 import pyarrow as pa
 
 ANNUALIZATION_DAYS = 365  # crypto trades every day
-
-
-def ema(col: str | pl.Expr, span: int) -> pl.Expr:
-    """Recursive EMA (pandas ewm(span, adjust=False)); null until `span` observations exist."""
-    expr = pl.col(col) if isinstance(col, str) else col
-    return expr.ewm_mean(span=span, adjust=False, min_samples=span)
 
 
 def log_return(col: str = "close") -> pl.Expr:
@@ -31,19 +27,24 @@ INDICATOR_COLUMNS = (
 _PRICES = ("high", "low", "close", "volume")
 
 
-def _symbol_starts(frame: pl.DataFrame) -> np.ndarray | None:
-    """Row offsets where each symbol starts (ending with the row count) when the frame is sorted by symbol
-    then date, else None."""
+def _symbol_starts(frame: pl.DataFrame) -> np.ndarray:
+    """Row offsets where each run of equal symbols starts, ending with the row count."""
     if frame.is_empty():
         return np.zeros(1, dtype=np.int64)
     changes = frame.select((pl.col("symbol") != pl.col("symbol").shift()).arg_true())["symbol"].to_numpy()
-    starts = np.concatenate(([0], changes, [frame.height])).astype(np.int64)
-    firsts = frame["symbol"].gather(starts[:-1])  # one name per run: sorted and distinct when runs are symbols
+    return np.concatenate(([0], changes, [frame.height])).astype(np.int64)
+
+
+def _sorted_by_symbol_and_date(frame: pl.DataFrame, starts: np.ndarray) -> bool:
+    """Whether each symbol is one run, runs are in symbol order and dates never go back inside a run."""
+    if frame.is_empty():
+        return True
+    firsts = frame["symbol"].gather(starts[:-1])
     if not (firsts.is_sorted() and firsts.n_unique() == firsts.len()):
-        return None
+        return False
     days = frame["date"].to_physical().to_numpy()
     backwards = np.flatnonzero(np.diff(days) < 0) + 1  # rows dated before the previous row
-    return starts if np.isin(backwards, starts).all() else None
+    return bool(np.isin(backwards, starts).all())
 
 
 def _null_volume_masks(null: np.ndarray, vwap_warm: pa.Buffer) -> dict[str, pa.Buffer]:
@@ -81,7 +82,7 @@ def compute_indicators(ohlcv: pl.DataFrame) -> pl.DataFrame:
     if nulls:
         raise ValueError(f"compute_indicators needs non-null symbol, date and prices; null counts: {nulls}")
     frame, starts = ohlcv, _symbol_starts(ohlcv)
-    if starts is None:
+    if not _sorted_by_symbol_and_date(frame, starts):  # sorting costs more than the whole suite: skip it if we can
         frame = ohlcv.sort("symbol", "date")
         starts = _symbol_starts(frame)
     h, l, c, v = (  # noqa: E741
