@@ -24,7 +24,15 @@ WARMUP = np.array(
 (SMA20, SMA50, SMA200, EMA12, EMA26, MACD, MACD_SIGNAL, MACD_HIST, ADX, PDI, MDI, RSI, STOCH_K, STOCH_D, WILLR,
  ROC, BB_MID, BB_UP, BB_LOW, BB_PCTB, BB_WIDTH, ATR, VWAP, OBV, ADL) = range(len(COLUMNS))
 
-_JIT = {"nogil": True, "cache": True, "error_model": "numpy", "fastmath": False}
+_JIT = {"nogil": True, "error_model": "numpy", "fastmath": False}  # IEEE division: x/0 → inf/NaN, like polars
+
+
+def _compiled(fn):  # noqa: ANN001, ANN202
+    """numba-compiled `fn`, cached on disk when there is a writable place for it (else compiled per process)."""
+    try:
+        return nb.njit(cache=True, **_JIT)(fn)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return nb.njit(cache=False, **_JIT)(fn)
 
 
 @nb.njit(inline="always")
@@ -35,7 +43,7 @@ def _kahan(total: float, comp: float, x: float) -> tuple[float, float]:
     return t, (t - total) - y
 
 
-@nb.njit(**_JIT)
+@_compiled
 def _rolling_mean(x: np.ndarray, out: np.ndarray, window: int) -> None:
     total = comp = 0.0
     for i in range(x.size):
@@ -46,7 +54,7 @@ def _rolling_mean(x: np.ndarray, out: np.ndarray, window: int) -> None:
             out[i] = total / window
 
 
-@nb.njit(**_JIT)
+@_compiled
 def _segment(h: np.ndarray, l: np.ndarray, c: np.ndarray, v: np.ndarray, out: np.ndarray, a: int, b: int) -> None:  # noqa: E741
     n = b - a
     if n == 0:
@@ -185,13 +193,13 @@ def _segment(h: np.ndarray, l: np.ndarray, c: np.ndarray, v: np.ndarray, out: np
         o[ADL, i] = adl
 
 
-@nb.njit(**_JIT)
+@_compiled
 def _segments(h: np.ndarray, l: np.ndarray, c: np.ndarray, v: np.ndarray, starts: np.ndarray, out: np.ndarray, first: int, last: int) -> None:  # noqa: E741
     for s in range(first, last):
         _segment(h, l, c, v, out, starts[s], starts[s + 1])
 
 
-@nb.njit(**_JIT)
+@_compiled
 def _validity(starts: np.ndarray, warmups: np.ndarray, n: int) -> np.ndarray:
     """Arrow validity bitmaps, one row per warm-up: bit r is clear while row r is fewer than that many rows
     into its symbol (little-endian bit order, as Arrow stores them)."""
