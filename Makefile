@@ -11,16 +11,25 @@ export DCA_HOME ?= $(CURDIR)/.dca
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml constraints.txt
-	$(PY) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
-	touch $@
+# Installs with uv when it works (same index config as pip, see scripts/install_env.py), with pip otherwise;
+# DCA_INSTALLER=pip forces pip. Install and run times are printed separately.
+NOW = date +%s.%N
+ELAPSED = awk "BEGIN{printf \"%.1f\", $$($(NOW)) - $$t0}"
+
+$(VENV)/.installed: pyproject.toml constraints.txt scripts/install_env.py
+	@t0=$$($(NOW)); \
+	$(PY) -m venv $(VENV) && $(VENV)/bin/python scripts/install_env.py && touch $@ && \
+	echo "install time: $$($(ELAPSED)) s"
 
 demo: install
-	$(VENV)/bin/python -W ignore -m dca_pipeline.demo --month $(MONTH)
+	@t0=$$($(NOW)); \
+	$(VENV)/bin/python -W ignore -m dca_pipeline.demo --month $(MONTH) && \
+	echo "demo run time: $$($(ELAPSED)) s"
 
 test: install
-	$(VENV)/bin/python -m pytest
+	@t0=$$($(NOW)); \
+	$(VENV)/bin/python -m pytest; rc=$$?; \
+	echo "test run time: $$($(ELAPSED)) s"; exit $$rc
 
 dev: install
 	$(VENV)/bin/dagster dev -w workspace.yaml

@@ -1,17 +1,15 @@
-"""Technical indicators as polars expressions, per symbol; conventions match the `ta` library (tested against it)."""
+"""Technical indicators per symbol: the suite (`compute_indicators`, compiled kernels in `indicator_kernels`)
+with the `ta` library's conventions (tested against `ta`, TA-Lib and StockCharts), plus returns and volatility
+as polars expressions."""
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 FEATURE_WINDOW_DAYS = 400  # daily features are computed on this many days ending on the day (SMA 200, 90-day vol)
 
 ANNUALIZATION_DAYS = 365  # crypto trades every day
-
-
-def ema(col: str | pl.Expr, span: int) -> pl.Expr:
-    """Recursive EMA (pandas ewm(span, adjust=False)); null until `span` observations exist."""
-    expr = pl.col(col) if isinstance(col, str) else col
-    return expr.ewm_mean(span=span, adjust=False, min_samples=span)
 
 
 def log_return(col: str = "close") -> pl.Expr:
@@ -28,97 +26,82 @@ INDICATOR_COLUMNS = (
     "minus_di_14", "rsi_14", "stoch_k", "stoch_d", "williams_r_14", "roc_12", "bb_mid", "bb_upper", "bb_lower",
     "bb_pctb", "bb_width", "atr_14", "vwap_14", "obv", "adl",
 )
+_PRICES = ("high", "low", "close", "volume")
 
 
-def _masked(expr: pl.Expr, warmup: int) -> pl.Expr:
-    """`expr` computed over the whole symbol-sorted column, nulled on each symbol's first `warmup` rows.
+def _symbol_starts(frame: pl.DataFrame) -> np.ndarray:
+    """Row offsets where each run of equal symbols starts, ending with the row count."""
+    if frame.is_empty():
+        return np.zeros(1, dtype=np.int64)
+    changes = frame.select((pl.col("symbol") != pl.col("symbol").shift()).arg_true())["symbol"].to_numpy()
+    return np.concatenate(([0], changes, [frame.height])).astype(np.int64)
 
-    Rolling windows and shifts that reach back into the previous symbol only touch those rows, so the
-    result equals a per-symbol computation without paying for a group-by per expression.
-    """
-    return pl.when(pl.col("_pos") >= warmup).then(expr)
+
+def _sorted_by_symbol_and_date(frame: pl.DataFrame, starts: np.ndarray) -> bool:
+    """Whether each symbol is one run, runs are in symbol order and dates never go back inside a run."""
+    if frame.is_empty():
+        return True
+    firsts = frame["symbol"].gather(starts[:-1])
+    if not (firsts.is_sorted() and firsts.n_unique() == firsts.len()):
+        return False
+    days = frame["date"].to_physical().to_numpy()
+    backwards = np.flatnonzero(np.diff(days) < 0) + 1  # rows dated before the previous row
+    return bool(np.isin(backwards, starts).all())
 
 
-def _wilder_lead(expr: pl.Expr, window: int, lead: int) -> pl.Expr:
-    """Wilder smoothing (ta's ATR/ADX convention) of a series whose first `lead` rows per symbol are null:
-    seeded with the mean of the first `window` values, then S_t = S_{t-1} + (x_t − S_{t-1}) / window."""
-    seed_at = lead + window - 1
-    seeded = (
-        pl.when(pl.col("_pos") < seed_at)
-        .then(None)
-        .when(pl.col("_pos") == seed_at)
-        .then(expr.rolling_mean(window))
-        .otherwise(expr)
-    )
-    return seeded.ewm_mean(alpha=1 / window, adjust=False, ignore_nulls=True).over("symbol")
+def _null_volume_masks(null: np.ndarray, vwap_warm: pa.Buffer) -> dict[str, pa.Buffer]:
+    """Validity where volume is missing (it counts as 0 in the kernels): OBV and A/D are null on that row
+    and go on from the previous total; VWAP is null while the row is in its 14-bar window."""
+    seen = np.cumsum(null)
+    in_window = seen - np.concatenate((np.zeros(14, seen.dtype), seen[:-14]))[: seen.size]
+    warm = np.unpackbits(np.frombuffer(vwap_warm, np.uint8), count=null.size, bitorder="little").astype(bool)
+    pack = lambda ok: pa.py_buffer(np.packbits(ok, bitorder="little"))  # noqa: E731
+    return {"obv": pack(~null), "adl": pack(~null), "vwap_14": pack(warm & (in_window == 0))}
 
 
 def compute_indicators(ohlcv: pl.DataFrame) -> pl.DataFrame:
     """The OHLCV frame (symbol, date, open, high, low, close, volume) sorted by symbol and date, with every
     indicator column added; values are null during each indicator's warm-up. All symbols in one pass.
 
-    Fixed-window indicators run over the whole column with per-symbol warm-up masks; recursive ones (EMA,
-    Wilder smoothing, cumulative sums) run per symbol. Intermediates are computed once, in stages.
+    Conventions are the `ta` library's (checked against `ta`, TA-Lib and the StockCharts sheets):
+    SMA 20/50/200; EMA 12/26 = ewm(span, adjust=False) from the first close, null until `span` closes;
+    MACD 12/26/9 (signal = EMA 9 of MACD from its first value); RSI 14 = Wilder-weighted (alpha 1/14) mean
+    gain/loss from the first close; ATR 14 and ADX/±DI 14 = Wilder smoothing seeded with the mean of the first
+    14 values; stochastic %K 14 / %D 3, Williams %R 14; ROC 12 in percent; Bollinger 20 with 2 population σ,
+    %B and width in percent of the middle band; VWAP 14 of the typical price; OBV (a flat close adds volume);
+    accumulation/distribution (a bar with high == low adds nothing).
+
+    One compiled pass per symbol (`indicator_kernels`, parallel over symbols). Symbol, date, high, low and close
+    must be non-null (quarantine bad rows first); a missing volume nulls that row's OBV and A/D and the VWAP
+    windows that contain it.
     """
-    c, h, l, v = pl.col("close"), pl.col("high"), pl.col("low"), pl.col("volume")
-    prev = _masked(c.shift(1), 1)
-    up, down = _masked(h.diff(), 1), _masked(-l.diff(), 1)
-    lf = ohlcv.sort("symbol", "date").lazy().with_columns(_pos=pl.int_range(pl.len()).over("symbol"))
-    lf = lf.with_columns(
-        _prev=prev,
-        _gain=_masked(c.diff().clip(lower_bound=0), 1).fill_null(0.0),
-        _loss=_masked((-c.diff()).clip(lower_bound=0), 1).fill_null(0.0),
-        _pdm=pl.when((up > down) & (up > 0)).then(up).when(up.is_not_null()).then(0.0),
-        _mdm=pl.when((down > up) & (down > 0)).then(down).when(down.is_not_null()).then(0.0),
-        _hh=_masked(h.rolling_max(14), 13),
-        _ll=_masked(l.rolling_min(14), 13),
-        _mid=_masked(c.rolling_mean(20), 19),
-        _std=_masked(c.rolling_std(20, ddof=0), 19),
-        sma_20=_masked(c.rolling_mean(20), 19),
-        sma_50=_masked(c.rolling_mean(50), 49),
-        sma_200=_masked(c.rolling_mean(200), 199),
-        roc_12=_masked(100 * (c - c.shift(12)) / c.shift(12), 12),
-        vwap_14=_masked(((h + l + c) / 3 * v).rolling_sum(14) / v.rolling_sum(14), 13),
-        obv=pl.when(c < c.shift(1)).then(-v).otherwise(v).cum_sum().over("symbol"),
-        adl=(
-            pl.when(h != l).then(((c - l) - (h - c)) / (h - l)).otherwise(0.0) * v
-        ).cum_sum().over("symbol"),
+    from dca_pipeline.analytics import indicator_kernels as kernels
+
+    missing = [c for c in ("symbol", "date", *_PRICES) if c not in ohlcv.columns]
+    if missing:
+        raise ValueError(f"compute_indicators needs columns {missing} (has {ohlcv.columns})")
+    nulls = {c: ohlcv[c].null_count() for c in ("symbol", "date", "high", "low", "close") if ohlcv[c].null_count()}
+    if nulls:
+        raise ValueError(f"compute_indicators needs non-null symbol, date and prices; null counts: {nulls}")
+    frame, starts = ohlcv, _symbol_starts(ohlcv)
+    if not _sorted_by_symbol_and_date(frame, starts):  # sorting costs more than the whole suite: skip it if we can
+        frame = ohlcv.sort("symbol", "date")
+        starts = _symbol_starts(frame)
+    h, l, c, v = (  # noqa: E741
+        np.ascontiguousarray(frame[col].cast(pl.Float64).fill_null(0.0).to_numpy()) for col in _PRICES
     )
-    tr = pl.max_horizontal(h, pl.col("_prev")) - pl.min_horizontal(l, pl.col("_prev"))
-    lf = lf.with_columns(
-        _tr=tr,
-        _trd=pl.when(pl.col("_pos") >= 1).then(tr),
-        ema_12=ema("close", 12).over("symbol"),
-        ema_26=ema("close", 26).over("symbol"),
-        _avg_gain=pl.col("_gain").ewm_mean(alpha=1 / 14, adjust=False, min_samples=14).over("symbol"),
-        _avg_loss=pl.col("_loss").ewm_mean(alpha=1 / 14, adjust=False, min_samples=14).over("symbol"),
-        stoch_k=100 * (c - pl.col("_ll")) / (pl.col("_hh") - pl.col("_ll")),
-        williams_r_14=-100 * (pl.col("_hh") - c) / (pl.col("_hh") - pl.col("_ll")),
-        bb_mid=pl.col("_mid"),
-        bb_upper=pl.col("_mid") + 2 * pl.col("_std"),
-        bb_lower=pl.col("_mid") - 2 * pl.col("_std"),
-    )
-    lf = lf.with_columns(
-        macd=pl.col("ema_12") - pl.col("ema_26"),
-        rsi_14=pl.when(pl.col("_avg_loss") == 0).then(100.0).otherwise(100 - 100 / (1 + pl.col("_avg_gain") / pl.col("_avg_loss"))),
-        stoch_d=_masked(pl.col("stoch_k").rolling_mean(3), 15),
-        bb_pctb=(c - pl.col("bb_lower")) / (pl.col("bb_upper") - pl.col("bb_lower")),
-        bb_width=100 * (pl.col("bb_upper") - pl.col("bb_lower")) / pl.col("bb_mid"),
-        atr_14=_wilder_lead(pl.col("_tr"), 14, 0),
-        _trs=_wilder_lead(pl.col("_trd"), 14, 1) * 14,
-        _pdms=_wilder_lead(pl.col("_pdm"), 14, 1) * 14,
-        _mdms=_wilder_lead(pl.col("_mdm"), 14, 1) * 14,
-    )
-    lf = lf.with_columns(
-        macd_signal=ema(pl.col("macd"), 9).over("symbol"),
-        plus_di_14=100 * pl.col("_pdms") / pl.col("_trs"),
-        minus_di_14=100 * pl.col("_mdms") / pl.col("_trs"),
-    )
-    lf = lf.with_columns(
-        macd_hist=pl.col("macd") - pl.col("macd_signal"),
-        _dx=100 * (pl.col("plus_di_14") - pl.col("minus_di_14")).abs() / (pl.col("plus_di_14") + pl.col("minus_di_14")),
-    ).with_columns(adx_14=_wilder_lead(pl.col("_dx"), 14, 14))
-    return lf.select(*ohlcv.columns, *INDICATOR_COLUMNS).collect(engine="in-memory")
+    n = frame.height
+    values = kernels.suite(h, l, c, v, starts)
+    warmups = np.unique(kernels.WARMUP)
+    bits = {w: pa.py_buffer(b) for w, b in zip(warmups, kernels.validity(starts, warmups, n))}
+    masks = {k: bits[w] if w else None for k, w in zip(INDICATOR_COLUMNS, kernels.WARMUP)}
+    if frame["volume"].null_count():
+        masks.update(_null_volume_masks(frame["volume"].is_null().to_numpy(), masks["vwap_14"]))
+    arrays = [pa.Array.from_buffers(pa.float64(), n, [masks[k], pa.py_buffer(values[i])])
+              for i, k in enumerate(INDICATOR_COLUMNS)]
+    indicators = pl.from_arrow(pa.table(arrays, names=list(kernels.COLUMNS)))
+    kept = [col for col in ohlcv.columns if col not in INDICATOR_COLUMNS]
+    return frame.select(kept).hstack(indicators)
 
 
 def compute_features(ohlcv: pl.DataFrame) -> pl.DataFrame:
