@@ -16,9 +16,10 @@ from datetime import date, timedelta
 import polars as pl
 
 from dca_pipeline.analytics.indicators import FEATURE_WINDOW_DAYS, compute_features
-from dca_pipeline.backtest.benchmarks import btc_only, equal_weight, index_dca, lump_sum
+from dca_pipeline.backtest.benchmarks import all_benchmarks
 from dca_pipeline.ingestion import bundle
 from dca_pipeline.backtest.metrics import performance_metrics
+from dca_pipeline.backtest.window import data_range_of, require_within
 from dca_pipeline.config import Settings
 from dca_pipeline.execution.day import DECISION_SCHEMA, EXIT_SCHEMA, Controls, MarketTape, book_value_centavos, simulate_day
 from dca_pipeline.execution.ledger_protocol import MemoryLedger
@@ -42,7 +43,7 @@ class BacktestResult:
     targets: pl.DataFrame
     liquidations: pl.DataFrame  # the delisting exits (execution/day.py EXIT_SCHEMA)
     regimes: pl.DataFrame  # month, regime, p_bull, p_bear, p_sideways, p_crisis (empty unless asked for)
-    benchmarks: pl.DataFrame  # date, invested_brl, btc_dca_brl, equal_weight_dca_brl, ibovespa_dca_brl, btc_lump_sum_brl
+    benchmarks: pl.DataFrame  # date, invested_brl and benchmarks.BENCHMARK_COLUMNS (BTC, top-20, equal weight, Ibovespa, CDI, lump sum)
     metrics: dict[str, float]
     decisions: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DECISION_SCHEMA))  # every day's decisions
 
@@ -87,6 +88,7 @@ def run_backtest(
     with `portfolio.sizing.regime_scaling` on it is fitted anyway and scales the month's targets.
     """
     source = source or ReplaySource()
+    require_within(start, end, data_range_of(source))  # outside the data is an error naming its range
     say = progress or (lambda _m: None)
     scaling = settings.portfolio.sizing.regime_scaling
     history_days = max(settings.portfolio.lookback_days, HISTORY_DAYS, FEATURE_WINDOW_DAYS,
@@ -145,22 +147,17 @@ def run_backtest(
             day += timedelta(days=1)
     equity = pl.DataFrame(equity_rows)
     totals = book.totals()
-    metrics = performance_metrics(equity, float(settings.portfolio.risk_free_rate), float(to_brl(totals.fees)))
+    cdi = bundle.cdi()  # Sharpe/Sortino over the real CDI of the period; the fixed rate only past its end
+    metrics = performance_metrics(equity, float(settings.portfolio.risk_free_rate), float(to_brl(totals.fees)), cdi=cdi)
     fills_all = pl.concat(all_fills) if all_fills else pl.DataFrame()
     metrics["total_slippage_brl"] = _slippage_brl(fills_all, settings.slippage_bps)
     invested = float(equity["invested_brl"][-1]) if len(equity) else 0.0
     metrics["cost_ratio"] = (metrics["total_fees_brl"] + metrics["total_slippage_brl"]) / invested if invested else 0.0
     targets_all = pl.concat(all_targets) if all_targets else pl.DataFrame(schema={"month": pl.Date, "symbol": pl.String, "weight": pl.Float64})
-    fee = settings.fees.taker
-    btc = btc_only(bars, start, end, settings.budget_centavos, fee)
-    ew = equal_weight(bars, targets_all, start, end, settings.budget_centavos, fee)
-    ibov = index_dca(bundle.ibovespa(), start, end, settings.budget_centavos)
-    lump = lump_sum(bars, "BTC/BRL", start, end, settings.budget_centavos, fee)
-    bench = (
-        btc.rename({"value_brl": "btc_dca_brl"})
-        .join(ew.select("date", pl.col("value_brl").alias("equal_weight_dca_brl")), on="date")
-        .join(ibov.select("date", pl.col("value_brl").alias("ibovespa_dca_brl")), on="date")
-        .join(lump.select("date", pl.col("value_brl").alias("btc_lump_sum_brl")), on="date")
+    bench = all_benchmarks(
+        bars, targets_all, start, end, settings.budget_centavos, settings.fees.taker, ibovespa=bundle.ibovespa(),
+        snapshots=bundle.universe_snapshots() if isinstance(source, ReplaySource) else None, cdi=cdi,
+        fallback_rate=float(settings.portfolio.risk_free_rate), excluded_bases=tuple(settings.excluded_bases),
     )
     exits = pl.concat(all_exits) if all_exits else pl.DataFrame(schema=EXIT_SCHEMA)
     return BacktestResult(
