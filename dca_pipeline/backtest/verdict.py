@@ -356,34 +356,16 @@ def verdict_report(windows: list[WindowVerdict], config_hash: str, command: str)
     return "\n".join(parts).rstrip() + "\n"
 
 
-def find_setting(settings, word: str) -> str | None:  # noqa: ANN001
-    """The dotted path of the first setting whose name contains `word` (e.g. the delisting policy), or None."""
-
-    def walk(node: dict, prefix: str) -> str | None:
-        for k, v in node.items():
-            path = f"{prefix}{k}"
-            if word in k and not isinstance(v, dict):
-                return path
-            if isinstance(v, dict) and (hit := walk(v, path + ".")):
-                return hit
-        return None
-
-    return walk(settings.model_dump(mode="json"), "")
-
-
 def survivorship_runs(
     settings, start: date, end: date, *, run: Callable | None = None, source=None,  # noqa: ANN001
     policies: tuple[str, ...] = ("last_price", "write_off"), progress: Callable[[str], None] | None = None,
 ) -> pl.DataFrame | None:
     """Both survivorship bounds: the backtest once per delisting policy (exit at the last price seen = optimistic,
-    written off to zero = pessimistic), as a `survivorship_bounds` table. None when the configuration has no
-    delisting-policy setting (an engine without the policy)."""
+    written off to zero = pessimistic), as a `survivorship_bounds` table."""
     from dca_pipeline.backtest.engine import run_backtest
     from dca_pipeline.backtest.sweep import override
 
-    key = find_setting(settings, "delisting")
-    if key is None:
-        return None
+    key = "delisting.policy"  # config.DelistingSettings: last_price (optimistic) | write_off (pessimistic)
     run = run or run_backtest
     runs = {}
     for policy in policies:
