@@ -3,7 +3,7 @@
 #   make test   install everything, then run the whole test suite (CI runs exactly this)
 PY ?= python3
 VENV ?= .venv
-MONTH ?= 2021-01
+MONTH ?= 2025-06
 export DAGSTER_HOME ?= $(CURDIR)
 export DCA_HOME ?= $(CURDIR)/.dca
 

@@ -10,7 +10,7 @@ from dca_pipeline.monitoring.report import month_summary, render_summary
 from dca_pipeline.runner import month_days, run_month
 from dca_pipeline.paths import dca_home, warehouse_path
 
-DEFAULT_MONTH = "2021-01"
+DEFAULT_MONTH = "2025-06"
 
 
 def main(argv: list[str] | None = None) -> int:
