@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba as nb
 import numpy as np
 
-from dca_pipeline.analytics.indicators import INDICATOR_COLUMNS as COLUMNS
+from dca_pipeline.analytics.indicator_columns import INDICATOR_COLUMNS as COLUMNS
 
 WARMUP = np.array(
     [19, 49, 199, 11, 25, 25, 33, 33, 27, 14, 14, 13, 13, 15, 13, 12, 19, 19, 19, 19, 19, 13, 13, 0, 0],

@@ -21,11 +21,7 @@ def rolling_volatility(window: int, returns: str = "log_return") -> pl.Expr:
     return pl.col(returns).rolling_std(window, min_samples=window) * ANNUALIZATION_DAYS**0.5
 
 
-INDICATOR_COLUMNS = (
-    "sma_20", "sma_50", "sma_200", "ema_12", "ema_26", "macd", "macd_signal", "macd_hist", "adx_14", "plus_di_14",
-    "minus_di_14", "rsi_14", "stoch_k", "stoch_d", "williams_r_14", "roc_12", "bb_mid", "bb_upper", "bb_lower",
-    "bb_pctb", "bb_width", "atr_14", "vwap_14", "obv", "adl",
-)
+from dca_pipeline.analytics.indicator_columns import INDICATOR_COLUMNS  # noqa: E402  (re-exported)
 _PRICES = ("high", "low", "close", "volume")
 
 

@@ -48,7 +48,7 @@ def prices_for_held_and_targeted(context: AssetCheckExecutionContext, raw_ohlcv_
     first, last = date.fromisoformat(keys.start), date.fromisoformat(keys.end)
     db = warehouse.db()
     needs = {first + timedelta(days=i): needed_symbols(db, first + timedelta(days=i)) for i in range((last - first).days + 1)}
-    missing = missing_needed_prices(raw_ohlcv_1d, needs, read_quarantine("raw_ohlcv_1d", first, last))
+    missing = missing_needed_prices(raw_ohlcv_1d, needs, read_quarantine(db, "raw_ohlcv_1d", first, last))
     return AssetCheckResult(
         passed=missing.is_empty(),
         metadata={"needed": sum(len(n) for n in needs.values()), "missing": len(missing), "sample": markdown_table(missing)},
