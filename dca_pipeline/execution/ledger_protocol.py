@@ -1,7 +1,7 @@
 """One ledger protocol, two books: the DuckDB event ledger (production, a backfill) and an in-memory book (the
 backtest's sandbox). Both keep cash in integer centavos, quantities as Decimal, positions at average cost
 (custo médio: a sell removes cost pro rata, half-even; all of it when the position closes) and the identity
-contributions + realized P&L = cash + cost of positions + fees. One shared test suite runs against both
+contributions + realized P&L = cash + cost of positions (fees inside cost and realized). One shared test suite runs against both
 (dca_pipeline_tests/execution/test_ledger_protocol.py)."""
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ class LedgerTotals:
 
     @property
     def holds(self) -> bool:
-        """contributions + realized = cash + cost + fees, to the centavo, and cash never negative."""
-        return self.contributions + self.realized == self.cash + self.cost + self.fees and self.cash >= 0
+        """contributions + realized = cash + cost, to the centavo, and cash never negative. Fees are inside the
+        terms (custo médio): a buy's fee is part of its cost, a sell's fee comes off its realized P&L."""
+        return self.contributions + self.realized == self.cash + self.cost and self.cash >= 0
 
 
 @runtime_checkable
@@ -82,14 +83,14 @@ class MemoryLedger:
         if side == "buy":
             if notional + fee > self.cash:
                 raise ValueError(f"buy of {symbol} for {notional + fee} centavos exceeds the cash {self.cash}")
-            self.quantity[symbol], self.cost[symbol] = held + q, basis + notional
+            self.quantity[symbol], self.cost[symbol] = held + q, basis + notional + fee
             self.cash -= notional + fee
         else:
             if q > held:
                 raise ValueError(f"sell of {q} {symbol} exceeds the {held} held")
             removed = basis if q == held else int((Decimal(basis) * q / held).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
             self.quantity[symbol], self.cost[symbol] = held - q, basis - removed
-            self.realized[symbol] = self.realized.get(symbol, 0) + notional - removed
+            self.realized[symbol] = self.realized.get(symbol, 0) + notional - fee - removed
             self.cash += notional - fee
         self.fees += fee
 

@@ -54,43 +54,46 @@ def test_buy_fill_with_fee(book: Ledger) -> None:
     # R$50.00 gross: fee 0.7% = 35, notional 4965, 0.5 A at R$99.30
     book.record_fills(D1, _fill(D1, "A/BRL", "buy", "0.5", 99.30, 4_965, 35))
     assert book.cash_centavos() == 10_000 - 5_000
-    assert book.holdings().rows() == [("A/BRL", Decimal("0.5"), 4_965)]
+    # custo médio includes the fee: cost 4965 + 35 = 5000
+    assert book.holdings().rows() == [("A/BRL", Decimal("0.5"), 5_000)]
     t = book.totals()
-    assert (t.fees, t.cost) == (35, 4_965) and t.holds  # 10000 = 5000 + 4965 + 35
+    assert (t.fees, t.cost) == (35, 5_000) and t.holds  # 10000 = cash 5000 + cost 5000
 
 
 def test_sell_fill_books_realized_pnl_at_average_cost(book: Ledger) -> None:
     book.contribute(D1, 10_000)
     book.record_fills(D1, _fill(D1, "A/BRL", "buy", "0.5", 99.30, 4_965, 35))
-    # sell 0.2 at R$120: notional 2400, fee 16.8 -> 17; cost removed 4965 x 0.2/0.5 = 1986; realized 2400 - 1986 = 414
+    # sell 0.2 at R$120: notional 2400, fee 16.8 -> 17; cost removed 5000 x 0.2/0.5 = 2000;
+    # realized = 2400 - 17 - 2000 = 383
     book.record_fills(D2, _fill(D2, "A/BRL", "sell", "0.2", 120.0, 2_400, 17))
     assert book.cash_centavos() == 5_000 + 2_400 - 17
-    assert book.holdings().rows() == [("A/BRL", Decimal("0.3"), 2_979)]
+    assert book.holdings().rows() == [("A/BRL", Decimal("0.3"), 3_000)]
     pos = book.positions().row(0, named=True)
-    assert pos["realized_centavos"] == 414
+    assert pos["realized_centavos"] == 383
     t = book.totals()
-    assert (t.realized, t.fees) == (414, 52) and t.holds  # 10000 + 414 = 7383 + 2979 + 52
+    assert (t.realized, t.fees) == (383, 52) and t.holds  # 10000 + 383 = cash 7383 + cost 3000
 
 
 def test_average_cost_rounds_half_even(book: Ledger) -> None:
     book.contribute(D1, 5_000)
     book.record_fills(D1, _fill(D1, "A/BRL", "buy", "0.1", 100.0, 1_000, 7))
-    book.record_fills(D2, _fill(D2, "A/BRL", "buy", "0.1", 10.0, 1, 0))  # cost 1001 for 0.2: average 5005 per unit
-    # sell half: removed cost 1001 x 0.1/0.2 = 500.5 -> half-even 500; realized 600 - 500 = 100
+    book.record_fills(D2, _fill(D2, "A/BRL", "buy", "0.1", 20.0, 2, 0))  # cost 1000 + 7 + 2 = 1009 for 0.2
+    # sell half: removed cost 1009 x 0.1/0.2 = 504.5 -> half-even 504; realized 600 - 4 - 504 = 92
     book.record_fills(D3, _fill(D3, "A/BRL", "sell", "0.1", 60.0, 600, 4))
-    assert book.holdings().rows() == [("A/BRL", Decimal("0.1"), 501)]
-    assert book.totals().realized == 100 and book.totals().holds
+    assert book.holdings().rows() == [("A/BRL", Decimal("0.1"), 505)]
+    assert book.totals().realized == 92 and book.totals().holds
+    assert book.cash_centavos() == 5_000 - 1_007 - 2 + 600 - 4  # 4587; 5000 + 92 = 4587 + 505
 
 
 def test_delisting_exit_closes_the_position(book: Ledger) -> None:
     book.contribute(D1, 10_000)
     book.record_fills(D1, _fill(D1, "A/BRL", "buy", "0.5", 99.30, 4_965, 35))
-    # exit all 0.5 at the last close R$110: proceeds 5500, fee 38.5 -> 38 (half-even); realized 5500 - 4965 = 535
+    # exit all 0.5 at the last close R$110: proceeds 5500, fee 38.5 -> 38 (half-even); realized 5500 - 38 - 5000 = 462
     book.record_exits(D3, _exit(D3, "A/BRL", "0.5", 110.0, 5_500, 38, 4_965))
     assert book.holdings().is_empty()
     assert book.cash_centavos() == 5_000 + 5_500 - 38
     t = book.totals()
-    assert (t.realized, t.fees, t.cost) == (535, 73, 0) and t.holds  # 10000 + 535 = 10462 + 0 + 73
+    assert (t.realized, t.fees, t.cost) == (462, 73, 0) and t.holds  # 10000 + 462 = cash 10462 + cost 0
 
 
 def test_write_off_exit_realizes_the_whole_cost_as_a_loss(book: Ledger) -> None:
@@ -98,7 +101,7 @@ def test_write_off_exit_realizes_the_whole_cost_as_a_loss(book: Ledger) -> None:
     book.record_fills(D1, _fill(D1, "A/BRL", "buy", "0.5", 99.30, 4_965, 35))
     book.record_exits(D3, _exit(D3, "A/BRL", "0.5", 0.0, 0, 0, 4_965))
     t = book.totals()
-    assert book.cash_centavos() == 5_000 and (t.realized, t.cost) == (-4_965, 0) and t.holds
+    assert book.cash_centavos() == 5_000 and (t.realized, t.cost) == (-5_000, 0) and t.holds
 
 
 def test_event_ledger_appends_nothing_new_on_a_repeat() -> None:
@@ -106,7 +109,7 @@ def test_event_ledger_appends_nothing_new_on_a_repeat() -> None:
     for _ in range(2):
         book.contribute(D1, 10_000)
         book.record_fills(D1, _fill(D1, "A/BRL", "buy", "0.5", 99.30, 4_965, 35))
-    assert book.cash_centavos() == 5_000 and book.holdings().rows() == [("A/BRL", Decimal("0.5"), 4_965)]
+    assert book.cash_centavos() == 5_000 and book.holdings().rows() == [("A/BRL", Decimal("0.5"), 5_000)]
 
 
 def test_memory_ledger_refuses_to_overspend_or_oversell() -> None:
