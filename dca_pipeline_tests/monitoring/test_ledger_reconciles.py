@@ -19,7 +19,7 @@ D = date(2021, 1, 5)
 
 @asset(name="positions", partitions_def=DAILY)
 def positions_stand_in() -> pl.DataFrame:
-    return pl.DataFrame({"market_value_brl": [0.0]})
+    return pl.DataFrame({"date": [D], "market_value_brl": [0.0]})
 
 
 @asset(partitions_def=DAILY, deps=[portfolio_performance])

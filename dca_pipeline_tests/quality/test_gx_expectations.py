@@ -103,7 +103,7 @@ def test_failing_suite_blocks_the_daily_job_downstream_and_shows_the_rows() -> N
     assert gx_check.metadata["unexpected_count"].value == 1 and gx_check.metadata["failed_expectations"].value == 1
     assert "| Z/USDT | 2021-09-10 |" in gx_check.metadata["sample_rows"].value
     assert gx_check.metadata["data_docs"].value.startswith("file://")
-    assert checks[("raw_ohlcv_1d", "ohlc_consistency")].passed  # the row rules alone let the USDT bar through
+    assert checks[("raw_ohlcv_1d", "quarantine_share")].passed  # the per-row rules alone let the USDT bar through
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert "raw_ohlcv_1d" in materialized
     assert not materialized & {"features_daily", "risk_metrics", "correlation_matrix", "dca_orders", "fills", "positions"}
