@@ -195,6 +195,9 @@ class QualitySettings(_Strict):
     anomaly_lookback_days: int = Field(default=90, ge=7, le=1000)
     stale_after_bars: int = Field(default=3, ge=1)
     max_quarantine_fraction: float = Field(default=0.2, ge=0, le=1)
+    # more than this share of the coins the day needs (held or targeted) without a valid bar blocks the day; fewer
+    # only warn (the day core skips a coin without a fresh price and the delisting policy exits one whose bars stop)
+    max_missing_needed_fraction: float = Field(default=0.5, ge=0, le=1)
 
 
 class FeatureFlags(_Strict):

@@ -6,12 +6,13 @@ missing or quarantined close stops that day's orders; other listed coins missing
 from datetime import date, timedelta
 
 import polars as pl
-from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from dca_pipeline.execution import ledger
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.metadata import markdown_table
 from dca_pipeline.partitions import DAILY
+from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
 from dca_pipeline.storage.raw_store import read_quarantine
@@ -42,14 +43,27 @@ def missing_needed_prices(bars: pl.DataFrame, needs: dict[date, dict[str, str]],
 
 
 @asset_check(asset=raw_ohlcv_1d, partitions_def=DAILY, blocking=True,
-             description="every coin held or targeted has a valid bar on the day (else the day's orders stop)")
-def prices_for_held_and_targeted(context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame, warehouse: Warehouse) -> AssetCheckResult:
+             description="the coins held or targeted have valid bars on the day: more than "
+                         "quality.max_missing_needed_fraction of them missing (the source failed) stops the day's orders; "
+                         "fewer warn (the day core skips a coin without a fresh price, the delisting policy exits one whose bars stop)")
+def prices_for_held_and_targeted(context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFrame, warehouse: Warehouse,
+                                 pipeline_config: PipelineConfig) -> AssetCheckResult:
     keys = context.op_execution_context.partition_key_range
     first, last = date.fromisoformat(keys.start), date.fromisoformat(keys.end)
     db = warehouse.db()
     needs = {first + timedelta(days=i): needed_symbols(db, first + timedelta(days=i)) for i in range((last - first).days + 1)}
     missing = missing_needed_prices(raw_ohlcv_1d, needs, read_quarantine(db, "raw_ohlcv_1d", first, last))
+    limit = pipeline_config.settings().quality.max_missing_needed_fraction
+    blocked = failed_days(needs, missing, limit)
     return AssetCheckResult(
         passed=missing.is_empty(),
-        metadata={"needed": sum(len(n) for n in needs.values()), "missing": len(missing), "sample": markdown_table(missing)},
+        severity=AssetCheckSeverity.ERROR if blocked else AssetCheckSeverity.WARN,
+        metadata={"needed": sum(len(n) for n in needs.values()), "missing": len(missing), "max_missing_share": limit,
+                  "blocked_days": ", ".join(str(d) for d in blocked) or "none", "sample": markdown_table(missing)},
     )
+
+
+def failed_days(needs: dict[date, dict[str, str]], missing: pl.DataFrame, limit: float) -> list[date]:
+    """Days where more than `limit` of the needed coins lack a valid bar (the source failed for the day)."""
+    counts = dict(missing.group_by("date").len().iter_rows()) if len(missing) else {}
+    return [d for d, need in sorted(needs.items()) if need and counts.get(d, 0) / len(need) > limit]
