@@ -216,3 +216,21 @@ def test_delisted_coin_is_liquidated_at_its_last_close() -> None:
     assert r.metrics["ledger_reconciles"] == 1.0  # contributions + realized P&L = cash + cost + fees
     last = ReplaySource().fetch_ohlcv_1d(last_day, last_day).filter(pl.col("symbol") == held)["close"][0]
     assert liq["price_brl"] == last
+
+
+def test_the_strategy_never_targets_a_coin_its_months_snapshot_does_not_list() -> None:
+    """Point in time: over months where coins enter and leave the CMC top 200 (LUNA's crash, FTT's), every coin with a
+    positive target weight is listed by that month's snapshot (the latest on or before the month's first day)."""
+    from dca_pipeline.backtest import run_backtest
+    from dca_pipeline.config import load_settings
+    from dca_pipeline.ingestion import bundle
+
+    result = run_backtest(load_settings(), date(2022, 4, 1), date(2022, 12, 31))
+    snaps = bundle.universe_snapshots()
+    targeted = result.targets.filter(pl.col("weight") > 0)
+    assert targeted["month"].n_unique() == 9 and len(targeted) > 9 * 5
+    for (month,), group in targeted.partition_by("month", as_dict=True).items():
+        snap_day = snaps.filter(pl.col("snapshot_date") <= month)["snapshot_date"].max()
+        listed = {f"{b}/BRL" for b in snaps.filter(pl.col("snapshot_date") == snap_day)["base"]}
+        outside = set(group["symbol"]) - listed
+        assert not outside, f"{month}: targeted outside the snapshot of {snap_day}: {outside}"

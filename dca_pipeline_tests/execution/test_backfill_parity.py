@@ -54,6 +54,7 @@ class SmallCutMarketData(MarketData):
 
 def _config(tmp: Path) -> Path:
     base = yaml.safe_load((Path(__file__).parents[2] / "dca_pipeline" / "default_config.yaml").read_text())
+    base["tiers_by"] = "usd"  # the seed's USD bands: this 15-coin universe of 2021 populates them (rank bands need the top 200)
     base["tiers"] = [
         {**base["tiers"][0], "allocation_target": "0.60", "max_assets": 3},
         {**base["tiers"][1], "allocation_target": "0.40", "max_assets": 2},
