@@ -7,7 +7,7 @@ MONTH ?= 2025-06
 export DAGSTER_HOME ?= $(CURDIR)
 export DCA_HOME ?= $(CURDIR)/.dca
 
-.PHONY: install demo test dev clean
+.PHONY: install demo test test-slow dev clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ test: install
 	@t0=$$($(NOW)); \
 	$(VENV)/bin/python -m pytest; rc=$$?; \
 	echo "test run time: $$($(ELAPSED)) s"; exit $$rc
+
+test-slow: install  # the month-scale subprocess tests (six kill -9 of a real day, a blocked day in the demo month)
+	$(VENV)/bin/python -m pytest -m slow
 
 dev: install
 	$(VENV)/bin/dagster dev -w workspace.yaml
