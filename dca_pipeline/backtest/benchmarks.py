@@ -12,20 +12,13 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import polars as pl
 
 from dca_pipeline.money import daily_contribution_centavos, to_brl
+from dca_pipeline.backtest.window import months_between as _months
 
 BENCH_SCHEMA = {"date": pl.Date, "invested_brl": pl.Decimal(38, 2), "value_brl": pl.Decimal(38, 2), "cash_brl": pl.Decimal(38, 2)}
 
 
 def _brl(x: Decimal) -> Decimal:
     return x.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-
-
-def _months(start: date, end: date) -> list[date]:
-    out, m = [], start.replace(day=1)
-    while m <= end:
-        out.append(m)
-        m = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
-    return out
 
 
 def _closes(bars: pl.DataFrame) -> dict[date, dict[str, float]]:

@@ -19,7 +19,7 @@ from dca_pipeline.analytics.indicators import FEATURE_WINDOW_DAYS, compute_featu
 from dca_pipeline.backtest.benchmarks import all_benchmarks
 from dca_pipeline.ingestion import bundle
 from dca_pipeline.backtest.metrics import performance_metrics
-from dca_pipeline.backtest.window import data_range_of, require_within
+from dca_pipeline.backtest.window import data_range_of, months_between as _months, require_within
 from dca_pipeline.config import Settings
 from dca_pipeline.execution.day import DECISION_SCHEMA, EXIT_SCHEMA, Controls, MarketTape, book_value_centavos, simulate_day
 from dca_pipeline.execution.ledger_protocol import MemoryLedger
@@ -51,14 +51,6 @@ class BacktestResult:
     def exits(self) -> pl.DataFrame:
         """Delisting exits: date, symbol, quantity, price used, price date, policy, proceeds (= `liquidations`)."""
         return self.liquidations
-
-
-def _months(start: date, end: date) -> list[date]:
-    out, m = [], start.replace(day=1)
-    while m <= end:
-        out.append(m)
-        m = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
-    return out
 
 
 def month_targets(month: date, bars: pl.DataFrame, caps: pl.DataFrame, settings: Settings, previous: pl.DataFrame | None,

@@ -34,3 +34,12 @@ def data_range_of(source: object) -> tuple[date, date] | None:
     """`source.data_range()` when the source knows its range (the replay does), else None."""
     get = getattr(source, "data_range", None)
     return get() if callable(get) else None
+
+
+def months_between(start: date, end: date) -> list[date]:
+    """First days of every calendar month from `start`'s month through `end`'s."""
+    out, m = [], start.replace(day=1)
+    while m <= end:
+        out.append(m)
+        m = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+    return out

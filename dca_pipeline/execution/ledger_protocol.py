@@ -19,19 +19,7 @@ from dca_pipeline.execution import ledger_views
 HOLDINGS_SCHEMA = {"symbol": pl.String, "quantity": pl.Decimal(38, 8), "cost_centavos": pl.Int64}
 
 
-@dataclass(frozen=True)
-class LedgerTotals:
-    contributions: int
-    realized: int
-    cash: int
-    cost: int
-    fees: int
-
-    @property
-    def holds(self) -> bool:
-        """contributions + realized = cash + cost, to the centavo, and cash never negative. Fees are inside the
-        terms (custo médio): a buy's fee is part of its cost, a sell's fee comes off its realized P&L."""
-        return self.contributions + self.realized == self.cash + self.cost and self.cash >= 0
+LedgerTotals = ledger_views.Identity  # contributions, realized, cash, cost, fees; `.holds` is the ledger identity
 
 
 @runtime_checkable
@@ -148,8 +136,7 @@ class EventLedger:
         return ledger_views.positions(self.db)
 
     def totals(self) -> LedgerTotals:
-        i = ledger_views.identity(self.db)
-        return LedgerTotals(i.contributions, i.realized, i.cash, i.cost, i.fees)
+        return ledger_views.identity(self.db)
 
 
 def _lifecycle(day: date, cid: str, symbol: str, side: str, amount: int, quantity: Decimal, price: Decimal, notional: int,
