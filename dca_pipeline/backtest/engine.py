@@ -73,6 +73,7 @@ def run_backtest(
     source: MarketDataSource | None = None,
     progress: Callable[[str], None] | None = None,
     with_regime: bool = False,
+    month_progress: Callable[[int, int], None] | None = None,  # (months done, months in the window) after each month
 ) -> BacktestResult:
     """Simulate daily DCA from `start` to `end` (inclusive) with monthly targets; returns curves and metrics.
 
@@ -137,6 +138,8 @@ def run_backtest(
                 }
             )
             day += timedelta(days=1)
+        if month_progress:  # all_targets holds one entry per month simulated so far
+            month_progress(len(all_targets), len(_months(start, end)))
     equity = pl.DataFrame(equity_rows)
     totals = book.totals()
     cdi = bundle.cdi()  # Sharpe/Sortino over the real CDI of the period; the fixed rate only past its end
