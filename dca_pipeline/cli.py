@@ -1,4 +1,4 @@
-"""`dca` command line: `dca backtest --start YYYY-MM-DD --end YYYY-MM-DD [--out report.html] [--ab A.yaml B.yaml]`,
+"""`dca` command line: `dca backtest --start YYYY-MM-DD --end YYYY-MM-DD [--out report.html] [--png charts.png] [--ab A.yaml B.yaml]`,
 `dca verdict [--survivorship] [--out verdict.md]`, `dca demo`, `dca restore --from DIR [--home DIR]`,
 `dca encrypt-ledger`, `dca tax-report --year YYYY [--out DIR] [--excel-br]`."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ import polars as pl
 
 def _backtest(args: argparse.Namespace) -> int:
     from dca_pipeline.backtest import run_backtest
-    from dca_pipeline.backtest.report import metrics_rows, write_tearsheet
+    from dca_pipeline.backtest.report import metrics_rows, tearsheet_extras, write_tearsheet
     from dca_pipeline.config import load_settings
     from dca_pipeline.paths import dca_home
 
@@ -55,7 +55,10 @@ def _backtest(args: argparse.Namespace) -> int:
             print(table)
         return 0
     try:
-        result = run_backtest(settings, start, end, progress=lambda m: print(f"  · {m}", flush=True), with_regime=not args.no_regime)
+        bar, on_month = _month_bar(f"backtest {start} → {end}")
+        with bar:
+            result = run_backtest(settings, start, end, progress=bar.set_postfix_str, with_regime=not args.no_regime,
+                                  month_progress=on_month)
     except _range_errors() as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -66,8 +69,9 @@ def _backtest(args: argparse.Namespace) -> int:
         print("  · attribution: re-running without costs", flush=True)
         parts = attribution(settings, start, end, result)
     out = Path(args.out) if args.out else dca_home() / "reports" / f"backtest_{start}_{end}.html"
-    extras = _tearsheet_extras(settings, start, end, args.survivorship)
-    write_tearsheet(result, out, f"dca_pipeline backtest {start} → {end}", parts, **extras)
+    png = Path(args.png) if args.png else out.with_suffix(".png")
+    extras = tearsheet_extras(settings, start, end, survivorship=args.survivorship, progress=lambda m: print(f"  · {m}", flush=True))
+    write_tearsheet(result, out, f"dca_pipeline backtest {start} → {end}", parts, png_path=png, **extras.kwargs())
     last = result.benchmarks.row(-1, named=True)
     print(f"\nBacktest {start} → {end}")
     for k, v in metrics_rows(result.metrics):
@@ -77,6 +81,7 @@ def _backtest(args: argparse.Namespace) -> int:
     for k, v in (parts or {}).items():
         print(f"  {k:<26} {v:,.2f}")
     print(f"tearsheet: {out}")
+    print(f"tearsheet image: {png}")
     return 0
 
 
@@ -131,19 +136,18 @@ def _verdict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tearsheet_extras(settings, start: date, end: date, survivorship: bool) -> dict:  # noqa: ANN001
-    """The tearsheet's coverage table, risk-free sentence and (if asked) both survivorship bounds."""
-    from datetime import timedelta
+def _month_bar(desc: str):  # noqa: ANN202 - (tqdm bar, callback)
+    """A tqdm progress bar (stderr, with ETA) over the backtest's months and the `run_backtest(month_progress=...)`
+    callback that moves it to (done, total)."""
+    from tqdm import tqdm
 
-    from dca_pipeline.backtest.metrics import risk_free_daily
-    from dca_pipeline.backtest.verdict import _bundle_frame, survivorship_runs, window_coverage
-    from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
-    from dca_pipeline.ingestion.sources import ReplaySource
+    bar = tqdm(total=None, desc=desc, unit="month", file=sys.stderr, dynamic_ncols=True)
 
-    bars, _ = split_valid_ohlcv(ReplaySource().fetch_ohlcv_1d(start - timedelta(days=1), end))
-    note = risk_free_daily(start, end, _bundle_frame("cdi"), float(settings.portfolio.risk_free_rate)).note()
-    bounds = survivorship_runs(settings, start, end, progress=lambda m: print(f"  · {m}", flush=True)) if survivorship else None
-    return {"coverage": window_coverage(settings, start, end, bars), "risk_free_note": note, "survivorship": bounds}
+    def on_month(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return bar, on_month
 
 
 def _range_errors() -> tuple[type[Exception], ...]:
@@ -220,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--start", required=True)
     bt.add_argument("--end", required=True)
     bt.add_argument("--out", help="HTML tearsheet path (default: $DCA_HOME/reports/...)")
+    bt.add_argument("--png", help="the tearsheet's charts in one PNG (default: the HTML path with .png)")
     bt.add_argument("--config", help="YAML configuration (default: $DCA_CONFIG or the packaged default)")
     bt.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting, e.g. portfolio.objective=max_sharpe")
     bt.add_argument("--attribution", action="store_true", help="split the excess over BTC DCA into selection, weighting, costs")

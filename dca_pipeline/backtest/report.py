@@ -1,44 +1,20 @@
-"""A self-contained HTML tearsheet: headline metrics, equity vs invested vs benchmarks, drawdown, allocations."""
+"""The tearsheet: a self-contained HTML page (headline metrics, value vs invested vs benchmarks on a log scale,
+drawdown, rolling 90-day volatility and Sharpe, calendar-year returns vs the benchmarks, regimes, monthly returns,
+allocations, costs, coverage and survivorship), the same charts in one PNG, and a markdown summary with the PNG
+embedded for the `backtest_report` asset. Charts: `tearsheet_charts` (matplotlib); series: `tearsheet_series`."""
 from __future__ import annotations
 
+import base64
 import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from dca_pipeline.backtest.engine import BacktestResult
-
-WIDTH, HEIGHT, PAD = 900, 320, 50
-COLORS = {"strategy": "#1f77b4", "invested": "#7f7f7f", "btc_dca": "#ff7f0e", "equal_weight_dca": "#2ca02c",
-          "ibovespa_dca": "#9467bd", "btc_lump_sum": "#8c564b", "top20_dca": "#e377c2", "cdi": "#17becf"}
-
-
-def _svg_lines(dates: list, series: dict[str, list[float]], title: str, percent: bool = False) -> str:
-    """A plain SVG line chart (no plotting dependency), one polyline per series."""
-    values = [v for s in series.values() for v in s if v is not None]
-    lo, hi = min(values), max(values)
-    hi = hi if hi > lo else lo + 1
-    n = max(len(dates) - 1, 1)
-
-    def xy(i: int, v: float) -> str:
-        x = PAD + (WIDTH - 2 * PAD) * i / n
-        y = HEIGHT - PAD - (HEIGHT - 2 * PAD) * (v - lo) / (hi - lo)
-        return f"{x:.1f},{y:.1f}"
-
-    fmt = (lambda v: f"{v:.0%}") if percent else (lambda v: f"R$ {v:,.0f}")
-    parts = [f'<svg width="{WIDTH}" height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">',
-             f'<text x="{PAD}" y="20" font-weight="bold">{html.escape(title)}</text>',
-             f'<text x="5" y="{PAD}" font-size="11">{fmt(hi)}</text>',
-             f'<text x="5" y="{HEIGHT - PAD}" font-size="11">{fmt(lo)}</text>',
-             f'<text x="{PAD}" y="{HEIGHT - 15}" font-size="11">{dates[0]}</text>',
-             f'<text x="{WIDTH - PAD - 70}" y="{HEIGHT - 15}" font-size="11">{dates[-1]}</text>']
-    for k, (name, s) in enumerate(series.items()):
-        pts = " ".join(xy(i, v) for i, v in enumerate(s) if v is not None)
-        color = COLORS.get(name, "#000")
-        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{pts}"/>')
-        parts.append(f'<text x="{WIDTH - 200}" y="{40 + 15 * k}" fill="{color}" font-size="12">{html.escape(name)}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
+from dca_pipeline.backtest.tearsheet_series import TearsheetSeries
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -149,36 +125,93 @@ def survivorship_html(bounds: pl.DataFrame | None) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-BENCH_SERIES = (("btc_dca", "btc_dca_brl"), ("top20_dca", "top20_dca_brl"), ("equal_weight_dca", "equal_weight_dca_brl"),
-                ("ibovespa_dca", "ibovespa_dca_brl"), ("cdi", "cdi_brl"), ("btc_lump_sum", "btc_lump_sum_brl"))
+LABELS_MD = {"strategy": "strategy", "btc_dca": "BTC-only DCA", "top20_dca": "top-20 mcap DCA", "equal_weight_dca": "equal-weight DCA",
+             "ibovespa_dca": "Ibovespa DCA", "cdi": "CDI", "btc_lump_sum": "BTC lump sum"}
+
+
+def _year_label(year: int, days: int) -> str:
+    return f"{year}" + (f" ({days} days)" if days < 365 else "")
+
+
+def yearly_html(yearly: pl.DataFrame) -> str:
+    """Calendar-year time-weighted returns: one row per year, one column per curve (partial years say their days)."""
+    names = [c for c in yearly.columns if c not in ("year", "days")]
+    head = "<tr><th>year</th>" + "".join(f"<th>{html.escape(LABELS_MD.get(n, n))}</th>" for n in names) + "</tr>"
+    rows = "".join(
+        f"<tr><th>{_year_label(r['year'], r['days'])}</th>" + "".join(f"<td>{_pct(r[n])}</td>" for n in names) + "</tr>"
+        for r in yearly.iter_rows(named=True)
+    )
+    return f"<table>{head}{rows}</table>"
+
+
+def yearly_markdown(yearly: pl.DataFrame) -> str:
+    names = [c for c in yearly.columns if c not in ("year", "days")]
+    lines = ["| year | " + " | ".join(LABELS_MD.get(n, n) for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines += [f"| {_year_label(r['year'], r['days'])} | " + " | ".join(_pct(r[n]) for n in names) + " |" for r in yearly.iter_rows(named=True)]
+    return "\n".join(lines)
+
+
+def coverage_markdown(coverage: pl.DataFrame | None) -> str:
+    """The coverage sentence and the per-month table (members with bars / members, market cap covered, missing)."""
+    from dca_pipeline.backtest.verdict import coverage_note
+
+    if coverage is None or coverage.is_empty():
+        return coverage_note(coverage)
+    lines = [coverage_note(coverage), "", "| month | with bars / members | market cap covered | missing |", "|---|---|---|---|"]
+    lines += [f"| {r['month']:%Y-%m} | {r['with_bars']}/{r['members']} | {r['mcap_covered']:.0%} | {r['missing'] or ''} |"
+              for r in coverage.iter_rows(named=True)]
+    return "\n".join(lines)
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None or v != v else f"{v:.1%}"
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" style="max-width:100%" src="data:image/png;base64,{base64.b64encode(png).decode()}"/>'
+
+
+def headline(result: BacktestResult) -> str:
+    """One line for the image: final value on invested capital, TWR CAGR, volatility, Sharpe, drawdown, BTC-only DCA."""
+    m = result.metrics
+    line = (f"final R$ {m.get('final_value_brl', 0):,.0f} on R$ {m.get('invested_brl', 0):,.0f} invested · CAGR (TWR) "
+            f"{_pct(m.get('cagr'))} · volatility {_pct(m.get('volatility'))} · Sharpe {m.get('sharpe', float('nan')):.2f} · "
+            f"max drawdown {_pct(m.get('max_drawdown'))}")
+    if "btc_dca_brl" in result.benchmarks.columns and len(result.benchmarks):
+        line += f" · BTC-only DCA final R$ {float(result.benchmarks['btc_dca_brl'][-1]):,.0f}"
+    return line
 
 
 def write_tearsheet(
     result: BacktestResult, path: Path, title: str, extra: dict[str, float] | None = None, *,
     coverage: pl.DataFrame | None = None, survivorship: pl.DataFrame | None = None, risk_free_note: str | None = None,
+    risk_free: pl.DataFrame | None = None, png_path: Path | None = None,
 ) -> Path:
-    """The HTML tearsheet; `coverage` (verdict.coverage_table), `survivorship` (verdict.survivorship_bounds) and the
-    risk-free sentence (metrics.RiskFree.note) add their sections when given."""
-    bench = result.benchmarks.drop("invested_brl", *[c for c in ("cash_brl",) if c in result.benchmarks.columns])
-    eq = result.equity.join(bench, on="date", how="left")
-    dates = eq["date"].to_list()
-    as_float = lambda c: [None if x is None else float(x) for x in eq[c].to_list()]  # noqa: E731
-    curves = {"strategy": as_float("value_brl"), "invested": as_float("invested_brl")}
-    curves.update({name: as_float(col) for name, col in BENCH_SERIES if col in eq.columns and eq[col].null_count() < len(eq)})
-    index = (1 + eq["twr"]).to_list()
-    peak, dd = 0.0, []
-    for v in index:
-        peak = max(peak, v)
-        dd.append(v / peak - 1)
+    """The HTML tearsheet at `path` (and, with `png_path`, every chart in one PNG there); `coverage`
+    (verdict.coverage_table), `survivorship` (verdict.survivorship_bounds), the risk-free sentence
+    (metrics.RiskFree.note) and the daily risk-free frame (RiskFree.daily: the rolling Sharpe's CDI; without it
+    the rolling Sharpe is over zero) fill their sections when given (`tearsheet_extras` computes them all)."""
+    from dca_pipeline.backtest.tearsheet_charts import chart_png, coverage_png, tearsheet_png
+
+    s = TearsheetSeries(result.equity, result.benchmarks, risk_free)
     alloc = result.targets.group_by("month").agg(pl.len().alias("assets"), pl.col("weight").max().alias("max_weight")).sort("month")
+    chart = lambda name, alt: _img(chart_png(name, s), alt)  # noqa: E731
     sections = [
         f"<h1>{html.escape(title)}</h1>",
         "<p>Walk-forward replay through the production functions; prices in BRL (USD × real USD/BRL); "
         "paper fills at the next open with slippage and the taker fee. TWR = time-weighted, IRR = money-weighted.</p>",
         _table(metrics_rows(result.metrics)),
         f"<p>Sharpe and Sortino: {html.escape(risk_free_note)}.</p>" if risk_free_note else "",
-        _svg_lines(dates, curves, "Portfolio value vs invested capital and benchmarks (BRL; benchmarks count idle cash)"),
-        _svg_lines(dates, {"strategy": dd}, "Drawdown of the time-weighted index", percent=True),
+        chart("value", "value vs invested capital and benchmarks, log scale"),
+        chart("drawdown", "drawdown"),
+        f"<h2>Rolling {s.window}-day risk</h2>",
+        "<p>Annualised with 365 days; the Sharpe ratio is over the day's CDI"
+        + ("" if risk_free is not None else " (not given here: over zero)") + ", like the headline Sharpe.</p>",
+        chart("rolling_volatility", "rolling volatility"),
+        chart("rolling_sharpe", "rolling Sharpe"),
+        "<h2>Calendar-year returns vs the benchmarks (time-weighted)</h2>",
+        chart("yearly", "calendar-year returns"),
+        yearly_html(s.yearly),
         "<h2>Market regime timeline</h2>",
         regime_timeline(result.regimes),
         "<h2>Monthly returns (time-weighted)</h2>",
@@ -192,6 +225,7 @@ def write_tearsheet(
                 ("costs as % of invested", f"{result.metrics.get('cost_ratio', 0):.3%}"),
                 ("delisted positions liquidated", str(len(result.liquidations)))]),
         "<h2>Coverage: members of the snapshot's rank band with and without daily bars</h2>",
+        _img(coverage_png(coverage, survivorship), "coverage") if coverage is not None and not coverage.is_empty() else "",
         coverage_html(coverage),
         "<h2>Survivorship bounds (delisted or stopped coins)</h2>",
         survivorship_html(survivorship),
@@ -201,4 +235,62 @@ def write_tearsheet(
     path.parent.mkdir(parents=True, exist_ok=True)
     style = "body{font-family:sans-serif;max-width:960px;margin:auto} table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}"
     path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(sections)}</body></html>")
+    if png_path is not None:
+        png_path.parent.mkdir(parents=True, exist_ok=True)
+        png_path.write_bytes(tearsheet_png(s, title, headline(result), coverage, survivorship))
     return path
+
+
+def tearsheet_markdown(
+    result: BacktestResult, png: bytes | None, *, html_path: Path | None = None, png_path: Path | None = None,
+    coverage: pl.DataFrame | None = None, survivorship: pl.DataFrame | None = None, risk_free: pl.DataFrame | None = None,
+    risk_free_note: str | None = None,
+) -> str:
+    """The tearsheet for a Dagster UI markdown panel: the PNG embedded as a data URI, the files' paths, headline
+    metrics, calendar-year returns vs the benchmarks, coverage and the survivorship bounds."""
+    from dca_pipeline.backtest.verdict import survivorship_markdown
+
+    s = TearsheetSeries(result.equity, result.benchmarks, risk_free)
+    parts = []
+    if png:
+        parts.append(f"![tearsheet](data:image/png;base64,{base64.b64encode(png).decode()})")
+    files = [f"{k}: `{p}`" for k, p in (("HTML", html_path), ("PNG", png_path)) if p is not None]
+    if files:
+        parts.append("Tearsheet files — " + ", ".join(files))
+    parts += ["### Headline metrics", "| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in metrics_rows(result.metrics))]
+    if risk_free_note:
+        parts.append(f"Sharpe and Sortino: {risk_free_note}.")
+    parts += ["### Calendar-year returns vs the benchmarks (time-weighted)", yearly_markdown(s.yearly),
+              "### Coverage of the tiers' rank band", coverage_markdown(coverage),
+              "### Survivorship bounds", survivorship_markdown(survivorship) if survivorship is not None
+              else "not computed (run both delisting policies: `survivorship: true` / `dca backtest --survivorship`)"]
+    return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class TearsheetExtras:
+    """What the tearsheet adds to a backtest result: coverage, survivorship bounds and the risk-free series."""
+
+    coverage: pl.DataFrame | None
+    survivorship: pl.DataFrame | None
+    risk_free: pl.DataFrame  # date, rf: the daily CDI (the fixed rate past its end) of the window
+    risk_free_note: str
+
+    def kwargs(self) -> dict:
+        return {"coverage": self.coverage, "survivorship": self.survivorship, "risk_free": self.risk_free,
+                "risk_free_note": self.risk_free_note}
+
+
+def tearsheet_extras(settings, start: date, end: date, *, survivorship: bool = False,  # noqa: ANN001 - Settings
+                     progress: Callable[[str], None] | None = None) -> TearsheetExtras:
+    """The coverage table of the tiers' band, the window's risk-free series and sentence, and (if asked) both
+    survivorship bounds (two more backtests) — for the CLI and the `backtest_report` asset alike."""
+    from dca_pipeline.backtest.metrics import risk_free_daily
+    from dca_pipeline.backtest.verdict import _bundle_frame, survivorship_runs, window_coverage
+    from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
+    from dca_pipeline.ingestion.sources import ReplaySource
+
+    bars, _ = split_valid_ohlcv(ReplaySource().fetch_ohlcv_1d(start - timedelta(days=1), end))
+    rf = risk_free_daily(start, end, _bundle_frame("cdi"), float(settings.portfolio.risk_free_rate))
+    bounds = survivorship_runs(settings, start, end, progress=progress) if survivorship else None
+    return TearsheetExtras(window_coverage(settings, start, end, bars), bounds, rf.daily, rf.note())

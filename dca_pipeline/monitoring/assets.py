@@ -123,16 +123,18 @@ class BacktestConfig(Config):
     end: str = "2022-01-31"
     regime_timeline: bool = True
     attribution: bool = False
+    survivorship: bool = False  # also run both delisting policies (two more backtests) for the tearsheet's bounds
     overrides: list[str] = []  # strategy settings for this backtest only, e.g. ["portfolio.objective=max_sharpe"]
 
 
 @asset(group_name="monitoring", kinds={"polars", "html"})
 def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipeline_config: PipelineConfig,
                     warehouse: Warehouse) -> MaterializeResult:
-    """Walk-forward backtest over the bundled history through the production functions, with an HTML tearsheet
-    in $DCA_HOME/reports and the headline metrics (vs BTC-only and equal-weight DCA) in this asset's metadata."""
+    """Walk-forward backtest over the bundled history through the production functions, with an HTML tearsheet and
+    its charts as a PNG in $DCA_HOME/reports; the metadata shows the tearsheet (the PNG embedded, headline metrics,
+    calendar-year returns vs the benchmarks, coverage, survivorship bounds) and the files' paths."""
     from dca_pipeline.backtest import run_backtest
-    from dca_pipeline.backtest.report import metrics_rows, write_tearsheet
+    from dca_pipeline.backtest.report import metrics_rows, tearsheet_extras, tearsheet_markdown, write_tearsheet
 
     start, end = date.fromisoformat(config.start), date.fromisoformat(config.end)
     from dca_pipeline.backtest.sweep import override
@@ -147,7 +149,10 @@ def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipe
         from dca_pipeline.backtest.attribution import attribution
 
         parts = attribution(settings, start, end, result)
-    path = write_tearsheet(result, warehouse.reports_dir() / f"backtest_{start}_{end}.html", f"Backtest {start} → {end}", parts)
+    extras = tearsheet_extras(settings, start, end, survivorship=config.survivorship, progress=context.log.info)
+    path = warehouse.reports_dir() / f"backtest_{start}_{end}.html"
+    png = path.with_suffix(".png")
+    write_tearsheet(result, path, f"Backtest {start} → {end}", parts, png_path=png, **extras.kwargs())
     last = result.benchmarks.row(-1, named=True)
     rows = metrics_rows(result.metrics) + [
         ("btc_dca_value_brl", f"{float(last['btc_dca_brl']):,.2f}"),
@@ -157,5 +162,8 @@ def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipe
     ] + [(k, f"{v:,.2f}") for k, v in (parts or {}).items()]
     table = "| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     return MaterializeResult(
-        metadata={"summary": MetadataValue.md(table), "overrides": MetadataValue.json(list(config.overrides)), "tearsheet": MetadataValue.path(str(path)), **{k: float(v) for k, v in result.metrics.items()}}
+        metadata={"summary": MetadataValue.md(table), "overrides": MetadataValue.json(list(config.overrides)), "tearsheet": MetadataValue.path(str(path)),
+                  "tearsheet_png": MetadataValue.path(str(png)),
+                  "tearsheet_view": MetadataValue.md(tearsheet_markdown(result, png.read_bytes(), html_path=path, png_path=png, **extras.kwargs())),
+                  **{k: float(v) for k, v in result.metrics.items()}}
     )
