@@ -55,7 +55,9 @@ def _backtest(args: argparse.Namespace) -> int:
             print(table)
         return 0
     try:
-        bar, on_month = _month_bar(f"backtest {start} → {end}")
+        from dca_pipeline.backtest.window import months_between
+
+        bar, on_month = _month_bar(f"backtest {start} → {end}", len(months_between(start, end)))
         with bar:
             result = run_backtest(settings, start, end, progress=bar.set_postfix_str, with_regime=not args.no_regime,
                                   month_progress=on_month)
@@ -136,12 +138,12 @@ def _verdict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _month_bar(desc: str):  # noqa: ANN202 - (tqdm bar, callback)
+def _month_bar(desc: str, total: int):  # noqa: ANN202 - (tqdm bar, callback)
     """A tqdm progress bar (stderr, with ETA) over the backtest's months and the `run_backtest(month_progress=...)`
     callback that moves it to (done, total)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=None, desc=desc, unit="month", file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(total=total, desc=desc, unit="month", file=sys.stderr, dynamic_ncols=True)
 
     def on_month(done: int, total: int) -> None:
         bar.total = total

@@ -96,10 +96,13 @@ def test_cli_writes_a_tearsheet(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = tmp_path / "report.html"
     assert cli_main(["backtest", "--start", "2021-01-01", "--end", "2021-02-28", "--out", str(out), "--attribution"]) == 0
     text = out.read_text()
-    assert "<svg" in text and "cagr" in text and "btc_dca" in text and "ibovespa_dca" in text
+    assert "data:image/png;base64," in text and "cagr" in text and "BTC-only DCA" in text and "Ibovespa DCA" in text
     assert "Market regime timeline" in text and "2021-01" in text and "selection_brl" in text
-    printed = capsys.readouterr().out
-    assert "irr" in printed and "tearsheet:" in printed
+    assert "Calendar-year returns" in text and "<th>2021 (59 days)</th>" in text
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    captured = capsys.readouterr()
+    assert "irr" in captured.out and "tearsheet:" in captured.out and f"tearsheet image: {out.with_suffix('.png')}" in captured.out
+    assert "2/2 [" in captured.err and "100%" in captured.err  # the progress bar over the two months reached its end
     assert cli_main(["backtest", "--start", "2021-02-01", "--end", "2021-01-01"]) == 2
 
 
@@ -120,8 +123,21 @@ def test_backtest_report_asset_attaches_summary_and_tearsheet() -> None:
     meta = result.asset_materializations_for_node("backtest_report")[0].metadata
     assert "| irr |" in meta["summary"].value and "btc_dca_value_brl" in meta["summary"].value
     assert Path(meta["tearsheet"].value).exists() and Path(meta["tearsheet"].value).parent == dca_home() / "reports"
+    png = Path(meta["tearsheet_png"].value)
+    view = meta["tearsheet_view"].value
+    import base64
+
+    assert base64.b64decode(view.split("![tearsheet](data:image/png;base64,")[1].split(")")[0]) == png.read_bytes()
+    assert f"PNG: `{png}`" in view and "| 2021 (31 days) |" in view and "### Survivorship bounds" in view
+    assert "| 2021-01 |" in view  # the coverage table of the month (bundled point-in-time snapshots)
     assert meta["ledger_reconciles"].value == 1.0
     assert meta["overrides"].value == ["portfolio.objective=max_sharpe"]
+
+
+def test_month_progress_is_called_once_per_month_with_done_and_total() -> None:
+    calls: list[tuple[int, int]] = []
+    run_backtest(load_settings(), date(2021, 1, 30), date(2021, 3, 1), month_progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]  # January (2 days), February, March (1 day)
 
 
 def test_ibovespa_dca_waits_for_trading_days_by_hand() -> None:

@@ -38,7 +38,8 @@ def test_write_tearsheet_with_new_sections_and_a_benchmark_without_data(tmp_path
     text = out.read_text()
     assert "Coverage: members of the snapshot" in text and "LUNA, UST" in text and "write_off" in text
     assert "average 12.39% a year" in text
-    assert ">cdi</text>" in text and ">top20_dca</text>" not in text  # a benchmark without data is not drawn
+    assert text.count("data:image/png;base64,") == 6  # value, drawdown, rolling volatility, rolling Sharpe, yearly, coverage
+    assert "<th>CDI</th>" in text and "top-20" not in text  # a benchmark without data is neither drawn nor tabulated
 
 
 def test_month_summary_coverage_lines() -> None:
