@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from dca_pipeline.backtest.engine import BacktestResult
-from dca_pipeline.backtest.tearsheet_series import TearsheetSeries
+from dca_pipeline.backtest.tearsheet_series import LABELS, TearsheetSeries
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -125,10 +125,6 @@ def survivorship_html(bounds: pl.DataFrame | None) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-LABELS_MD = {"strategy": "strategy", "btc_dca": "BTC-only DCA", "top20_dca": "top-20 mcap DCA", "equal_weight_dca": "equal-weight DCA",
-             "ibovespa_dca": "Ibovespa DCA", "cdi": "CDI", "btc_lump_sum": "BTC lump sum"}
-
-
 def _year_label(year: int, days: int) -> str:
     return f"{year}" + (f" ({days} days)" if days < 365 else "")
 
@@ -136,7 +132,7 @@ def _year_label(year: int, days: int) -> str:
 def yearly_html(yearly: pl.DataFrame) -> str:
     """Calendar-year time-weighted returns: one row per year, one column per curve (partial years say their days)."""
     names = [c for c in yearly.columns if c not in ("year", "days")]
-    head = "<tr><th>year</th>" + "".join(f"<th>{html.escape(LABELS_MD.get(n, n))}</th>" for n in names) + "</tr>"
+    head = "<tr><th>year</th>" + "".join(f"<th>{html.escape(LABELS.get(n, n))}</th>" for n in names) + "</tr>"
     rows = "".join(
         f"<tr><th>{_year_label(r['year'], r['days'])}</th>" + "".join(f"<td>{_pct(r[n])}</td>" for n in names) + "</tr>"
         for r in yearly.iter_rows(named=True)
@@ -146,7 +142,7 @@ def yearly_html(yearly: pl.DataFrame) -> str:
 
 def yearly_markdown(yearly: pl.DataFrame) -> str:
     names = [c for c in yearly.columns if c not in ("year", "days")]
-    lines = ["| year | " + " | ".join(LABELS_MD.get(n, n) for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines = ["| year | " + " | ".join(LABELS.get(n, n) for n in names) + " |", "|---" * (len(names) + 1) + "|"]
     lines += [f"| {_year_label(r['year'], r['days'])} | " + " | ".join(_pct(r[n]) for n in names) + " |" for r in yearly.iter_rows(named=True)]
     return "\n".join(lines)
 

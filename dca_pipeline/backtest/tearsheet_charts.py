@@ -14,12 +14,10 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from dca_pipeline.backtest.tearsheet_series import TearsheetSeries
+from dca_pipeline.backtest.tearsheet_series import LABELS, TearsheetSeries
 
 COLORS = {"strategy": "#1f77b4", "invested": "#7f7f7f", "btc_dca": "#ff7f0e", "equal_weight_dca": "#2ca02c",
           "ibovespa_dca": "#9467bd", "btc_lump_sum": "#8c564b", "top20_dca": "#e377c2", "cdi": "#17becf"}
-LABELS = {"strategy": "strategy", "invested": "invested capital", "btc_dca": "BTC-only DCA", "top20_dca": "top-20 mcap DCA",
-          "equal_weight_dca": "equal-weight DCA", "ibovespa_dca": "Ibovespa DCA", "cdi": "CDI", "btc_lump_sum": "BTC lump sum"}
 
 
 def _dates(ax) -> None:  # noqa: ANN001
@@ -36,8 +34,7 @@ def draw_value(ax, s: TearsheetSeries, log: bool = True) -> None:  # noqa: ANN00
     """Strategy, invested capital (dashed) and every benchmark with data, in BRL; log scale by default."""
     dates = s.curves["date"].to_list()
     for name in [c for c in s.curves.columns if c != "date"]:
-        values = [v if v is not None and v > 0 else None for v in s.curves[name].to_list()]
-        ys = [float("nan") if v is None else v for v in values]
+        ys = [v if v is not None and v > 0 else float("nan") for v in s.curves[name].to_list()]  # log scale: > 0 only
         ax.plot(dates, ys, color=COLORS.get(name, "#000"), label=LABELS.get(name, name),
                 lw=2.2 if name == "strategy" else 1.1, ls="--" if name == "invested" else "-")
     if log:

@@ -16,6 +16,8 @@ from dca_pipeline.backtest.verdict import curve_equity
 
 ROLLING_DAYS = 90
 PERIODS_PER_YEAR = 365
+LABELS = {"strategy": "strategy", "invested": "invested capital", "btc_dca": "BTC-only DCA", "top20_dca": "top-20 mcap DCA",
+          "equal_weight_dca": "equal-weight DCA", "ibovespa_dca": "Ibovespa DCA", "cdi": "CDI", "btc_lump_sum": "BTC lump sum"}
 # (name in charts and tables, column of BacktestResult.benchmarks)
 BENCH_SERIES = (("btc_dca", "btc_dca_brl"), ("top20_dca", "top20_dca_brl"), ("equal_weight_dca", "equal_weight_dca_brl"),
                 ("ibovespa_dca", "ibovespa_dca_brl"), ("cdi", "cdi_brl"), ("btc_lump_sum", "btc_lump_sum_brl"))
