@@ -12,7 +12,6 @@ import polars as pl
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from dca_pipeline.backtest import run_backtest
     from dca_pipeline.backtest.report import metrics_rows, tearsheet_extras, write_tearsheet
     from dca_pipeline.config import load_settings
     from dca_pipeline.paths import dca_home
@@ -55,12 +54,7 @@ def _backtest(args: argparse.Namespace) -> int:
             print(table)
         return 0
     try:
-        from dca_pipeline.backtest.window import months_between
-
-        bar, on_month = _month_bar(f"backtest {start} → {end}", len(months_between(start, end)))
-        with bar:
-            result = run_backtest(settings, start, end, progress=bar.set_postfix_str, with_regime=not args.no_regime,
-                                  month_progress=on_month)
+        result = _run_with_bar(settings, start, end, with_regime=not args.no_regime)
     except _range_errors() as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -72,7 +66,8 @@ def _backtest(args: argparse.Namespace) -> int:
         parts = attribution(settings, start, end, result)
     out = Path(args.out) if args.out else dca_home() / "reports" / f"backtest_{start}_{end}.html"
     png = Path(args.png) if args.png else out.with_suffix(".png")
-    extras = tearsheet_extras(settings, start, end, survivorship=args.survivorship, progress=lambda m: print(f"  · {m}", flush=True))
+    extras = tearsheet_extras(settings, start, end, survivorship=args.survivorship, progress=lambda m: print(f"  · {m}", flush=True),
+                              run=_run_with_bar)
     write_tearsheet(result, out, f"dca_pipeline backtest {start} → {end}", parts, png_path=png, **extras.kwargs())
     last = result.benchmarks.row(-1, named=True)
     print(f"\nBacktest {start} → {end}")
@@ -138,18 +133,22 @@ def _verdict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _month_bar(desc: str, total: int):  # noqa: ANN202 - (tqdm bar, callback)
-    """A tqdm progress bar (stderr, with ETA) over the backtest's months and the `run_backtest(month_progress=...)`
-    callback that moves it to (done, total)."""
+def _run_with_bar(settings, start: date, end: date, **kwargs):  # noqa: ANN001, ANN201 - Settings in, BacktestResult out
+    """`run_backtest` with a tqdm progress bar (stderr, with ETA) over its months, fed by its `month_progress`
+    callback (done, total); the engine's own messages (the month it is on) go to the bar's postfix."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit="month", file=sys.stderr, dynamic_ncols=True)
+    from dca_pipeline.backtest import run_backtest
+    from dca_pipeline.backtest.window import months_between
 
-    def on_month(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+    with tqdm(total=len(months_between(start, end)), desc=f"backtest {start} → {end}", unit="month", file=sys.stderr,
+              dynamic_ncols=True) as bar:
 
-    return bar, on_month
+        def on_month(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return run_backtest(settings, start, end, **{**kwargs, "progress": bar.set_postfix_str}, month_progress=on_month)
 
 
 def _range_errors() -> tuple[type[Exception], ...]:

@@ -278,9 +278,10 @@ class TearsheetExtras:
 
 
 def tearsheet_extras(settings, start: date, end: date, *, survivorship: bool = False,  # noqa: ANN001 - Settings
-                     progress: Callable[[str], None] | None = None) -> TearsheetExtras:
+                     progress: Callable[[str], None] | None = None, run: Callable | None = None) -> TearsheetExtras:
     """The coverage table of the tiers' band, the window's risk-free series and sentence, and (if asked) both
-    survivorship bounds (two more backtests) — for the CLI and the `backtest_report` asset alike."""
+    survivorship bounds (two more backtests through `run`, default `run_backtest`) — for the CLI and the
+    `backtest_report` asset alike."""
     from dca_pipeline.backtest.metrics import risk_free_daily
     from dca_pipeline.backtest.verdict import _bundle_frame, survivorship_runs, window_coverage
     from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
@@ -288,5 +289,5 @@ def tearsheet_extras(settings, start: date, end: date, *, survivorship: bool = F
 
     bars, _ = split_valid_ohlcv(ReplaySource().fetch_ohlcv_1d(start - timedelta(days=1), end))
     rf = risk_free_daily(start, end, _bundle_frame("cdi"), float(settings.portfolio.risk_free_rate))
-    bounds = survivorship_runs(settings, start, end, progress=progress) if survivorship else None
+    bounds = survivorship_runs(settings, start, end, progress=progress, run=run) if survivorship else None
     return TearsheetExtras(window_coverage(settings, start, end, bars), bounds, rf.daily, rf.note())
