@@ -21,7 +21,7 @@ COLORS = {"strategy": "#1f77b4", "invested": "#7f7f7f", "btc_dca": "#ff7f0e", "e
 
 
 def _dates(ax) -> None:  # noqa: ANN001
-    locator = AutoDateLocator(maxticks=9)
+    locator = AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
