@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
-from itertools import combinations
 
+import numba as nb
 import numpy as np
 import polars as pl
 
@@ -17,33 +17,123 @@ LABELS = ("bull", "bear", "sideways", "crisis")
 MIN_TRAINING_ROWS = 60
 
 
-def _rolling_avg_correlation(returns: np.ndarray, window: int) -> np.ndarray:
-    """Trailing `window`-row mean of pairwise-complete Pearson correlations (NaN where no pair qualifies).
+def _jit(**options):  # noqa: ANN003, ANN202
+    """numba's njit with `options`, cached on disk when there is a writable place for it (else compiled per process)."""
+    def wrap(fn):  # noqa: ANN001, ANN202
+        try:
+            return nb.njit(cache=True, nogil=True, error_model="numpy", **options)(fn)
+        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+            return nb.njit(cache=False, nogil=True, error_model="numpy", **options)(fn)
+    return wrap
 
-    A pair counts in a window when both coins have at least window // 2 joint returns there and neither is flat.
+
+@_jit(fastmath={"reassoc"})
+def _dot(x: np.ndarray, y: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Σ x·y of two finite vectors (compiled with reassociation: a fixed vectorized order, the same on every call)."""
+    s = 0.0
+    for k in range(x.shape[0]):
+        s += x[k] * y[k]
+    return s
+
+
+@_jit()
+def _rolling_kernel(returns: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Per row: the equal-weight mean of the finite returns (coins in order), and for rows t ≥ window − 1, from rows
+    t − window + 1 … t only, the sample std (ddof 1) of that mean and the mean pairwise-complete Pearson correlation
+    of the coins (`returns` is coins × rows, NaN = no return).
+
+    Every window is computed from scratch (means, then centred sums), so a row's value depends only on its window's
+    numbers — the same on a 3-year window as on the whole history. A pair counts when both coins have at least
+    max(window // 2, 2) joint returns and neither is flat there; the std needs all `window` values. Coins with every
+    return of the window are centred once per window; only pairs with gaps are centred on their joint rows.
     """
-    n_rows, n_coins = returns.shape
-    out = np.full(n_rows, np.nan)
-    if n_rows < window or n_coins < 2:
-        return out
+    n_coins, n_rows = returns.shape
+    market = np.full(n_rows, np.nan)
+    corr = np.full(n_rows, np.nan)
+    std = np.full(n_rows, np.nan)
     min_overlap = max(window // 2, 2)
-    total = np.zeros(n_rows - window + 1)
-    count = np.zeros(n_rows - window + 1)
-    windows = np.lib.stride_tricks.sliding_window_view
-    for i, j in combinations(range(n_coins), 2):
-        both = windows(np.isfinite(returns[:, i]) & np.isfinite(returns[:, j]), window)
-        x, y = windows(returns[:, i], window), windows(returns[:, j], window)
-        m = both.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dx = np.where(both, x - np.where(both, x, 0.0).sum(axis=1, keepdims=True) / m[:, None], 0.0)
-            dy = np.where(both, y - np.where(both, y, 0.0).sum(axis=1, keepdims=True) / m[:, None], 0.0)
-            corr = (dx * dy).sum(axis=1) / np.sqrt((dx * dx).sum(axis=1) * (dy * dy).sum(axis=1))
-        ok = (m >= min_overlap) & np.isfinite(corr)
-        total += np.where(ok, corr, 0.0)
-        count += ok
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[window - 1 :] = np.where(count > 0, total / count, np.nan)
-    return out
+    finite = np.isfinite(returns)
+    for t in range(n_rows):
+        s, c = 0.0, 0
+        for i in range(n_coins):
+            if finite[i, t]:
+                s += returns[i, t]
+                c += 1
+        if c > 0:
+            market[t] = s / c
+    active = np.empty(n_coins, dtype=np.int64)
+    full = np.empty(n_coins, dtype=np.bool_)
+    centred = np.empty((n_coins, window))
+    ssq = np.empty(n_coins)
+    for t in range(window - 1, n_rows):
+        lo = t - window + 1
+        s = 0.0
+        ok = True
+        for k in range(lo, t + 1):
+            if not np.isfinite(market[k]):
+                ok = False
+                break
+            s += market[k]
+        if ok:
+            mean = s / window
+            ss = 0.0
+            for k in range(lo, t + 1):
+                d = market[k] - mean
+                ss += d * d
+            std[t] = np.sqrt(ss / (window - 1))
+        n_active = 0
+        for i in range(n_coins):
+            c = 0
+            for k in range(lo, t + 1):
+                c += finite[i, k]
+            if c >= min_overlap:
+                active[n_active] = i
+                full[n_active] = c == window
+                if c == window:
+                    m = 0.0
+                    for k in range(lo, t + 1):
+                        m += returns[i, k]
+                    m /= window
+                    q = 0.0
+                    for k in range(window):
+                        d = returns[i, lo + k] - m
+                        centred[n_active, k] = d
+                        q += d * d
+                    ssq[n_active] = q
+                n_active += 1
+        total, count = 0.0, 0
+        for a in range(n_active):
+            i = active[a]
+            for b in range(a + 1, n_active):
+                if full[a] and full[b]:
+                    sxy, sxx, syy = _dot(centred[a], centred[b]), ssq[a], ssq[b]
+                else:
+                    j = active[b]
+                    m, sx, sy = 0, 0.0, 0.0
+                    for k in range(lo, t + 1):
+                        if finite[i, k] and finite[j, k]:
+                            m += 1
+                            sx += returns[i, k]
+                            sy += returns[j, k]
+                    if m < min_overlap:
+                        continue
+                    mx, my = sx / m, sy / m
+                    sxy, sxx, syy = 0.0, 0.0, 0.0
+                    for k in range(lo, t + 1):
+                        if finite[i, k] and finite[j, k]:
+                            dx, dy = returns[i, k] - mx, returns[j, k] - my
+                            sxy += dx * dy
+                            sxx += dx * dx
+                            syy += dy * dy
+                den = np.sqrt(sxx * syy)
+                if den > 0.0:
+                    r = sxy / den
+                    if np.isfinite(r):
+                        total += r
+                        count += 1
+        if count > 0:
+            corr[t] = total / count
+    return market, corr, std
 
 
 def market_features(closes_wide: pl.DataFrame, window: int = 30) -> pl.DataFrame:
@@ -51,22 +141,35 @@ def market_features(closes_wide: pl.DataFrame, window: int = 30) -> pl.DataFrame
 
     `market_return` is the equal-weight mean of the available log returns, `market_volatility` its trailing
     `window`-day std annualized with sqrt(365), and `avg_correlation` the trailing mean pairwise correlation.
-    Every value uses only its own and earlier rows; warm-up rows with any null feature are dropped.
+    Every value uses only its own and earlier rows, and only the `window` rows ending at it: features of a longer
+    history, cut to a shorter one's rows, equal the shorter one's (`window_features`). Symbols are taken in name
+    order. Warm-up rows with any null feature are dropped.
     """
     frame = closes_wide.sort("date")
-    symbols = [c for c in frame.columns if c != "date"]
+    symbols = sorted(c for c in frame.columns if c != "date")
     closes = [pl.col(s).cast(pl.Float64) for s in symbols]
     rets = frame.select("date", *[(c / c.shift(1)).log().fill_nan(None) for c in closes])
-    matrix = rets.select(symbols).to_numpy().astype(float) if symbols else np.empty((len(rets), 0))
+    matrix = rets.select(symbols).to_numpy().astype(float).T if symbols else np.empty((0, len(rets)))
     matrix[~np.isfinite(matrix)] = np.nan
-    out = rets.select(
-        "date",
-        (pl.mean_horizontal(symbols) if symbols else pl.lit(None, pl.Float64)).alias("market_return"),
-    ).with_columns(
-        (pl.col("market_return").rolling_std(window, min_samples=window) * math.sqrt(365)).alias("market_volatility"),
-        pl.Series("avg_correlation", _rolling_avg_correlation(matrix, window)).fill_nan(None),
+    market, corr, std = _rolling_kernel(np.ascontiguousarray(matrix), window)
+    out = rets.select("date").with_columns(
+        pl.Series("market_return", market).fill_nan(None),
+        pl.Series("market_volatility", std * math.sqrt(365)).fill_nan(None),
+        pl.Series("avg_correlation", corr).fill_nan(None),
     )
     return out.drop_nulls(list(FEATURES))
+
+
+def window_features(features: pl.DataFrame, dates: pl.Series, start: date, end: date, window: int = 30) -> pl.DataFrame:
+    """The rows `market_features(closes of [start, end] only, window)` yields, cut from `features` computed on a
+    longer history whose wide close frame had the dates `dates`.
+
+    On [start, end] alone the first row has no return, so every window containing it is warm-up: the first row kept
+    is the `window + 1`-th date on or after `start`; from there each value reads only rows inside [start, end]."""
+    inside = dates.filter((dates >= start) & (dates <= end))
+    if len(inside) <= window:
+        return features.clear()
+    return features.filter(pl.col("date").is_between(inside[window], end))
 
 
 @dataclass(frozen=True)
@@ -80,6 +183,24 @@ class RegimeResult:
     history: pl.DataFrame
     log_likelihood: float
     covariance_type: str
+    params: HmmParams | None = None  # the fitted model in feature units: what a warm start of the next fit needs
+    iterations: int = 0  # EM iterations of the kept fit
+
+
+@dataclass(frozen=True)
+class HmmParams:
+    """A fitted Gaussian HMM in the features' own units (not standardized): start and transition probabilities,
+    state means (states × FEATURES) and full covariances (states × FEATURES × FEATURES)."""
+
+    startprob: np.ndarray
+    transmat: np.ndarray
+    means: np.ndarray
+    covars: np.ndarray
+    covariance_type: str
+
+
+WARM_N_ITER = 50  # EM iterations of a warm-started fit (it starts near the optimum; hmmlearn's tol 1e-2 stops it early)
+WARM_FLOOR = 1e-6  # start/transition probabilities are floored before a warm start: EM never revives an exact zero
 
 
 def label_states(means: np.ndarray) -> list[str]:
@@ -131,6 +252,32 @@ def _fit_hmm(x: np.ndarray, n_states: int, seed: int, n_iter: int, n_init: int):
     raise RuntimeError(f"GaussianHMM failed to fit {len(x)} rows with {n_states} states (full and diag)")
 
 
+def _warm_hmm(x: np.ndarray, prior: HmmParams, mean: np.ndarray, std: np.ndarray, seed: int, n_iter: int):  # noqa: ANN202
+    """One GaussianHMM fit started from `prior` (its means and covariances moved into this window's standardized
+    units) instead of k-means and random restarts; None if it fails or gives a non-finite likelihood."""
+    from hmmlearn.hmm import GaussianHMM
+    from threadpoolctl import threadpool_limits
+
+    n = len(prior.means)
+    floor = lambda p: (p + WARM_FLOOR) / (p + WARM_FLOOR).sum(axis=-1, keepdims=True)  # noqa: E731
+    covars = prior.covars / np.outer(std, std)
+    model = GaussianHMM(n_components=n, covariance_type=prior.covariance_type, n_iter=n_iter, random_state=seed,
+                        init_params="")
+    model.startprob_ = floor(prior.startprob)
+    model.transmat_ = floor(prior.transmat)
+    model.means_ = (prior.means - mean) / std
+    model.covars_ = covars if prior.covariance_type == "full" else np.array([np.diag(c) for c in covars])
+    try:
+        with threadpool_limits(limits=1):
+            model.fit(x)
+        score = float(model.score(x))
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    if not (np.isfinite(score) and np.isfinite(model.means_).all()):
+        return None
+    return model, score, prior.covariance_type
+
+
 def fit_regimes(
     features: pl.DataFrame,
     as_of: date,
@@ -139,11 +286,15 @@ def fit_regimes(
     *,
     n_iter: int = 200,
     n_init: int = 5,
+    warm_start: RegimeResult | None = None,
 ) -> RegimeResult:
     """Fit a Gaussian HMM on feature rows dated on or before `as_of` (no look-ahead) and label its states.
 
     Features are standardized with the training window's own mean/std; the best of `n_init` EM restarts
     is kept and its states are named by `label_states`.
+    `warm_start` (an earlier fit with the same number of states, e.g. last month's) replaces the restarts by one
+    EM run of at most WARM_N_ITER iterations from that fit's parameters — far cheaper, close to the cold fit but
+    not identical to it (EM's optimum depends on its start); a failed warm fit falls back to the cold one.
     Labels without a state (2 or 3 states) get probability 0. Raises ValueError with < 60 training rows.
     """
     if n_states not in (2, 3, 4):
@@ -160,7 +311,9 @@ def fit_regimes(
     std = np.where(std > 0, std, 1.0)
     x = (raw - mean) / std
 
-    model, log_likelihood, cov = _fit_hmm(x, n_states, seed, n_iter, n_init)
+    prior = warm_start.params if warm_start is not None else None
+    fitted = _warm_hmm(x, prior, mean, std, seed, min(n_iter, WARM_N_ITER)) if prior is not None and len(prior.means) == n_states else None
+    model, log_likelihood, cov = fitted or _fit_hmm(x, n_states, seed, n_iter, n_init)
     state_labels = label_states(model.means_)
     posterior = model.predict_proba(x)
     probs = {label: np.zeros(len(x)) for label in LABELS}
@@ -187,4 +340,7 @@ def fit_regimes(
         history=history,
         log_likelihood=log_likelihood,
         covariance_type=cov,
+        params=HmmParams(model.startprob_.copy(), model.transmat_.copy(), unscaled,
+                         model.covars_ * np.outer(std, std), cov),
+        iterations=model.monitor_.iter,
     )
