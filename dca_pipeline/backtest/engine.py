@@ -91,7 +91,7 @@ class MarketHistory:
     Holds the validated daily bars of [first, last], and computes on first use, once: the daily features of the
     whole history, the regime features per set of excluded symbols, each month's market-cap snapshot, and caches
     every GARCH forecast (by symbol and as-of day: it reads only that coin's closes of the year before) and every
-    regime fit (by month, excluded symbols and fit mode). Every cached value depends only on data before its month.
+    regime fit (by month and excluded symbols). Every cached value depends only on data before its month.
     """
 
     def __init__(self, source: MarketDataSource, first: date, last: date) -> None:
@@ -101,10 +101,10 @@ class MarketHistory:
         self.bars = self.bars.sort("symbol", "date")
         self.by_day = {d: g for (d,), g in self.bars.partition_by("date", as_dict=True).items()}
         self._features: dict[date, pl.DataFrame] | None = None
+        self._no_features = pl.DataFrame()
         self._caps: dict[date, pl.DataFrame] = {}
         self.garch: dict[tuple[str, date], tuple] = {}
         self.regimes: dict[tuple, dict] = {}
-        self.regime_fits: dict[tuple, object] = {}  # (month, excluded) -> the warm chain's RegimeResult
         self._regime_features: dict[tuple[str, ...], tuple[pl.DataFrame, pl.Series]] = {}
 
     @classmethod
@@ -116,11 +116,17 @@ class MarketHistory:
         return self.first <= first and last <= self.last
 
     def eve_features(self, eve: date) -> pl.DataFrame:
-        """The features of every symbol with a bar on `eve` (computed for the whole history on first call)."""
-        if self._features is None:
-            feats = compute_features(self.bars)
+        """The features on `eve` (a month's last day) of every symbol with a bar that day: one `compute_features` pass
+        over the whole history on first call, month-eve rows kept. The EMA/Wilder indicators start at each coin's
+        first loaded bar instead of 400 days before the eve: the two differ by less than (13/14)^400 ≈ 1e-13
+        relative (RSI 14, the slowest), far below anything a score or weight resolves."""
+        if self._features is None:  # only month eves are ever asked for: keep those rows
+            feats = compute_features(self.bars).filter(pl.col("date") == pl.col("date").dt.month_end())
             self._features = {d: g for (d,), g in feats.partition_by("date", as_dict=True).items()}
-        return self._features.get(eve, pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date}))
+            self._no_features = feats.clear()
+        if (eve + timedelta(days=1)).day != 1:
+            raise ValueError(f"eve_features serves month eves (last days) only, got {eve}")
+        return self._features.get(eve, self._no_features)
 
     def caps(self, month: date) -> pl.DataFrame:
         if month not in self._caps:
@@ -191,9 +197,8 @@ def run_backtest(
 ) -> BacktestResult:
     """Simulate daily DCA from `start` to `end` (inclusive) with monthly targets; returns curves and metrics.
 
-    `with_regime` also fits the market-regime HMM each month (on data before it) for the tearsheet's timeline, each
-    month's fit warm-started from the previous month's (see `_regime`); with `portfolio.sizing.regime_scaling` on it
-    is fitted anyway, from a cold start like the `market_regime` asset, and scales the month's targets.
+    `with_regime` also fits the market-regime HMM each month (on data before it) for the tearsheet's timeline;
+    with `portfolio.sizing.regime_scaling` on it is fitted anyway and scales the month's targets.
     `history` shares loaded data and caches between runs (it must cover the run's lookbacks; `source` is then unused).
     """
     timer = StageTimer()
@@ -222,7 +227,7 @@ def run_backtest(
         regime = None
         if with_regime or scaling:
             with timer("hmm"):
-                regime = _regime(bars, month, settings, history=history, warm=not scaling)
+                regime = _regime(bars, month, settings, history=history)
         if with_regime:
             regimes.append(regime)
         with timer("data"):
@@ -297,40 +302,33 @@ def run_backtest(
     )
 
 
-def _regime(bars: pl.DataFrame, month: date, settings: Settings, history: MarketHistory | None = None,
-            warm: bool = False) -> dict:
+def _regime(bars: pl.DataFrame, month: date, settings: Settings, history: MarketHistory | None = None) -> dict:
     """The month's regime from an HMM fit on the REGIME_HISTORY_DAYS before it (same code as the asset).
 
     Only bars before `month` are read. With `history`, the regime features come from its one pass over the whole
-    history (`regime.window_features`: exactly the rows the asset's window yields) and fits are cached; `warm`
-    starts each fit from the previous month's (cached) one — close to a cold fit, not identical (docs/portfolio.md),
-    so the backtest uses it only for the display timeline, never when the regime scales targets.
+    history (`regime.window_features`: exactly the rows the asset's window yields, bit for bit) and the fit is
+    cached for other runs on the same history. Every fit is cold (k-means + restarts), as in the asset: warm starts
+    from last month's fit were measured and rejected (docs/portfolio.md).
     """
     from dca_pipeline.intelligence.regime import fit_regimes, market_features, window_features
 
     excluded = tuple(sorted(f"{b}/BRL" for b in settings.excluded_bases))
     start, eve = month - timedelta(days=REGIME_HISTORY_DAYS), month - timedelta(days=1)
-    mode = "warm" if warm else "cold"
-    if history is not None and (month, excluded, mode) in history.regimes:
-        return history.regimes[(month, excluded, mode)]
+    if history is not None and (month, excluded) in history.regimes:
+        return history.regimes[(month, excluded)]
     if history is not None:
         feats = window_features(*history.regime_features(excluded), start, eve)
     else:
         window = bars.filter(pl.col("date").is_between(start, eve) & ~pl.col("symbol").is_in(list(excluded)))
         feats = market_features(window.pivot(on="symbol", index="date", values="close").sort("date"))
-    prior = None
-    if warm and history is not None:
-        prior = history.regime_fits.get(((month - timedelta(days=1)).replace(day=1), excluded))
     try:
-        r = fit_regimes(feats, eve, warm_start=prior)
+        r = fit_regimes(feats, eve)
     except ValueError:
         out: dict = {"month": month, "regime": None}
     else:
         out = {"month": month, "regime": r.label, **{f"p_{k}": v for k, v in r.probabilities.items()}}
-        if history is not None and warm:
-            history.regime_fits[(month, excluded)] = r
     if history is not None:
-        history.regimes[(month, excluded, mode)] = out
+        history.regimes[(month, excluded)] = out
     return out
 
 

@@ -183,24 +183,6 @@ class RegimeResult:
     history: pl.DataFrame
     log_likelihood: float
     covariance_type: str
-    params: HmmParams | None = None  # the fitted model in feature units: what a warm start of the next fit needs
-    iterations: int = 0  # EM iterations of the kept fit
-
-
-@dataclass(frozen=True)
-class HmmParams:
-    """A fitted Gaussian HMM in the features' own units (not standardized): start and transition probabilities,
-    state means (states × FEATURES) and full covariances (states × FEATURES × FEATURES)."""
-
-    startprob: np.ndarray
-    transmat: np.ndarray
-    means: np.ndarray
-    covars: np.ndarray
-    covariance_type: str
-
-
-WARM_N_ITER = 50  # EM iterations of a warm-started fit (it starts near the optimum; hmmlearn's tol 1e-2 stops it early)
-WARM_FLOOR = 1e-6  # start/transition probabilities are floored before a warm start: EM never revives an exact zero
 
 
 def label_states(means: np.ndarray) -> list[str]:
@@ -252,32 +234,6 @@ def _fit_hmm(x: np.ndarray, n_states: int, seed: int, n_iter: int, n_init: int):
     raise RuntimeError(f"GaussianHMM failed to fit {len(x)} rows with {n_states} states (full and diag)")
 
 
-def _warm_hmm(x: np.ndarray, prior: HmmParams, mean: np.ndarray, std: np.ndarray, seed: int, n_iter: int):  # noqa: ANN202
-    """One GaussianHMM fit started from `prior` (its means and covariances moved into this window's standardized
-    units) instead of k-means and random restarts; None if it fails or gives a non-finite likelihood."""
-    from hmmlearn.hmm import GaussianHMM
-    from threadpoolctl import threadpool_limits
-
-    n = len(prior.means)
-    floor = lambda p: (p + WARM_FLOOR) / (p + WARM_FLOOR).sum(axis=-1, keepdims=True)  # noqa: E731
-    covars = prior.covars / np.outer(std, std)
-    model = GaussianHMM(n_components=n, covariance_type=prior.covariance_type, n_iter=n_iter, random_state=seed,
-                        init_params="")
-    model.startprob_ = floor(prior.startprob)
-    model.transmat_ = floor(prior.transmat)
-    model.means_ = (prior.means - mean) / std
-    model.covars_ = covars if prior.covariance_type == "full" else np.array([np.diag(c) for c in covars])
-    try:
-        with threadpool_limits(limits=1):
-            model.fit(x)
-        score = float(model.score(x))
-    except (ValueError, np.linalg.LinAlgError):
-        return None
-    if not (np.isfinite(score) and np.isfinite(model.means_).all()):
-        return None
-    return model, score, prior.covariance_type
-
-
 def fit_regimes(
     features: pl.DataFrame,
     as_of: date,
@@ -286,15 +242,11 @@ def fit_regimes(
     *,
     n_iter: int = 200,
     n_init: int = 5,
-    warm_start: RegimeResult | None = None,
 ) -> RegimeResult:
     """Fit a Gaussian HMM on feature rows dated on or before `as_of` (no look-ahead) and label its states.
 
     Features are standardized with the training window's own mean/std; the best of `n_init` EM restarts
     is kept and its states are named by `label_states`.
-    `warm_start` (an earlier fit with the same number of states, e.g. last month's) replaces the restarts by one
-    EM run of at most WARM_N_ITER iterations from that fit's parameters — far cheaper, close to the cold fit but
-    not identical to it (EM's optimum depends on its start); a failed warm fit falls back to the cold one.
     Labels without a state (2 or 3 states) get probability 0. Raises ValueError with < 60 training rows.
     """
     if n_states not in (2, 3, 4):
@@ -311,9 +263,7 @@ def fit_regimes(
     std = np.where(std > 0, std, 1.0)
     x = (raw - mean) / std
 
-    prior = warm_start.params if warm_start is not None else None
-    fitted = _warm_hmm(x, prior, mean, std, seed, min(n_iter, WARM_N_ITER)) if prior is not None and len(prior.means) == n_states else None
-    model, log_likelihood, cov = fitted or _fit_hmm(x, n_states, seed, n_iter, n_init)
+    model, log_likelihood, cov = _fit_hmm(x, n_states, seed, n_iter, n_init)
     state_labels = label_states(model.means_)
     posterior = model.predict_proba(x)
     probs = {label: np.zeros(len(x)) for label in LABELS}
@@ -340,7 +290,4 @@ def fit_regimes(
         history=history,
         log_likelihood=log_likelihood,
         covariance_type=cov,
-        params=HmmParams(model.startprob_.copy(), model.transmat_.copy(), unscaled,
-                         model.covars_ * np.outer(std, std), cov),
-        iterations=model.monitor_.iter,
     )
