@@ -4,6 +4,9 @@ Usage:
   python benchmarks/backtest.py                      # synthetic: 60 coins × 5 years (the issue's size)
   python benchmarks/backtest.py --bundled            # the point-in-time bundle, 2017-01 → 2025-10 (8.8 years)
   python benchmarks/backtest.py --bundled --regime   # … with the monthly regime (HMM) timeline
+  python benchmarks/backtest.py --bundled --sweep 4  # four configurations sharing one data load and feature pass
+Prints wall time, peak RSS and each stage's share (BacktestResult.timings: data, features, tiers, scores, GARCH,
+HMM, optimisation, daily loop, benchmarks).
 The synthetic market is geometric Brownian motion with market caps spread over the seed's tier ranges.
 """
 import argparse
@@ -51,6 +54,8 @@ def main() -> None:
     parser.add_argument("--coins", type=int, default=60)
     parser.add_argument("--years", type=float, default=5.0)
     parser.add_argument("--regime", action="store_true", help="also fit the monthly regime HMM (the tearsheet's timeline)")
+    parser.add_argument("--sweep", type=int, default=0, metavar="N",
+                        help="run N configurations (turnover caps) through backtest.sweep.run_sweep: one shared data load")
     args = parser.parse_args()
     if args.bundled:
         start, end, source = date(2017, 1, 1), date(2025, 10, 31), None
@@ -58,10 +63,14 @@ def main() -> None:
         start = date(2017, 1, 1)
         end = start + timedelta(days=round(args.years * 365) - 1)
         source = SyntheticSource(args.coins, start - timedelta(days=800), end + timedelta(days=1))
-    t0 = time.perf_counter()
-    result = run_backtest(load_settings(), start, end, source=source, with_regime=args.regime)
-    elapsed = time.perf_counter() - t0
     import resource
+
+    if args.sweep:
+        sweep(args, start, end, source)
+        return
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = run_backtest(load_settings(), start, end, source=source, with_regime=args.regime)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
 
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     years = ((end - start).days + 1) / 365
@@ -69,7 +78,38 @@ def main() -> None:
     print(f"backtest ({label}) {start} → {end}: {years:.2f} years, {result.targets['month'].n_unique()} monthly optimizations,")
     print(f"  {result.targets['symbol'].n_unique()} distinct assets held, {len(result.fills):,} fills")
     print(f"  wall time {elapsed:.1f} s  ({elapsed / years:.1f} s per simulated year), regime timeline {'on' if args.regime else 'off'},"
-          f" peak RSS {peak_mib:.0f} MiB")
+          f" peak RSS {peak_mib:.0f} MiB, CPU time {cpu:.1f} s")
+    print_stages(result.timings, elapsed)
+
+
+def print_stages(timings: dict[str, float], elapsed: float) -> None:
+    """Each stage's seconds and share of the wall time (the rest: result assembly outside the timed stages)."""
+    from dca_pipeline.backtest.engine import STAGES
+
+    parts = [(s, timings.get(s, 0.0)) for s in STAGES]
+    parts.append(("other", max(elapsed - sum(t for _, t in parts), 0.0)))
+    print("  stages: " + ", ".join(f"{s} {t:.1f} s ({t / elapsed:.0%})" for s, t in parts))
+
+
+def sweep(args: argparse.Namespace, start: date, end: date, source: object) -> None:
+    """N turnover-cap variants through run_sweep: one MarketHistory (data, features, GARCH and regime caches)."""
+    import resource
+
+    from dca_pipeline.backtest.sweep import run_sweep, sweep_settings
+    from dca_pipeline.config import load_settings
+
+    caps = [f"{0.10 + 0.05 * i:.2f}" for i in range(args.sweep)]
+    variants = sweep_settings(load_settings(), {"portfolio.turnover_cap": caps})
+    t0 = time.perf_counter()
+    _table, results = run_sweep(variants, start, end, source=source, with_regime=args.regime)
+    elapsed = time.perf_counter() - t0
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"sweep of {len(variants)} configurations ({'bundled' if args.bundled else 'synthetic'}) {start} → {end}:"
+          f" wall time {elapsed:.1f} s ({elapsed / len(variants):.1f} s per configuration), peak RSS {peak_mib:.0f} MiB")
+    for name, r in results.items():
+        print(f"  {name}: {r.timings['total']:.1f} s")
+    total = {k: sum(r.timings.get(k, 0.0) for r in results.values()) for k in results[next(iter(results))].timings}
+    print_stages(total, elapsed)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
-from itertools import combinations
 
+import numba as nb
 import numpy as np
 import polars as pl
 
@@ -17,33 +17,123 @@ LABELS = ("bull", "bear", "sideways", "crisis")
 MIN_TRAINING_ROWS = 60
 
 
-def _rolling_avg_correlation(returns: np.ndarray, window: int) -> np.ndarray:
-    """Trailing `window`-row mean of pairwise-complete Pearson correlations (NaN where no pair qualifies).
+def _jit(**options):  # noqa: ANN003, ANN202
+    """numba's njit with `options`, cached on disk when there is a writable place for it (else compiled per process)."""
+    def wrap(fn):  # noqa: ANN001, ANN202
+        try:
+            return nb.njit(cache=True, nogil=True, error_model="numpy", **options)(fn)
+        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+            return nb.njit(cache=False, nogil=True, error_model="numpy", **options)(fn)
+    return wrap
 
-    A pair counts in a window when both coins have at least window // 2 joint returns there and neither is flat.
+
+@_jit(fastmath={"reassoc"})
+def _dot(x: np.ndarray, y: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Σ x·y of two finite vectors (compiled with reassociation: a fixed vectorized order, the same on every call)."""
+    s = 0.0
+    for k in range(x.shape[0]):
+        s += x[k] * y[k]
+    return s
+
+
+@_jit()
+def _rolling_kernel(returns: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Per row: the equal-weight mean of the finite returns (coins in order), and for rows t ≥ window − 1, from rows
+    t − window + 1 … t only, the sample std (ddof 1) of that mean and the mean pairwise-complete Pearson correlation
+    of the coins (`returns` is coins × rows, NaN = no return).
+
+    Every window is computed from scratch (means, then centred sums), so a row's value depends only on its window's
+    numbers — the same on a 3-year window as on the whole history. A pair counts when both coins have at least
+    max(window // 2, 2) joint returns and neither is flat there; the std needs all `window` values. Coins with every
+    return of the window are centred once per window; only pairs with gaps are centred on their joint rows.
     """
-    n_rows, n_coins = returns.shape
-    out = np.full(n_rows, np.nan)
-    if n_rows < window or n_coins < 2:
-        return out
+    n_coins, n_rows = returns.shape
+    market = np.full(n_rows, np.nan)
+    corr = np.full(n_rows, np.nan)
+    std = np.full(n_rows, np.nan)
     min_overlap = max(window // 2, 2)
-    total = np.zeros(n_rows - window + 1)
-    count = np.zeros(n_rows - window + 1)
-    windows = np.lib.stride_tricks.sliding_window_view
-    for i, j in combinations(range(n_coins), 2):
-        both = windows(np.isfinite(returns[:, i]) & np.isfinite(returns[:, j]), window)
-        x, y = windows(returns[:, i], window), windows(returns[:, j], window)
-        m = both.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dx = np.where(both, x - np.where(both, x, 0.0).sum(axis=1, keepdims=True) / m[:, None], 0.0)
-            dy = np.where(both, y - np.where(both, y, 0.0).sum(axis=1, keepdims=True) / m[:, None], 0.0)
-            corr = (dx * dy).sum(axis=1) / np.sqrt((dx * dx).sum(axis=1) * (dy * dy).sum(axis=1))
-        ok = (m >= min_overlap) & np.isfinite(corr)
-        total += np.where(ok, corr, 0.0)
-        count += ok
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[window - 1 :] = np.where(count > 0, total / count, np.nan)
-    return out
+    finite = np.isfinite(returns)
+    for t in range(n_rows):
+        s, c = 0.0, 0
+        for i in range(n_coins):
+            if finite[i, t]:
+                s += returns[i, t]
+                c += 1
+        if c > 0:
+            market[t] = s / c
+    active = np.empty(n_coins, dtype=np.int64)
+    full = np.empty(n_coins, dtype=np.bool_)
+    centred = np.empty((n_coins, window))
+    ssq = np.empty(n_coins)
+    for t in range(window - 1, n_rows):
+        lo = t - window + 1
+        s = 0.0
+        ok = True
+        for k in range(lo, t + 1):
+            if not np.isfinite(market[k]):
+                ok = False
+                break
+            s += market[k]
+        if ok:
+            mean = s / window
+            ss = 0.0
+            for k in range(lo, t + 1):
+                d = market[k] - mean
+                ss += d * d
+            std[t] = np.sqrt(ss / (window - 1))
+        n_active = 0
+        for i in range(n_coins):
+            c = 0
+            for k in range(lo, t + 1):
+                c += finite[i, k]
+            if c >= min_overlap:
+                active[n_active] = i
+                full[n_active] = c == window
+                if c == window:
+                    m = 0.0
+                    for k in range(lo, t + 1):
+                        m += returns[i, k]
+                    m /= window
+                    q = 0.0
+                    for k in range(window):
+                        d = returns[i, lo + k] - m
+                        centred[n_active, k] = d
+                        q += d * d
+                    ssq[n_active] = q
+                n_active += 1
+        total, count = 0.0, 0
+        for a in range(n_active):
+            i = active[a]
+            for b in range(a + 1, n_active):
+                if full[a] and full[b]:
+                    sxy, sxx, syy = _dot(centred[a], centred[b]), ssq[a], ssq[b]
+                else:
+                    j = active[b]
+                    m, sx, sy = 0, 0.0, 0.0
+                    for k in range(lo, t + 1):
+                        if finite[i, k] and finite[j, k]:
+                            m += 1
+                            sx += returns[i, k]
+                            sy += returns[j, k]
+                    if m < min_overlap:
+                        continue
+                    mx, my = sx / m, sy / m
+                    sxy, sxx, syy = 0.0, 0.0, 0.0
+                    for k in range(lo, t + 1):
+                        if finite[i, k] and finite[j, k]:
+                            dx, dy = returns[i, k] - mx, returns[j, k] - my
+                            sxy += dx * dy
+                            sxx += dx * dx
+                            syy += dy * dy
+                den = np.sqrt(sxx * syy)
+                if den > 0.0:
+                    r = sxy / den
+                    if np.isfinite(r):
+                        total += r
+                        count += 1
+        if count > 0:
+            corr[t] = total / count
+    return market, corr, std
 
 
 def market_features(closes_wide: pl.DataFrame, window: int = 30) -> pl.DataFrame:
@@ -51,22 +141,35 @@ def market_features(closes_wide: pl.DataFrame, window: int = 30) -> pl.DataFrame
 
     `market_return` is the equal-weight mean of the available log returns, `market_volatility` its trailing
     `window`-day std annualized with sqrt(365), and `avg_correlation` the trailing mean pairwise correlation.
-    Every value uses only its own and earlier rows; warm-up rows with any null feature are dropped.
+    Every value uses only its own and earlier rows, and only the `window` rows ending at it: features of a longer
+    history, cut to a shorter one's rows, equal the shorter one's (`window_features`). Symbols are taken in name
+    order. Warm-up rows with any null feature are dropped.
     """
     frame = closes_wide.sort("date")
-    symbols = [c for c in frame.columns if c != "date"]
+    symbols = sorted(c for c in frame.columns if c != "date")
     closes = [pl.col(s).cast(pl.Float64) for s in symbols]
     rets = frame.select("date", *[(c / c.shift(1)).log().fill_nan(None) for c in closes])
-    matrix = rets.select(symbols).to_numpy().astype(float) if symbols else np.empty((len(rets), 0))
+    matrix = rets.select(symbols).to_numpy().astype(float).T if symbols else np.empty((0, len(rets)))
     matrix[~np.isfinite(matrix)] = np.nan
-    out = rets.select(
-        "date",
-        (pl.mean_horizontal(symbols) if symbols else pl.lit(None, pl.Float64)).alias("market_return"),
-    ).with_columns(
-        (pl.col("market_return").rolling_std(window, min_samples=window) * math.sqrt(365)).alias("market_volatility"),
-        pl.Series("avg_correlation", _rolling_avg_correlation(matrix, window)).fill_nan(None),
+    market, corr, std = _rolling_kernel(np.ascontiguousarray(matrix), window)
+    out = rets.select("date").with_columns(
+        pl.Series("market_return", market).fill_nan(None),
+        pl.Series("market_volatility", std * math.sqrt(365)).fill_nan(None),
+        pl.Series("avg_correlation", corr).fill_nan(None),
     )
     return out.drop_nulls(list(FEATURES))
+
+
+def window_features(features: pl.DataFrame, dates: pl.Series, start: date, end: date, window: int = 30) -> pl.DataFrame:
+    """The rows `market_features(closes of [start, end] only, window)` yields, cut from `features` computed on a
+    longer history whose wide close frame had the dates `dates`.
+
+    On [start, end] alone the first row has no return, so every window containing it is warm-up: the first row kept
+    is the `window + 1`-th date on or after `start`; from there each value reads only rows inside [start, end]."""
+    inside = dates.filter((dates >= start) & (dates <= end))
+    if len(inside) <= window:
+        return features.clear()
+    return features.filter(pl.col("date").is_between(inside[window], end))
 
 
 @dataclass(frozen=True)

@@ -94,15 +94,19 @@ def diversification(bars: pl.DataFrame, as_of: date, symbols: list[str], window:
     return pl.DataFrame({"symbol": cols, "diversification": [-float(x) if not np.isnan(x) else None for x in mean_corr]})
 
 
-def compute_factors(bars: pl.DataFrame, features: pl.DataFrame, tiers: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """Every raw factor for the tiered symbols, from bars and features dated on or before `as_of`."""
+def compute_factors(bars: pl.DataFrame, features: pl.DataFrame, tiers: pl.DataFrame, as_of: date,
+                    volatility: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every raw factor for the tiered symbols, from bars and features dated on or before `as_of`.
+
+    `volatility`: the tiered symbols' `volatility_regime_scores` as of `as_of` when the caller already has them
+    (the backtest caches them); computed here otherwise."""
     from dca_pipeline.intelligence.volatility import volatility_regime_scores
 
     tiered = tiers.filter(pl.col("tier").is_not_null()).select("symbol", "tier")
     symbols = tiered["symbol"].to_list()
     hist = bars.filter((pl.col("date") <= as_of) & pl.col("symbol").is_in(symbols))
     feats = features.filter(pl.col("date") == as_of).select("symbol", "rsi_14", "bb_pctb")
-    vol = volatility_regime_scores(hist.select("symbol", "date", "close"), as_of)
+    vol = volatility if volatility is not None else volatility_regime_scores(hist.select("symbol", "date", "close"), as_of)
     return (
         tiered.join(risk_adjusted_momentum(hist, as_of), on="symbol", how="left")
         .join(feats, on="symbol", how="left")

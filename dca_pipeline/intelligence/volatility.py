@@ -11,6 +11,7 @@ import polars as pl
 from dca_pipeline.intelligence.garch import fit_garch11, forecast_mean_variance
 
 MIN_GARCH_OBS = 100
+GARCH_LOOKBACK_DAYS = 365  # a forecast reads the closes of the year ending on its as-of day
 REALIZED_WINDOW = 30
 ANNUALIZE = math.sqrt(365)
 
@@ -67,7 +68,7 @@ def garch_forecast(log_returns: pl.Series | np.ndarray, horizon: int = 30) -> Ga
 
 
 def volatility_regime_scores(
-    closes_long: pl.DataFrame, as_of: date, lookback_days: int = 365, horizon: int = 30
+    closes_long: pl.DataFrame, as_of: date, lookback_days: int = GARCH_LOOKBACK_DAYS, horizon: int = 30
 ) -> pl.DataFrame:
     """Per symbol: GARCH forecast vs realized 30-day vol, from closes in (as_of - lookback_days, as_of].
 

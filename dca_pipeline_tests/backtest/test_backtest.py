@@ -250,3 +250,39 @@ def test_the_strategy_never_targets_a_coin_its_months_snapshot_does_not_list() -
         listed = {f"{b}/BRL" for b in snaps.filter(pl.col("snapshot_date") == snap_day)["base"]}
         outside = set(group["symbol"]) - listed
         assert not outside, f"{month}: targeted outside the snapshot of {snap_day}: {outside}"
+
+
+def test_appending_future_data_changes_no_month_already_decided() -> None:
+    """The whole-history passes (features, regime features, caches) read nothing after a month's eve: a run that
+    loads nine more months of data decides the shared months' targets and regimes exactly as the short run."""
+    settings = load_settings()
+    short = run_backtest(settings, date(2020, 6, 1), date(2020, 8, 31), with_regime=True)
+    long = run_backtest(settings, date(2020, 6, 1), date(2021, 5, 31), with_regime=True)
+    cols = ["month", "symbol", "tier", "weight", "cap"]
+    shared = long.targets.filter(pl.col("month") <= date(2020, 8, 1))
+    assert len(short.targets) > 0 and shared.select(cols).rows() == short.targets.select(cols).rows()
+    assert long.regimes.filter(pl.col("month") <= date(2020, 8, 1)).rows() == short.regimes.rows()
+    assert long.equity.filter(pl.col("date") < date(2020, 8, 31)).rows() == short.equity.filter(pl.col("date") < date(2020, 8, 31)).rows()
+
+
+def test_a_shared_history_decides_like_separate_runs_and_times_every_stage() -> None:
+    """A sweep's shared MarketHistory (one load, one feature pass, shared GARCH cache) changes no decision."""
+    from dca_pipeline.backtest.engine import STAGES
+    from dca_pipeline.backtest.sweep import override, shared_history
+
+    base = load_settings()
+    start, end = date(2021, 1, 1), date(2021, 3, 31)
+    variants = {"a": base, "b": override(base, "portfolio.turnover_cap", "0.10")}
+    history = shared_history(variants, start, end)
+    shared = {}
+    for name, settings in variants.items():
+        shared[name] = run_backtest(settings, start, end, history=history)
+        if name == "a":
+            fitted, features = len(history.garch), history._features
+    assert len(history.garch) == fitted > 0 and history._features is features  # b fitted nothing, featured nothing
+    for name, settings in variants.items():
+        alone = run_backtest(settings, start, end)
+        assert shared[name].targets.select("month", "symbol", "weight").rows() == alone.targets.select("month", "symbol", "weight").rows()
+        assert shared[name].equity.rows() == alone.equity.rows()
+        assert set(STAGES) <= set(alone.timings) and alone.timings["total"] >= sum(alone.timings[s] for s in STAGES) > 0
+    assert shared["a"].targets["weight"].to_list() != shared["b"].targets["weight"].to_list()

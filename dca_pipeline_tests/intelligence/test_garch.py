@@ -100,13 +100,16 @@ def test_boundary_optimum_alpha_zero_is_reached() -> None:
     assert ours.alpha < 0.05
 
 
-def test_fast_filter_equals_scipy_lfilter() -> None:
+def test_variance_recursion_equals_scipy_lfilter() -> None:
+    """σ²_t = ω + α ε²_{t−1} + β σ²_{t−1} (backcast for t = 0) is the AR(1) filter of its drive (scipy's lfilter)."""
     from scipy.signal import lfilter
 
-    from dca_pipeline.intelligence.garch import _ar1
+    from dca_pipeline.intelligence.garch import _variance_path
 
-    x = np.random.default_rng(8).normal(size=(4, 365))
-    assert np.array_equal(_ar1(x, 0.93), lfilter([1.0], [1.0, -0.93], x))
+    eps2 = np.random.default_rng(8).normal(size=365) ** 2
+    omega, alpha, beta, backcast = 0.05, 0.08, 0.9, 1.3
+    drive = np.concatenate(([omega + (alpha + beta) * backcast], omega + alpha * eps2[:-1]))
+    assert _variance_path(eps2, omega, alpha, beta, backcast) == pytest.approx(lfilter([1.0], [1.0, -beta], drive), rel=1e-13)
 
 
 def test_parameter_map_without_derivatives_matches_the_full_map() -> None:

@@ -277,3 +277,15 @@ def test_closed_form_forecast_equals_arch_forecast() -> None:
     )
     theirs = float(res.forecast(horizon=30, reindex=False).variance.to_numpy()[-1].mean())
     assert forecast_mean_variance(fit, 30) == pytest.approx(theirs, rel=1e-10)
+
+
+def test_window_features_cut_from_a_longer_history_equal_the_window_s_own(planted) -> None:  # noqa: ANN001
+    """The backtest computes market features once for the whole history and cuts each month's window from them;
+    the cut must be exactly what the market_regime asset computes on the window alone (every value, every row)."""
+    from dca_pipeline.intelligence.regime import window_features
+
+    wide, _, full = planted
+    for start, end in ((START + timedelta(days=100), START + timedelta(days=450)), (START, START + timedelta(days=200))):
+        alone = market_features(wide.filter(pl.col("date").is_between(start, end)))
+        cut = window_features(full, wide["date"], start, end)
+        assert len(alone) > 100 and cut.equals(alone)
