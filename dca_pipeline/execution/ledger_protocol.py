@@ -119,12 +119,8 @@ class EventLedger:
                                                  broker=f.get("broker") or "paper"))
 
     def record_exits(self, day: date, exits: pl.DataFrame) -> None:
-        for x in exits.iter_rows(named=True):
-            ev.append_events(self.db, _lifecycle(
-                day, x["client_order_id"], x["symbol"], "sell", int(x["proceeds_centavos"]), Decimal(x["quantity"]),
-                Decimal(repr(x["price_brl"])), int(x["proceeds_centavos"]), int(x["fee_centavos"]), broker="delisting",
-                planned={"reason": x["reason"], "policy": x["policy"], "price_date": str(x["price_date"]), "quantity": str(x["quantity"])},
-            ))
+        if len(exits):
+            ev.append_events(self.db, exit_events(day, exits))
 
     def cash_centavos(self) -> int:
         return ledger_views.cash_centavos(self.db)
@@ -137,6 +133,16 @@ class EventLedger:
 
     def totals(self) -> LedgerTotals:
         return ledger_views.identity(self.db)
+
+
+def exit_events(day: date, exits: pl.DataFrame) -> list[ev.Event]:
+    """The events of the day's delisting exits (execution/day.py EXIT_SCHEMA rows): each a whole sell lifecycle."""
+    out: list[ev.Event] = []
+    for x in exits.iter_rows(named=True):
+        out += _lifecycle(day, x["client_order_id"], x["symbol"], "sell", int(x["proceeds_centavos"]), Decimal(x["quantity"]),
+                          Decimal(repr(x["price_brl"])), int(x["proceeds_centavos"]), int(x["fee_centavos"]), broker="delisting",
+                          planned={"reason": x["reason"], "policy": x["policy"], "price_date": str(x["price_date"]), "quantity": str(x["quantity"])})
+    return out
 
 
 def _lifecycle(day: date, cid: str, symbol: str, side: str, amount: int, quantity: Decimal, price: Decimal, notional: int,
