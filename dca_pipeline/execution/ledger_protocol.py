@@ -60,13 +60,14 @@ class MemoryLedger:
 
     def record_fills(self, day: date, fills: pl.DataFrame) -> None:
         for f in fills.iter_rows(named=True):
-            self._fill(f["symbol"], f.get("side") or "buy", Decimal(f["quantity"]), int(f["notional_centavos"]), int(f["fee_centavos"]))
+            self.fill(f["symbol"], f.get("side") or "buy", Decimal(f["quantity"]), int(f["notional_centavos"]), int(f["fee_centavos"]))
 
     def record_exits(self, day: date, exits: pl.DataFrame) -> None:
         for x in exits.iter_rows(named=True):
-            self._fill(x["symbol"], "sell", Decimal(x["quantity"]), int(x["proceeds_centavos"]), int(x["fee_centavos"]))
+            self.fill(x["symbol"], "sell", Decimal(x["quantity"]), int(x["proceeds_centavos"]), int(x["fee_centavos"]))
 
-    def _fill(self, symbol: str, side: str, q: Decimal, notional: int, fee: int) -> None:
+    def fill(self, symbol: str, side: str, q: Decimal, notional: int, fee: int) -> None:
+        """One fill (or exit) booked at average cost: buys add notional + fee to the cost, sells realize."""
         held, basis = self.quantity.get(symbol, Decimal(0)), self.cost.get(symbol, 0)
         if side == "buy":
             if notional + fee > self.cash:
