@@ -62,10 +62,11 @@ def append_many_in(cur: Any, items: list[tuple[str, str, Any, Any]], *, actor: s
                    at: datetime | None = None) -> list[dict[str, Any]]:
     """Append (action, subject, before, after) entries in order with an open transaction's cursor: one read of the
     chain head, the hashes chained here, one insert (what a bulk write of order events audits with)."""
-    from dca_pipeline.secrets import redact
+    from dca_pipeline.secrets import known_secrets, redact
 
     if not items:
         return []
+    secrets = known_secrets()  # once for the batch
     when = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
     cur.execute(f"create schema if not exists {SCHEMA}")
     cur.execute(CREATE_SQL)
@@ -76,8 +77,8 @@ def append_many_in(cur: Any, items: list[tuple[str, str, Any, Any]], *, actor: s
         if not action or not subject:
             raise ValueError(f"audit entry needs an action and a subject (got action={action!r}, subject={subject!r})")
         before_json, after_json = _canonical(before), _canonical(after)
-        before_json = redact(before_json) if before_json else before_json  # secrets never enter the log
-        after_json = redact(after_json) if after_json else after_json
+        before_json = redact(before_json, secrets) if before_json else before_json  # secrets never enter the log
+        after_json = redact(after_json, secrets) if after_json else after_json
         seq += 1
         digest = entry_hash(seq, when, actor, run_id, action, subject, before_json, after_json, prev)
         rows.append((seq, when, actor, run_id, action, subject, before_json, after_json, prev, digest))
