@@ -1,6 +1,7 @@
 """Execution assets: one production day (dca_orders → fills → positions) as one multi-asset over a partition or a
 range (single-run backfill), through the day core (execution/day.py) and the event ledger."""
 
+import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -25,9 +26,10 @@ from dca_pipeline.governance import audit, overrides
 from dca_pipeline.governance.degradation import BuyDecision, send_skip_alert
 from dca_pipeline.execution import events as ev
 from dca_pipeline.execution import guards, ledger, ledger_views, oms, projection
-from dca_pipeline.execution.day import MARKET_LOOKBACK_DAYS, Controls, DayPlan, DayState, MarketTape, MarketView, month_bounds, plan_day
+from dca_pipeline.execution.day import EXIT_SCHEMA, MARKET_LOOKBACK_DAYS, Controls, DayPlan, DayState, MarketTape, MarketView, month_bounds, plan_day
 from dca_pipeline.execution.ledger_protocol import EventLedger
-from dca_pipeline.execution.wiring import guard_context, make_broker
+from dca_pipeline.execution.wiring import guard_context, make_broker, paper_account, paper_engine
+from dca_pipeline.execution.range_book import RangeBook
 from dca_pipeline.execution.reconcile import reconcile
 from dca_pipeline.execution.input_checks import prices_for_held_and_targeted  # noqa: F401 - loaded with this module's checks
 from dca_pipeline.execution.tca import post_trade_costs
@@ -95,24 +97,40 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
         broker.ensure_allowed()
     _audit_run(context, db, settings)
     bars = split_valid_ohlcv(market_data.client().fetch_ohlcv_1d(days[0], days[-1] + timedelta(days=1)))[0] if FILLS in selected else None
-    loop = _DayLoop(db, settings, days[0], set(context.instance.get_materialized_partitions(target_weights.key)))
+    loop = _DayLoop(db, settings, days[0], set(context.instance.get_materialized_partitions(target_weights.key)), bars)
     tape = MarketTape(read_daily_window("raw_ohlcv_1d", days[0] - timedelta(days=MARKET_LOOKBACK_DAYS), days[-1]))
+    recorded = _recorded_days(db, days[0], days[-1])
+    book = _range_book(db, settings, broker, selected, [d for d in days if d not in recorded])
     meta: dict[str, list] = {"dca_orders": [], "fills": [], "positions": []}
     frames = []
-    for day in days:
+    started = time.monotonic()
+    for i, day in enumerate(days):
         as_of = datetime.now(timezone.utc) if settings.source != "replay" else None  # live: judged by the clock
         market = tape.view(day, as_of)
-        if DCA_ORDERS in selected:
-            meta["dca_orders"].append(_orders_step(context, db, day, settings, loop, market, tape.has_bars(day),
-                                                   project=FILLS not in selected))
-        if FILLS in selected:
-            meta["fills"].append(_fills_step(db, day, settings, broker, bars, loop))
-        pos = _positions_step(db, day, market) if (POSITIONS in selected or len(days) > 1) else None
+        if book is not None and day not in recorded:  # in memory, written in bulk (execution/range_book.py)
+            meta["dca_orders"].append(_book_day(context, book, day, settings, loop, market, tape.has_bars(day)))
+            pos = value_positions(day, book.holdings(), market.bars.select("symbol", "close", "date"))
+            cash, contribution = book.cash_centavos(), meta["dca_orders"][-1]["contribution"]
+        else:  # one order at a time through the order manager (live, manual approval, a recorded day's rerun)
+            _flush(book, meta["fills"])
+            if DCA_ORDERS in selected:
+                meta["dca_orders"].append(_orders_step(context, db, day, settings, loop, market, tape.has_bars(day),
+                                                       project=FILLS not in selected))
+            if FILLS in selected:
+                meta["fills"].append(_fills_step(db, day, settings, broker, bars, loop))
+            pos = _positions_step(db, day, market) if (POSITIONS in selected or len(days) > 1) else None
+            cash, contribution = (ledger.cash_balance_centavos(db, day), _contribution(db, day)) if len(days) > 1 else (0, 0)
+            if book is not None:
+                book.reseed(day + timedelta(days=1))
         if pos is not None:
             frames.append(pos)
             meta["positions"].append(_positions_meta(day, pos))
             if len(days) > 1:
-                loop.advance(day, pos)
+                loop.advance(pos, cash, contribution)
+        if day == days[-1] or (day + timedelta(days=1)).day == 1:  # a month done: write it, say where the run is
+            _flush(book, meta["fills"])
+            if len(days) > 1:
+                context.log.info(f"{day:%Y-%m} done: {i + 1}/{len(days)} days in {time.monotonic() - started:.1f} s")
     if DCA_ORDERS in selected:
         yield Output(None, "dca_orders", metadata=_summarize(meta["dca_orders"]))
     if FILLS in selected:
@@ -124,33 +142,95 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
 
 class _DayLoop:
     """What a range run carries from one day to the next: the TWR history for the breaker (stored days before
-    the range, then each valued day of the range, chained by the same `next_day_performance`)."""
+    the range, then each valued day of the range, chained by the same `next_day_performance`), the month's
+    targets and the bars by day."""
 
-    def __init__(self, db, settings, first: date, targets_materialized: set[str]) -> None:  # noqa: ANN001
+    def __init__(self, db, settings, first: date, targets_materialized: set[str], bars: pl.DataFrame | None = None) -> None:  # noqa: ANN001
         self.db, self.settings, self.targets_materialized = db, settings, targets_materialized
         self.twr = _twr_history(db, first)
         self.prev_value, self.prev_twr = _previous_value(db, first)
+        self.bars = {d: g for (d,), g in bars.partition_by("date", as_dict=True).items()} if bars is not None and len(bars) else {}
+        self.empty_bars = bars.clear() if bars is not None else None
+        self.targets: dict[date, pl.DataFrame] = {}
 
-    def advance(self, day: date, positions_frame: pl.DataFrame) -> None:
-        cash = ledger.cash_balance_centavos(self.db, day)
+    def day_bars(self, day: date) -> pl.DataFrame:
+        return self.bars.get(day, self.empty_bars)
+
+    def month_targets(self, day: date) -> pl.DataFrame:
+        month = day.replace(day=1)
+        if month not in self.targets:
+            self.targets[month] = _month_targets(self.db, day, self.targets_materialized)
+        return self.targets[month]
+
+    def advance(self, positions_frame: pl.DataFrame, cash: int, contribution: int) -> None:
+        """Chain the day's TWR from its positions and cash after the day and the day's contribution."""
         value = cash + int(sum(positions_frame["market_value_brl"].to_list(), 0) * 100) if len(positions_frame) else cash
-        perf = next_day_performance(self.prev_value, self.prev_twr, _contribution(self.db, day), value, cash, 0)
+        perf = next_day_performance(self.prev_value, self.prev_twr, contribution, value, cash, 0)
         self.prev_value, self.prev_twr = value, perf.twr
         self.twr.append(perf.twr)
+
+
+def _range_book(db, settings, broker: Broker, selected, fresh: list[date]) -> RangeBook | None:  # noqa: ANN001
+    """The in-memory book for the run's unrecorded days when they are planned and executed here with the paper
+    broker and automatic approval, and the paper exchange holds none of their orders yet; else None."""
+    if not fresh or DCA_ORDERS not in selected or FILLS not in selected:
+        return None
+    if broker.resolved().mode != "paper" or settings.execution.approval != "auto":
+        return None
+    account = paper_account(db)
+    return RangeBook(db, account, fresh[0]) if account.orders_since(fresh[0]) == 0 else None
+
+
+def _book_day(context: AssetExecutionContext, book: RangeBook, day: date, settings, loop: _DayLoop, market: MarketView,  # noqa: ANN001
+              has_bars: bool) -> dict:
+    """Plan the day with the day core on the in-memory book, then send its orders through the pre-send guards to
+    the paper engine (written at the next flush)."""
+    if not has_bars:
+        raise FileNotFoundError(f"no stored raw_ohlcv_1d bars for {day}: materialize raw_ohlcv_1d first")
+    held = book.holdings()
+    targets = loop.month_targets(day)
+    first, _ = month_bounds(day)
+    controls = _controls(day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr, book.spent_between(day, day),
+                         book.spent_between(first, day - timedelta(days=1)))
+    state = DayState(held, book.cash_centavos(), book.open_buys, controls)
+    plan = plan_day(day, state, market, targets, settings)
+    book.record_plan(day, plan)
+    engine = paper_engine(settings, loop.day_bars(day + timedelta(days=1)))
+    tripped = drawdown_breaker(loop.twr, settings.risk.max_drawdown_halt).tripped
+    book.execute(day, plan.orders, engine, guard_context(book.db, settings, loop.day_bars(day), tripped))
+    return _planned(context, day, state, plan)
+
+
+def _flush(book: RangeBook | None, fills_meta: list[dict]) -> None:
+    """Write the book's pending days and add their fills metadata (one row per day, as the order manager's path)."""
+    done = book.flush() if book is not None else None
+    if done is None:
+        return
+    states = done.states.partition_by("date", as_dict=True)
+    fills = done.fills.partition_by("date", as_dict=True)
+    for day in done.days:
+        st = states.get((day,), done.states.clear())
+        fills_meta.append({"day": day, "states": st, "filled": fills.get((day,), done.fills.clear()),
+                           "costs": post_trade_costs(st, done.arrival),
+                           "pending": st.filter(pl.col("status") == "pending_approval")["client_order_id"].to_list()})
 
 
 def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: _DayLoop, market: MarketView,  # noqa: ANN001
                  has_bars: bool, project: bool = True) -> dict:
     """Plan the day with the day core and record it (exits, contribution, orders; a recorded plan stands)."""
-    if _plan_recorded(db, day):
+    if _plan_recorded(db, day):  # a recorded plan stands; its exits are recorded again (no-op unless a bulk write was cut short)
+        EventLedger(db).record_exits(day, _stored_exits(db, day))
         orders = projection.day_orders(db, day)
         return {"day": day, "orders": orders, "contribution": _contribution(db, day), "rerun": True}
     if not has_bars:
         raise FileNotFoundError(f"no stored raw_ohlcv_1d bars for {day}: materialize raw_ohlcv_1d first")
     held = ledger.holdings(db, day - timedelta(days=1))
-    targets = _month_targets(db, day, loop.targets_materialized)
+    targets = loop.month_targets(day)
+    first, _ = month_bounds(day)
+    spent_month = ledger_views.spent_centavos(db, first, day - timedelta(days=1)) if day > first else 0
     state = DayState(held, ledger.cash_balance_centavos(db, day - timedelta(days=1)), guards.outstanding_buys_centavos(db),
-                     _controls(db, day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr))
+                     _controls(day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr,
+                               ledger_views.spent_centavos(db, day, day), spent_month))
     plan = plan_day(day, state, market, targets, settings)
     EventLedger(db).record_exits(day, plan.exits)
     oms.record_plan(db, day, plan.contribution_centavos, plan.orders)
@@ -160,6 +240,11 @@ def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: 
             duck.replace_rows(cur, "execution", "delisting_exits", plan.exits, "date = ?", [day])
     if project:  # else the fills step projects the day once, after execution
         projection.project_day(db, day)
+    return _planned(context, day, state, plan)
+
+
+def _planned(context: AssetExecutionContext, day: date, state: DayState, plan: DayPlan) -> dict:
+    """Alerts and warnings of a planned day, and its metadata row."""
     carried = state.cash_centavos + plan.contribution_centavos + int((plan.exits["proceeds_centavos"] - plan.exits["fee_centavos"]).sum()) \
         - total_ordered_centavos(plan.orders)
     _alert_stale(plan, day, carried)
@@ -170,9 +255,9 @@ def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: 
 
 
 def _fills_step(db, day: date, settings, broker: Broker, bars: pl.DataFrame, loop: _DayLoop) -> dict:  # noqa: ANN001
-    venue, approval = make_broker(broker, settings, bars.filter(pl.col("date") == day + timedelta(days=1)), db)
+    venue, approval = make_broker(broker, settings, loop.day_bars(day + timedelta(days=1)), db)
     tripped = drawdown_breaker(loop.twr, settings.risk.max_drawdown_halt).tripped
-    states = oms.execute_day(db, day, venue, guard_context(db, settings, bars.filter(pl.col("date") == day), tripped), approval)
+    states = oms.execute_day(db, day, venue, guard_context(db, settings, loop.day_bars(day), tripped), approval)
     projection.project_day(db, day)
     costs = post_trade_costs(states, {o.client_order_id: o.ref_price for o in oms.planned_orders(db, day) if o.ref_price})
     return {"day": day, "states": states, "filled": projection.day_fills(db, day), "costs": costs, "pending": oms.pending_ids(db, day)}
@@ -274,18 +359,29 @@ def _month_targets(db, day: date, materialized: set[str]) -> pl.DataFrame:  # no
     return duck.query(db, "select symbol, weight from portfolio.target_weights where month = ? order by symbol", [month])
 
 
-def _controls(db, day: date, symbols: list[str], twr: list[float]) -> Controls:  # noqa: ANN001
-    """Kill switch, freezes, what the day and the month already spent, and the TWR history."""
+def _controls(day: date, symbols: list[str], twr: list[float], spent_today: int, spent_month: int) -> Controls:
+    """Kill switch, freezes (re-read now), what the day and the month before it already spent, and the TWR history."""
     kill = overrides.kill_switch_state()
     frozen = {}
     if kill is None:
         frozen = {s: r for s in sorted(set(symbols)) if (r := overrides.trading_block_reason(s))}
-    first, _ = month_bounds(day)
-    spent_month = ledger_views.spent_centavos(db, first, day - timedelta(days=1)) if day > first else 0
     return Controls(kill_switch=(kill.get("reason") or "(no reason given)") if kill is not None else None,
                     frozen={s: r.split(": ", 1)[-1] for s, r in frozen.items()},
-                    spent_today_centavos=ledger_views.spent_centavos(db, day, day), spent_month_centavos=spent_month,
-                    twr_history=tuple(twr))
+                    spent_today_centavos=spent_today, spent_month_centavos=spent_month, twr_history=tuple(twr))
+
+
+def _recorded_days(db, first: date, last: date) -> set[date]:  # noqa: ANN001
+    """Days of first..last whose plan is in the event ledger (one read for the run)."""
+    if not ev.exists(db):
+        return set()
+    rows = duck.query(db, "select date from execution.events where kind = 'contribution' and date between ? and ?", [first, last])
+    return set(rows["date"].to_list())
+
+
+def _stored_exits(db, day: date) -> pl.DataFrame:  # noqa: ANN001
+    if not duck.table_exists(db, "execution", "delisting_exits"):
+        return pl.DataFrame(schema=EXIT_SCHEMA)
+    return duck.query(db, "select * from execution.delisting_exits where date = ? order by client_order_id", [day])
 
 
 def _alert_stale(plan: DayPlan, day: date, carried_centavos: int) -> None:

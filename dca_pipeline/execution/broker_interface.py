@@ -67,18 +67,28 @@ class DailyPaperBroker:
         self.opens = dict(zip(next_open["symbol"].to_list(), next_open["open"].to_list()))
 
     def place(self, order: OrderIntent) -> BrokerReport:
+        return self.place_many([order])[order.client_order_id]
+
+    def place_many(self, orders: list[OrderIntent]) -> dict[str, BrokerReport]:
+        """What `place` reports for each order, from one `paper_fills` call (the engine is stateless, so placing a
+        day's orders together or one by one gives the same reports)."""
         frame = pl.DataFrame(
-            [{"date": order.day, "symbol": order.symbol, "client_order_id": order.client_order_id, "side": order.side,
-              "amount_centavos": order.amount_centavos, "quantity": order.quantity}],
+            [{"date": o.day, "symbol": o.symbol, "client_order_id": o.client_order_id, "side": o.side,
+              "amount_centavos": o.amount_centavos, "quantity": o.quantity} for o in orders],
             schema={"date": pl.Date, "symbol": pl.String, "client_order_id": pl.String, "side": pl.String,
                     "amount_centavos": pl.Int64, "quantity": pl.Decimal(38, 8)},
         )
         fills, status = paper_fills(frame, self.next_open, self.taker_fee, self.slippage_bps)
-        if status[order.client_order_id] != "filled":
-            return BrokerReport(order.client_order_id, "expired", reason=f"no next-day bar for {order.symbol}")
-        f = fills.row(0, named=True)
-        fill = BrokerFill(1, f["quantity"], Decimal(repr(f["price_brl"])), f["notional_centavos"], f["fee_centavos"], "taker", f["filled_at"])
-        return BrokerReport(order.client_order_id, "filled", (fill,))
+        by_id = {f["client_order_id"]: f for f in fills.iter_rows(named=True)}
+        out = {}
+        for o in orders:
+            f = by_id.get(o.client_order_id)
+            if status.get(o.client_order_id) != "filled" or f is None:
+                out[o.client_order_id] = BrokerReport(o.client_order_id, "expired", reason=f"no next-day bar for {o.symbol}")
+                continue
+            fill = BrokerFill(1, f["quantity"], Decimal(repr(f["price_brl"])), f["notional_centavos"], f["fee_centavos"], "taker", f["filled_at"])
+            out[o.client_order_id] = BrokerReport(o.client_order_id, "filled", (fill,))
+        return out
 
     def lookup(self, order: OrderIntent) -> BrokerReport | None:  # noqa: ARG002
         return None

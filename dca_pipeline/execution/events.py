@@ -14,6 +14,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
+
 from dca_pipeline.governance import audit
 from dca_pipeline.storage import duck
 
@@ -137,44 +139,79 @@ def append_events(db: Path, events: Iterable[Event]) -> int:
     if not events:
         return 0
     ensure_schema(db)
-    inserted = 0
     with duck.transaction(db) as cur:
-        ids = [e.event_id for e in events]
-        marks = ", ".join("?" * len(ids))
-        present = {r[0] for r in cur.execute(f"select event_id from {TABLE} where event_id in ({marks})", ids).fetchall()}
-        for e in events:
-            if e.kind not in KINDS:
-                raise ValueError(f"unknown event kind {e.kind!r} in {e.event_id}")
-            if e.event_id in present:
-                continue
+        return append_in(cur, events)
+
+
+def append_in(cur, events: Iterable[Event]) -> int:  # noqa: ANN001
+    """`append_events` with an open transaction's cursor (the table must exist: `ensure_schema`), in bulk: one
+    read of the ids present, one of the orders' current statuses, one insert of the new events in order (each
+    `seq` from the sequence) and one of their audit entries, whatever the number of events."""
+    events = list(events)
+    for e in events:
+        if e.kind not in KINDS:
+            raise ValueError(f"unknown event kind {e.kind!r} in {e.event_id}")
+    if not events:
+        return 0
+    present = {r[0] for r in cur.execute(f"select event_id from {TABLE} where event_id in (select unnest(?::VARCHAR[]))",
+                                         [[e.event_id for e in events]]).fetchall()}
+    new: list[Event] = []
+    for e in events:
+        if e.event_id not in present:
             present.add(e.event_id)
-            if e.kind == "order":
-                _check_transition(cur, e)
-            cur.execute(
-                f"insert into {TABLE} values (?, nextval('execution.event_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "on conflict do nothing",
-                [e.event_id, e.date, e.kind, e.client_order_id, e.symbol, e.side, e.status, e.quantity, e.price_brl,
-                 e.amount_centavos, e.cash_centavos, json.dumps(e.detail, sort_keys=True, default=str)],
-            )
-            inserted += 1
-            if e.kind == "order":  # the same transaction: no order state change without its audit entry
-                actor, run_id = audit.current_actor()
-                audit.append_in(
-                    cur, f"order_{e.status}", e.client_order_id or e.symbol or e.event_id, actor=actor, run_id=run_id,
-                    after={"event_id": e.event_id, "date": e.date, "symbol": e.symbol, "side": e.side, "status": e.status,
-                           "amount_centavos": e.amount_centavos},
-                )
-    return inserted
+            new.append(e)
+    if not new:
+        return 0
+    _check_transitions(cur, new)
+    seqs = sorted(r[0] for r in cur.execute("select nextval('execution.event_seq') from range(?)", [len(new)]).fetchall())
+    rows = {
+        "event_id": [e.event_id for e in new], "seq": seqs, "date": [e.date for e in new], "kind": [e.kind for e in new],
+        "client_order_id": [e.client_order_id for e in new], "symbol": [e.symbol for e in new], "side": [e.side for e in new],
+        "status": [e.status for e in new], "quantity": [None if e.quantity is None else str(e.quantity) for e in new],
+        "price_brl": [None if e.price_brl is None else str(e.price_brl) for e in new],
+        "amount_centavos": [e.amount_centavos for e in new], "cash_centavos": [e.cash_centavos for e in new],
+        "detail": [json.dumps(e.detail, sort_keys=True, default=str) for e in new],
+    }
+    incoming = pa.table(rows, schema=_ARROW_SCHEMA)  # noqa: F841 - read by name below
+    cur.register("__events_in", incoming)
+    try:
+        cur.execute(f"insert into {TABLE} select event_id, seq, date, kind, client_order_id, symbol, side, status, "
+                    "quantity::decimal(38, 8), price_brl::decimal(38, 10), amount_centavos, cash_centavos, detail "
+                    "from __events_in order by seq")
+    finally:
+        cur.unregister("__events_in")
+    actor, run_id = audit.current_actor()  # the same transaction: no order state change without its audit entry
+    audit.append_many_in(cur, [
+        (f"order_{e.status}", e.client_order_id or e.symbol or e.event_id, None,
+         {"event_id": e.event_id, "date": e.date, "symbol": e.symbol, "side": e.side, "status": e.status,
+          "amount_centavos": e.amount_centavos})
+        for e in new if e.kind == "order"], actor=actor, run_id=run_id)
+    return len(new)
 
 
-def _check_transition(cur, e: Event) -> None:  # noqa: ANN001
-    rows = cur.execute(
-        f"select status from {TABLE} where kind = 'order' and client_order_id = ? order by seq desc limit 1",
-        [e.client_order_id],
-    ).fetchall()
-    current = rows[0][0] if rows else ""
-    if e.status not in TRANSITIONS.get(current, frozenset()):
-        raise TransitionError(f"order {e.client_order_id}: {current or '(none)'} -> {e.status} is not allowed")
+_ARROW_SCHEMA = pa.schema([
+    ("event_id", pa.string()), ("seq", pa.int64()), ("date", pa.date32()), ("kind", pa.string()),
+    ("client_order_id", pa.string()), ("symbol", pa.string()), ("side", pa.string()), ("status", pa.string()),
+    ("quantity", pa.string()), ("price_brl", pa.string()), ("amount_centavos", pa.int64()), ("cash_centavos", pa.int64()),
+    ("detail", pa.string()),
+])
+
+
+def _check_transitions(cur, new: list[Event]) -> None:  # noqa: ANN001
+    """Each order event against its order's status so far (the table's latest, then the batch's own earlier events)."""
+    cids = sorted({e.client_order_id for e in new if e.kind == "order"})
+    if not cids:
+        return
+    current = dict(cur.execute(
+        f"select client_order_id, arg_max(status, seq) from {TABLE} where kind = 'order' "
+        "and client_order_id in (select unnest(?::VARCHAR[])) group by client_order_id", [cids]).fetchall())
+    for e in new:
+        if e.kind != "order":
+            continue
+        now = current.get(e.client_order_id, "")
+        if e.status not in TRANSITIONS.get(now, frozenset()):
+            raise TransitionError(f"order {e.client_order_id}: {now or '(none)'} -> {e.status} is not allowed")
+        current[e.client_order_id] = e.status
 
 
 def order_status(db: Path, cid: str) -> str | None:

@@ -60,13 +60,14 @@ class MemoryLedger:
 
     def record_fills(self, day: date, fills: pl.DataFrame) -> None:
         for f in fills.iter_rows(named=True):
-            self._fill(f["symbol"], f.get("side") or "buy", Decimal(f["quantity"]), int(f["notional_centavos"]), int(f["fee_centavos"]))
+            self.fill(f["symbol"], f.get("side") or "buy", Decimal(f["quantity"]), int(f["notional_centavos"]), int(f["fee_centavos"]))
 
     def record_exits(self, day: date, exits: pl.DataFrame) -> None:
         for x in exits.iter_rows(named=True):
-            self._fill(x["symbol"], "sell", Decimal(x["quantity"]), int(x["proceeds_centavos"]), int(x["fee_centavos"]))
+            self.fill(x["symbol"], "sell", Decimal(x["quantity"]), int(x["proceeds_centavos"]), int(x["fee_centavos"]))
 
-    def _fill(self, symbol: str, side: str, q: Decimal, notional: int, fee: int) -> None:
+    def fill(self, symbol: str, side: str, q: Decimal, notional: int, fee: int) -> None:
+        """One fill (or exit) booked at average cost: buys add notional + fee to the cost, sells realize."""
         held, basis = self.quantity.get(symbol, Decimal(0)), self.cost.get(symbol, 0)
         if side == "buy":
             if notional + fee > self.cash:
@@ -119,12 +120,8 @@ class EventLedger:
                                                  broker=f.get("broker") or "paper"))
 
     def record_exits(self, day: date, exits: pl.DataFrame) -> None:
-        for x in exits.iter_rows(named=True):
-            ev.append_events(self.db, _lifecycle(
-                day, x["client_order_id"], x["symbol"], "sell", int(x["proceeds_centavos"]), Decimal(x["quantity"]),
-                Decimal(repr(x["price_brl"])), int(x["proceeds_centavos"]), int(x["fee_centavos"]), broker="delisting",
-                planned={"reason": x["reason"], "policy": x["policy"], "price_date": str(x["price_date"]), "quantity": str(x["quantity"])},
-            ))
+        if len(exits):
+            ev.append_events(self.db, exit_events(day, exits))
 
     def cash_centavos(self) -> int:
         return ledger_views.cash_centavos(self.db)
@@ -137,6 +134,16 @@ class EventLedger:
 
     def totals(self) -> LedgerTotals:
         return ledger_views.identity(self.db)
+
+
+def exit_events(day: date, exits: pl.DataFrame) -> list[ev.Event]:
+    """The events of the day's delisting exits (execution/day.py EXIT_SCHEMA rows): each a whole sell lifecycle."""
+    out: list[ev.Event] = []
+    for x in exits.iter_rows(named=True):
+        out += _lifecycle(day, x["client_order_id"], x["symbol"], "sell", int(x["proceeds_centavos"]), Decimal(x["quantity"]),
+                          Decimal(repr(x["price_brl"])), int(x["proceeds_centavos"]), int(x["fee_centavos"]), broker="delisting",
+                          planned={"reason": x["reason"], "policy": x["policy"], "price_date": str(x["price_date"]), "quantity": str(x["quantity"])})
+    return out
 
 
 def _lifecycle(day: date, cid: str, symbol: str, side: str, amount: int, quantity: Decimal, price: Decimal, notional: int,

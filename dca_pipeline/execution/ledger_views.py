@@ -146,13 +146,14 @@ def identity(db: Path, through: date = FAR_FUTURE) -> Identity:
                     int(pos["cost_centavos"].sum()), sums["fee"])
 
 
-def order_states(db: Path, day: date | None = None) -> pl.DataFrame:
-    """One row per order: its planned amount, latest status, filled quantity/notional and fees."""
+def order_states(db: Path, day: date | None = None, last: date | None = None) -> pl.DataFrame:
+    """One row per order (of `day`, or of days `day`..`last`): its planned amount, latest status, filled
+    quantity/notional and fees."""
     schema = {"date": pl.Date, "client_order_id": pl.String, "symbol": pl.String, "side": pl.String, "amount_centavos": pl.Int64,
               "status": pl.String, "filled_quantity": pl.Decimal(38, 8), "filled_centavos": pl.Int64, "fee_centavos": pl.Int64}
     if not _has_events(db):
         return pl.DataFrame(schema=schema)
-    where, params = ("where o.date = ?", [day]) if day else ("", [])
+    where, params = ("where o.date between ? and ?", [day, last or day]) if day else ("", [])
     return duck.query(
         db,
         f"""with o as (select client_order_id, any_value(date) as date, any_value(symbol) as symbol, any_value(side) as side,

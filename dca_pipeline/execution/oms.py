@@ -19,11 +19,16 @@ from dca_pipeline.execution.guards import GuardContext, OrderIntent, pre_send_gu
 
 def record_plan(db: Path, day: date, contribution_centavos: int, orders: pl.DataFrame) -> int:
     """Append the day's contribution and its planned orders in one transaction (nothing new on a rerun)."""
+    return ev.append_events(db, plan_events(day, contribution_centavos, orders))
+
+
+def plan_events(day: date, contribution_centavos: int, orders: pl.DataFrame) -> list[ev.Event]:
+    """The day's contribution (the plan's first event: a day with it is a recorded plan) and each order `planned`."""
     batch = [ev.contribution_event(day, contribution_centavos)] if contribution_centavos else []
     for o in orders.iter_rows(named=True):
         detail = {k: o[k] for k in ("target_weight", "deficit_brl", "ref_price_brl", "quantity") if o.get(k) is not None}
         batch.append(ev.order_event(day, o["client_order_id"], o["symbol"], o["side"], "planned", int(o["amount_centavos"]), **detail))
-    return ev.append_events(db, batch)
+    return batch
 
 
 def planned_orders(db: Path, day: date) -> list[OrderIntent]:
@@ -70,14 +75,28 @@ def send_order(db: Path, order: OrderIntent, broker: Broker, context: GuardConte
     if reasons:
         _status(db, order, "rejected", reasons=reasons)
         return "rejected"
-    batch = [_event(order, "approved", approved_by="auto")] if auto_approve else []
-    ev.append_events(db, batch + [_event(order, "sent", broker=broker.name)])
+    ev.append_events(db, sent_events(order, broker.name, auto_approve))
     return record_report(db, order, broker.place(order))
+
+
+def rejected_event(order: OrderIntent, reasons: list[str]) -> ev.Event:
+    return _event(order, "rejected", reasons=reasons)
+
+
+def sent_events(order: OrderIntent, broker_name: str, auto_approve: bool) -> list[ev.Event]:
+    """What is durable before an order reaches the venue: its auto-approval (if any) and `sent`."""
+    return ([_event(order, "approved", approved_by="auto")] if auto_approve else []) + [_event(order, "sent", broker=broker_name)]
 
 
 def record_report(db: Path, order: OrderIntent, report: BrokerReport) -> str:
     """Append the report's new fills (each with its fee and a partially_filled mark) and its final status in
     one transaction; fills already recorded are skipped by id."""
+    ev.append_events(db, report_events(order, report))
+    return ev.order_status(db, order.client_order_id) or report.status
+
+
+def report_events(order: OrderIntent, report: BrokerReport) -> list[ev.Event]:
+    """The venue's report as events: each fill with its fee (and a partially_filled mark), then a final status."""
     batch = []
     for i, f in enumerate(report.fills):
         batch += ev.fill_events(order.day, order.client_order_id, order.symbol, order.side, f.seq, f.quantity, f.price,
@@ -86,8 +105,7 @@ def record_report(db: Path, order: OrderIntent, report: BrokerReport) -> str:
             batch.append(_event(order, "partially_filled", suffix=str(f.seq)))
     if report.status in ("filled", "expired", "cancelled", "rejected"):
         batch.append(_event(order, report.status, reason=report.reason, exchange_order_id=report.exchange_order_id))
-    ev.append_events(db, batch)
-    return ev.order_status(db, order.client_order_id) or report.status
+    return batch
 
 
 def approve(db: Path, client_order_ids: list[str], approver: str = "user") -> list[str]:

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -50,35 +50,63 @@ class PaperAccount:
 
     def report(self, client_order_id: str) -> BrokerReport | None:
         """What the exchange holds for this id (None: it never received it)."""
-        with closing(self._connect()) as con:
-            row = con.execute("select status, exchange_order_id, reason from orders where client_order_id = ?", [client_order_id]).fetchone()
-            if row is None:
-                return None
-            fills = con.execute("select seq, quantity, price, notional_centavos, fee_centavos, liquidity, filled_at from fills "
-                                "where client_order_id = ? order by seq", [client_order_id]).fetchall()
-        return BrokerReport(client_order_id, row[0], tuple(
-            BrokerFill(s, Decimal(q), Decimal(p), n, f, liq, datetime.fromisoformat(at) if at else None)
-            for s, q, p, n, f, liq, at in fills), row[1], row[2])
+        return self.reports([client_order_id]).get(client_order_id)
 
     def accept(self, order: OrderIntent, report: BrokerReport) -> BrokerReport:
         """Book a new order and its fills atomically; an id already booked keeps its first report."""
+        return self.accept_many([(order, report)])[order.client_order_id]
+
+    def accept_many(self, placed: list[tuple[OrderIntent, BrokerReport]]) -> dict[str, BrokerReport]:
+        """Book orders and their fills in one transaction, in order; an id already booked keeps its first report.
+        Returns what the account holds for each id."""
+        if not placed:
+            return {}
         with closing(self._connect()) as con:
             con.execute("begin immediate")
-            if con.execute("select 1 from orders where client_order_id = ?", [order.client_order_id]).fetchone():
-                con.execute("insert into requests values (?, 'duplicate')", [order.client_order_id])
-                con.execute("commit")
-                return self.report(order.client_order_id)  # type: ignore[return-value]
-            seq = con.execute("select count(*) from orders").fetchone()[0] + 1
-            con.execute("insert into orders values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [order.client_order_id, order.day.isoformat(), order.symbol, order.side, order.amount_centavos,
-                         report.status, report.exchange_order_id or f"paper-{seq}", report.reason, seq])
-            for f in report.fills:
-                con.execute("insert into fills values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [order.client_order_id, f.seq, order.symbol, order.side, str(f.quantity), str(f.price),
-                             f.notional_centavos, f.fee_centavos, f.liquidity, f.filled_at.isoformat() if f.filled_at else None])
-            con.execute("insert into requests values (?, 'accepted')", [order.client_order_id])
+            seq = con.execute("select count(*) from orders").fetchone()[0]
+            known = {r[0] for r in con.execute(
+                f"select client_order_id from orders where client_order_id in ({', '.join('?' * len(placed))})",
+                [o.client_order_id for o, _ in placed]).fetchall()}
+            for order, report in placed:
+                if order.client_order_id in known:
+                    con.execute("insert into requests values (?, 'duplicate')", [order.client_order_id])
+                    continue
+                known.add(order.client_order_id)
+                seq += 1
+                con.execute("insert into orders values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [order.client_order_id, order.day.isoformat(), order.symbol, order.side, order.amount_centavos,
+                             report.status, report.exchange_order_id or f"paper-{seq}", report.reason, seq])
+                con.executemany("insert into fills values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                    [order.client_order_id, f.seq, order.symbol, order.side, str(f.quantity), str(f.price), f.notional_centavos,
+                     f.fee_centavos, f.liquidity, f.filled_at.isoformat() if f.filled_at else None] for f in report.fills])
+                con.execute("insert into requests values (?, 'accepted')", [order.client_order_id])
             con.execute("commit")
-        return self.report(order.client_order_id)  # type: ignore[return-value]
+        return self.reports([o.client_order_id for o, _ in placed])
+
+    def reports(self, client_order_ids: list[str]) -> dict[str, BrokerReport]:
+        """What the exchange holds for each of these ids (ids it never received are left out), in one read."""
+        out: dict[str, BrokerReport] = {}
+        with closing(self._connect()) as con:
+            for i in range(0, len(client_order_ids), 500):
+                ids = client_order_ids[i:i + 500]
+                marks = ", ".join("?" * len(ids))
+                fills: dict[str, list] = {}
+                for cid, *f in con.execute(f"select client_order_id, seq, quantity, price, notional_centavos, fee_centavos, liquidity, "
+                                           f"filled_at from fills where client_order_id in ({marks}) order by client_order_id, seq", ids):
+                    fills.setdefault(cid, []).append(f)
+                for cid, status, xid, reason in con.execute(
+                        f"select client_order_id, status, exchange_order_id, reason from orders where client_order_id in ({marks})", ids):
+                    out[cid] = BrokerReport(cid, status, tuple(
+                        BrokerFill(s, Decimal(q), Decimal(p), n, fee, liq, datetime.fromisoformat(at) if at else None)
+                        for s, q, p, n, fee, liq, at in fills.get(cid, [])), xid, reason)
+        return out
+
+    def orders_since(self, day: date) -> int:
+        """How many orders dated `day` or later the account holds (a range run books new days in bulk only when none)."""
+        if not self.path.exists():
+            return 0
+        with closing(self._connect()) as con:
+            return con.execute("select count(*) from orders where day >= ?", [day.isoformat()]).fetchone()[0]
 
     def accepted_counts(self) -> dict[str, int]:
         """Client order id → how many times the exchange accepted (executed) it; exactly once is correct."""

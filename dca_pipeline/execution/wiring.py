@@ -16,16 +16,21 @@ from dca_pipeline.paths import warehouse_path
 def make_broker(resource, settings: Settings, next_bars: pl.DataFrame, db: Path | None = None) -> tuple[Broker, str]:  # noqa: ANN001
     """(broker, approval mode): the daily paper broker behind its persistent account, or — only with broker: live AND DCA_LIVE_TRADING=1 —
     Mercado Bitcoin, whose orders always wait for manual approval."""
-    from dca_pipeline.execution.live_broker import LiveCcxtBroker, exchange_from_env, live_trading_enabled
+    if resource.mode == "live":  # the live client (and ccxt) is imported only when it may be used
+        from dca_pipeline.execution.live_broker import LiveCcxtBroker, exchange_from_env, live_trading_enabled
 
-    if live_trading_enabled(resource.mode):
+        live_trading_enabled(resource.mode)  # refuses without DCA_LIVE_TRADING=1
         ex = settings.execution
         live = LiveCcxtBroker(exchange_from_env(resource.api_url or None), settings.fees.maker, settings.fees.taker,
                               style=ex.order_style, limit_minutes=ex.limit_deadline_minutes, amount_step=ex.amount_step,
                               inside_ticks=ex.limit_inside_ticks)
         return live, "manual"
-    engine = DailyPaperBroker(next_bars.select("symbol", "open"), settings.fees.taker, settings.slippage_bps)
-    return AccountBroker(engine, paper_account(db)), settings.execution.approval
+    return AccountBroker(paper_engine(settings, next_bars), paper_account(db)), settings.execution.approval
+
+
+def paper_engine(settings: Settings, next_bars: pl.DataFrame) -> DailyPaperBroker:
+    """The paper exchange's matching engine for a day: the next day's open + slippage + taker fee."""
+    return DailyPaperBroker(next_bars.select("symbol", "open"), settings.fees.taker, settings.slippage_bps)
 
 
 def paper_account(db: Path | None = None) -> PaperAccount:

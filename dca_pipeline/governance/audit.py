@@ -55,22 +55,46 @@ def append(db: Path, action: str, subject: str, *, actor: str = "system", run_id
 def append_in(cur: Any, action: str, subject: str, *, actor: str = "system", run_id: str = "",
               before: Any = None, after: Any = None, at: datetime | None = None) -> dict[str, Any]:
     """Append one entry with an open transaction's cursor, so the audited change and its entry commit together."""
-    from dca_pipeline.secrets import redact
+    return append_many_in(cur, [(action, subject, before, after)], actor=actor, run_id=run_id, at=at)[0]
 
-    if not action or not subject:
-        raise ValueError(f"audit entry needs an action and a subject (got action={action!r}, subject={subject!r})")
+
+def append_many_in(cur: Any, items: list[tuple[str, str, Any, Any]], *, actor: str = "system", run_id: str = "",
+                   at: datetime | None = None) -> list[dict[str, Any]]:
+    """Append (action, subject, before, after) entries in order with an open transaction's cursor: one read of the
+    chain head, the hashes chained here, one insert (what a bulk write of order events audits with)."""
+    from dca_pipeline.secrets import known_secrets, redact
+
+    if not items:
+        return []
+    secrets = known_secrets()  # once for the batch
     when = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
-    before_json, after_json = _canonical(before), _canonical(after)
-    before_json = redact(before_json) if before_json else before_json  # secrets never enter the log
-    after_json = redact(after_json) if after_json else after_json
     cur.execute(f"create schema if not exists {SCHEMA}")
     cur.execute(CREATE_SQL)
     head = cur.execute(f"select seq, hash from {QUALIFIED} order by seq desc limit 1").fetchone()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    digest = entry_hash(seq, when, actor, run_id, action, subject, before_json, after_json, prev)
-    row = (seq, when, actor, run_id, action, subject, before_json, after_json, prev, digest)
-    cur.execute(f"insert into {QUALIFIED} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row))
-    return dict(zip(COLUMNS, row))
+    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+    rows = []
+    for action, subject, before, after in items:
+        if not action or not subject:
+            raise ValueError(f"audit entry needs an action and a subject (got action={action!r}, subject={subject!r})")
+        before_json, after_json = _canonical(before), _canonical(after)
+        before_json = redact(before_json, secrets) if before_json else before_json  # secrets never enter the log
+        after_json = redact(after_json, secrets) if after_json else after_json
+        seq += 1
+        digest = entry_hash(seq, when, actor, run_id, action, subject, before_json, after_json, prev)
+        rows.append((seq, when, actor, run_id, action, subject, before_json, after_json, prev, digest))
+        prev = digest
+    if len(rows) == 1:
+        cur.execute(f"insert into {QUALIFIED} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(rows[0]))
+    else:
+        import pyarrow as pa
+
+        batch = pa.table({c: [r[i] for r in rows] for i, c in enumerate(COLUMNS)})  # noqa: F841 - read by name below
+        cur.register("__audit_rows", batch)
+        try:
+            cur.execute(f"insert into {QUALIFIED} select * from __audit_rows")
+        finally:
+            cur.unregister("__audit_rows")
+    return [dict(zip(COLUMNS, r)) for r in rows]
 
 
 def entries(db: Path) -> pl.DataFrame:
