@@ -18,7 +18,7 @@ from dca_pipeline.money import daily_contribution_centavos
 from dca_pipeline.paths import BUNDLED_DATA_DIR
 from dca_pipeline.runner import blocked_days_report, run_days
 from dca_pipeline.storage import duck, quarantine
-from dca_pipeline_tests.months import copy_home, env
+from dca_pipeline_tests.months import copy_home, env, record_month_targets
 
 HOLE = date(2021, 1, 15)
 DAYS = [HOLE + timedelta(days=k) for k in (-2, -1, 0, 1, 2)]
@@ -36,7 +36,7 @@ def holed(january_2021, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN0
         data / "ohlcv_1d_usd.parquet")
     home = copy_home(january_2021.prepared, tmp / "dca_home")
     with env(DCA_DATA_DIR=str(data), DCA_HOME=str(home)), DagsterInstance.ephemeral() as instance:
-        blocked = run_days(DAYS, instance, log=lambda _m: None)
+        blocked = run_days(DAYS, record_month_targets(instance), log=lambda _m: None)
     return home / "warehouse.duckdb", bars, blocked
 
 

@@ -17,7 +17,7 @@ from dagster import DagsterInstance
 from dca_pipeline.execution.paper_account import PaperAccount
 from dca_pipeline.paths import PROJECT_ROOT
 from dca_pipeline.storage import duck
-from dca_pipeline_tests.months import copy_home
+from dca_pipeline_tests.months import copy_home, record_month_targets
 
 DAY = "2021-01-01"
 SELECT = "dca_orders,fills,positions"
@@ -62,6 +62,8 @@ def test_six_kills_of_a_real_day_then_a_plain_rerun(january_2021, tmp_path: Path
     # the month's history, eve features and targets, built once per session (conftest); no day has run in it
     undisturbed = copy_home(january_2021.prepared, tmp_path / "undisturbed")
     victim = copy_home(january_2021.prepared, tmp_path / "victim")
+    with DagsterInstance.from_config(str(home)) as instance:
+        record_month_targets(instance)
 
     started = time.monotonic()
     _finish(_materialize(_env(home, undisturbed)))

@@ -24,7 +24,7 @@ from dca_pipeline.portfolio.definitions import monthly_job
 from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.runner import QUIET
 from dca_pipeline.storage import duck
-from dca_pipeline_tests.months import copy_home, env
+from dca_pipeline_tests.months import copy_home, env, record_month_targets
 
 MONTH = date(2021, 2, 1)
 DAYS = [MONTH + timedelta(days=k) for k in range(3)]  # the sells on the 1st, filled at the 2nd's open, valued after
@@ -47,6 +47,7 @@ def sells_month(january_2021, tmp_path_factory: pytest.TempPathFactory):  # noqa
     home = copy_home(january_2021.home, tmp / "dca_home")
     results = []
     with env(DCA_HOME=str(home)), DagsterInstance.ephemeral() as instance:
+        record_month_targets(instance)  # January's, as the session's instance recorded them
         assert cfg.settings().portfolio.rebalance.allow_sells
         monthly = defs.resolve_job_def("monthly_job")
         results.append(monthly.execute_in_process(instance=instance, run_config=QUIET, partition_key=MONTH.isoformat(),
