@@ -1,7 +1,8 @@
 """With `portfolio.rebalance.allow_sells: true`, a month with real rebalance sells passes every blocking check.
 
-February 2021 on top of the session's January (conftest): the monthly job re-optimises, and on the 1st the
-holdings bought in January drifted from February's targets, so the day sells overweights down. The real
+February 2021 on top of the session's January (conftest), with the monthly contribution cut to R$100: the
+monthly job re-optimises, the holdings bought in January drifted from February's targets and the month's cash
+cannot close the gaps, so the 1st sells overweights down. The real
 monthly and daily jobs run (project assets and checks, only the configuration file differs); every blocking
 check of every run is evaluated and passes — `reconciliation:ledger_matches_broker` against the paper
 exchange's own books, `portfolio_performance:ledger_reconciles` with realized P&L in the identity — and the
@@ -33,6 +34,9 @@ DAYS = [MONTH + timedelta(days=k) for k in range(3)]  # the sells on the 1st, fi
 def _config(tmp: Path) -> Path:
     cfg = yaml.safe_load((PROJECT_ROOT / "dca_pipeline" / "default_config.yaml").read_text())
     cfg["portfolio"].setdefault("rebalance", {})["allow_sells"] = True
+    # the owner cuts the monthly contribution to R$100 in February: the month's cash can no longer close the
+    # gaps between January's holdings and February's targets, so the 1st sells overweights down
+    cfg["budget_brl_per_month"] = "100.00"
     path = tmp / "sells.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
