@@ -31,7 +31,7 @@ test: install
 	$(VENV)/bin/python -m pytest; rc=$$?; \
 	echo "test run time: $$($(ELAPSED)) s"; exit $$rc
 
-test-slow: install  # the month-scale subprocess tests (six kill -9 of a real day, a blocked day in the demo month)
+test-slow: install  # the subprocess test of six kill -9 of a real day's dagster CLI run (docs/operations.md)
 	$(VENV)/bin/python -m pytest -m slow
 
 dev: install

@@ -72,18 +72,34 @@ def run_month(month: date, instance: DagsterInstance, log=print) -> list[Blocked
 
     A day stopped by a blocking check blocks only itself: the following days run from the ledger as usual.
     Returns the blocked days (listed at the end by the demo)."""
-    from dca_pipeline.definitions import defs
-
     days, tags = prepare_month(month, instance, log)
-    daily = defs.resolve_job_def("daily_job")
+    return run_days(days, instance, tags, log)
+
+
+def run_days(days: list[date], instance: DagsterInstance, tags: dict[str, str] | None = None, log=print,  # noqa: ANN001
+             job=None) -> list[BlockedDay]:  # noqa: ANN001
+    """Run each day's partition of `job` (default: the project's daily_job) in order, one run per day; a day
+    stopped by a blocking check blocks only itself and the next day runs from the ledger. Returns the blocked days."""
+    if job is None:
+        from dca_pipeline.definitions import defs
+
+        job = defs.resolve_job_def("daily_job")
     blocked = []
     for day in days:
         log(f"daily run {day}")
-        stop = run_day(daily, instance, day, tags)
+        stop = run_day(job, instance, day, tags or {})
         if stop is not None:
             log(f"{day} blocked by {', '.join(stop.checks)}: no orders that day; the month goes on")
             blocked.append(stop)
     return blocked
+
+
+def blocked_days_report(blocked: list[BlockedDay]) -> str:
+    """The demo's closing lines: each blocked day with the blocking checks that stopped it."""
+    if not blocked:
+        return "blocked days: none"
+    lines = [f"blocked days ({len(blocked)}): a blocking check stopped each; no orders were placed on them"]
+    return "\n".join(lines + [f"  {b.day}: {', '.join(b.checks)}" for b in blocked])
 
 
 def prepare_month(month: date, instance: DagsterInstance, log=print) -> tuple[list[date], dict[str, str]]:  # noqa: ANN001

@@ -36,3 +36,11 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def january_2021(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """January 2021 built once through the real jobs (see months.py); copy a home before writing to it."""
+    from dca_pipeline_tests.months import build_month
+
+    return build_month(tmp_path_factory.mktemp("january_2021"))

@@ -9,7 +9,7 @@ from dagster import DagsterInstance
 
 from dca_pipeline.config import load_settings
 from dca_pipeline.execution import ledger
-from dca_pipeline.runner import month_days, run_month
+from dca_pipeline.runner import month_days
 from dca_pipeline.paths import warehouse_path
 from dca_pipeline.storage import duck
 
@@ -17,24 +17,11 @@ MONTH = date(2021, 1, 1)
 DAYS = month_days(MONTH)
 
 
-@pytest.fixture(scope="module")
-def month_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("e2e") / "dca_home"
-    old = os.environ.get("DCA_HOME")
-    os.environ["DCA_HOME"] = str(home)
-    try:
-        with DagsterInstance.ephemeral() as instance:
-            run_month(MONTH, instance, log=lambda _m: None)
-    finally:
-        duck.close_all()
-        if old is not None:
-            os.environ["DCA_HOME"] = old
-    return home
-
-
 @pytest.fixture
-def db(month_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DCA_HOME", str(month_home))
+def db(january_2021, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: ANN001
+    """The session's January 2021 (conftest): read only here, copied by the test that reruns a day."""
+    assert january_2021.days == DAYS and january_2021.blocked == []
+    monkeypatch.setenv("DCA_HOME", str(january_2021.home))
     return warehouse_path()
 
 
@@ -98,8 +85,12 @@ def test_positions_value_matches_raw_closes(db: Path) -> None:
         assert float(mv) == pytest.approx(float(qty) * closes[sym], abs=0.006)
 
 
-def test_rematerializing_a_day_changes_nothing(db: Path) -> None:
+def test_rematerializing_a_day_changes_nothing(january_2021, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     from dca_pipeline.definitions import defs
+    from dca_pipeline_tests.months import copy_home
+
+    monkeypatch.setenv("DCA_HOME", str(copy_home(january_2021.home, tmp_path / "rerun")))
+    db = warehouse_path()
 
     day = date(2021, 1, 15)
     tables = ("dca_orders", "fills", "positions", "cash_ledger")

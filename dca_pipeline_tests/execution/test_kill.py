@@ -51,16 +51,26 @@ def test_killed_runs_resume_to_the_same_ledger_and_the_exchange_sees_each_order_
     rng = random.Random(20261204)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     killed_mid_run = in_flight = 0
-    for trial in range(TRIALS):
+
+    def start(trial: int) -> tuple[Path, subprocess.Popen]:
         db = tmp_path / f"trial{trial}.duckdb"
-        proc = subprocess.Popen([sys.executable, "-m", "dca_pipeline_tests.execution.kill_day", str(db), str(PAUSE)],
-                                cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
-        assert proc.stdout.readline().strip() == "ready"
+        return db, subprocess.Popen([sys.executable, "-m", "dca_pipeline_tests.execution.kill_day", str(db), str(PAUSE), "--go"],
+                                    cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    upcoming = start(0)
+    for trial in range(TRIALS):
+        db, proc = upcoming
+        assert proc.stdout.readline().strip() == "ready"  # imported; the day starts on "go"
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
         time.sleep(rng.uniform(0, window))
         if proc.poll() is None:
             killed_mid_run += 1
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+        upcoming = start(trial + 1) if trial + 1 < TRIALS else None  # the next process imports while this one is checked
         duck.close_all()
         in_flight += bool(_sent_not_recorded(db))  # killed between "order sent" and "order recorded"
         kill_day.run(db, 0.0)  # rerun to completion

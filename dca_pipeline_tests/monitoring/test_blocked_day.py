@@ -1,40 +1,53 @@
-"""A blocked day blocks only itself: with every close of one day missing from the bundled data, the demo month
-quarantines that day, places no order on it, places orders on the days around it, and lists it at the end."""
-import os
+"""A blocked day blocks only itself: with every close of one day missing from the bundled data, the real daily
+job quarantines that day, places no order on it, places orders on the days around it, and the demo's closing
+lines list it.
+
+It starts from the session's prepared January 2021 (history, eve features and targets built once, conftest)
+and runs the days around the hole through `runner.run_days`, the loop the demo and `run_month` use: the
+days before the 13th add nothing to what is proved (the ledger carries day to day the same way)."""
 import shutil
-import subprocess
-import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
+from dagster import DagsterInstance
 
-from dca_pipeline.paths import BUNDLED_DATA_DIR, PROJECT_ROOT
+from dca_pipeline.config import load_settings
+from dca_pipeline.money import daily_contribution_centavos
+from dca_pipeline.paths import BUNDLED_DATA_DIR
+from dca_pipeline.runner import blocked_days_report, run_days
 from dca_pipeline.storage import duck, quarantine
+from dca_pipeline_tests.months import copy_home, env, record_month_targets
 
 HOLE = date(2021, 1, 15)
+DAYS = [HOLE + timedelta(days=k) for k in (-2, -1, 0, 1, 2)]
 
 
-@pytest.mark.slow
-def test_a_day_without_closes_is_blocked_and_the_month_goes_on(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def holed(january_2021, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    """The days around HOLE run on a copy of the prepared month, with the bundle's closes of HOLE removed."""
+    tmp = tmp_path_factory.mktemp("holed")
+    data = tmp / "data"
     shutil.copytree(BUNDLED_DATA_DIR, data)
     bars = pl.read_parquet(data / "ohlcv_1d_usd.parquet")
     assert bars.filter(pl.col("date") == HOLE).height > 20  # the bundle really has that day
     bars.with_columns(pl.when(pl.col("date") == HOLE).then(None).otherwise(pl.col("close")).alias("close")).write_parquet(
         data / "ohlcv_1d_usd.parquet")
-    home = tmp_path / "dca_home"
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    env.update({"DCA_HOME": str(home), "DCA_DATA_DIR": str(data), "PYTHONPATH": str(PROJECT_ROOT)})
-    proc = subprocess.run([sys.executable, "-W", "ignore", "-m", "dca_pipeline.demo", "--month", "2021-01"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1500)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    assert "blocked days (1)" in proc.stdout and f"  {HOLE}: raw_ohlcv_1d:" in proc.stdout, proc.stdout[-3000:]
-    assert "raw_ohlcv_1d:quarantine_share" in proc.stdout
+    home = copy_home(january_2021.prepared, tmp / "dca_home")
+    with env(DCA_DATA_DIR=str(data), DCA_HOME=str(home)), DagsterInstance.ephemeral() as instance:
+        blocked = run_days(DAYS, record_month_targets(instance), log=lambda _m: None)
+    return home / "warehouse.duckdb", bars, blocked
 
-    db = home / "warehouse.duckdb"
+
+def test_a_day_without_closes_is_blocked_and_the_days_around_it_trade(holed) -> None:  # noqa: ANN001
+    db, bars, blocked = holed
+    duck.close_all()
+    assert [b.day for b in blocked] == [HOLE]
+    assert "raw_ohlcv_1d:quarantine_share" in blocked[0].checks
+    report = blocked_days_report(blocked)  # what the demo prints at the end
+    assert report.splitlines()[0].startswith("blocked days (1)") and f"  {HOLE}: raw_ohlcv_1d:" in report
+
     quarantined = quarantine.read(db, "raw_ohlcv_1d", HOLE, HOLE)
     if quarantined.is_empty():
         quarantined = quarantine.read(db, "ohlcv_1d", HOLE, HOLE)
@@ -44,6 +57,22 @@ def test_a_day_without_closes_is_blocked_and_the_month_goes_on(tmp_path: Path) -
                             "group by date order by date")
     by_day = dict(orders.iter_rows())
     assert HOLE not in by_day  # no order on the blocked day
-    assert by_day.get(date(2021, 1, 14), 0) > 0 and by_day.get(date(2021, 1, 16), 0) > 0  # the days around it trade
-    assert max(by_day) == date(2021, 1, 31)  # and the month runs to its end
+    assert by_day.get(HOLE - timedelta(days=1), 0) > 0 and by_day.get(HOLE + timedelta(days=1), 0) > 0  # the days around it trade
+    assert max(by_day) == DAYS[-1]  # and the days after it run
+    valued = duck.query(db, "select date from monitoring.portfolio_performance order by date")["date"].to_list()
+    assert valued == [d for d in DAYS if d != HOLE]
     duck.close_all()
+
+
+@pytest.mark.xfail(strict=True, reason="execution/day.py credits only the day's own slice: a blocked day's slice is "
+                                       "never contributed (library change reported, not made here)")
+def test_the_blocked_days_contribution_reaches_the_next_days_cash(holed) -> None:  # noqa: ANN001
+    db, _bars, _blocked = holed
+    budget = load_settings().budget_centavos
+    assert budget == 100_000
+    contributions = dict(duck.query(db, "select date, amount_centavos from execution.cash_ledger "
+                                        "where kind = 'contribution' order by date").iter_rows())
+    # by hand: R$1000 over 31 days; the 15th's slice is 100000*15//31 - 100000*14//31 = 48387 - 45161 = 3226 and the
+    # 16th's is 51612 - 48387 = 3225: the day after the hole is credited both, 6451
+    assert daily_contribution_centavos(budget, HOLE) == 3226
+    assert contributions[HOLE + timedelta(days=1)] == 6451
