@@ -25,6 +25,7 @@ from dca_pipeline.governance import audit, overrides
 from dca_pipeline.governance.degradation import BuyDecision, send_skip_alert
 from dca_pipeline.execution import events as ev
 from dca_pipeline.execution import guards, ledger, ledger_views, oms, projection
+from dca_pipeline.execution.explain import orders_metadata
 from dca_pipeline.execution.day import MARKET_LOOKBACK_DAYS, Controls, DayPlan, DayState, MarketTape, MarketView, month_bounds, plan_day
 from dca_pipeline.execution.ledger_protocol import EventLedger
 from dca_pipeline.execution.wiring import guard_context, make_broker
@@ -226,8 +227,7 @@ def _summarize(rows: list[dict]) -> dict:
         "drawdown": plans[-1].breaker.drawdown if plans else 0.0,
         "delisting_exits": sum(len(p.exits) for p in plans),
         "orders_table": markdown_table(orders.select("date", "symbol", "side", "amount_brl", "deficit_brl", "status")),
-        "decisions_table": markdown_table(decisions.filter(pl.col("decision") != "skipped").vstack(
-            decisions.filter(pl.col("decision") == "skipped")) if len(decisions) else decisions, 40),
+        **orders_metadata(orders, decisions),  # every order and skip with its reason, and a chart (execution/explain.py)
     }
     if len(rows) == 1 and "cash" in rows[0]:
         out["cash_available_brl"] = float(to_brl(rows[0]["cash"]))

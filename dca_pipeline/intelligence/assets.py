@@ -7,6 +7,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext,
 
 from dca_pipeline.analytics.assets import features_daily
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
+from dca_pipeline.intelligence.explain import regime_metadata
 from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
 from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, empty_tier_warning, empty_tiers, tiers_for_month
@@ -127,6 +128,7 @@ def market_regime(context: AssetExecutionContext, config: PipelineConfig) -> pl.
             "probabilities": MetadataValue.json({k: round(v, 4) for k, v in result.probabilities.items()}),
             "state_means": markdown_table(result.state_means.with_columns(pl.col(pl.Float64).round(4))),
             "training_days": len(result.history),
+            **regime_metadata(result.label, result.probabilities),  # table and chart (intelligence/explain.py)
         }
     )
     row = {"month": month, "as_of": as_of, "regime": result.label, "log_likelihood": result.log_likelihood}

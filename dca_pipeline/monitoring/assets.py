@@ -7,6 +7,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, BackfillPolicy, Con
 
 from dca_pipeline.execution import ledger, ledger_views
 from dca_pipeline.execution.positions import next_day_performance
+from dca_pipeline.monitoring.explain import performance_explained
 from dca_pipeline.money import to_brl
 from dca_pipeline.partitions import DAILY, cadence
 from dca_pipeline.resources import PipelineConfig
@@ -93,8 +94,10 @@ def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFram
             "daily_return": perf.daily_return,
             "twr": perf.twr,
         })
-    context.add_output_metadata({k: (float(v) if v is not None and k != "date" else str(v)) for k, v in rows[-1].items()} | {"days": len(rows)})
-    return pl.DataFrame(rows, schema=PERFORMANCE_SCHEMA)
+    frame = pl.DataFrame(rows, schema=PERFORMANCE_SCHEMA)
+    context.add_output_metadata({k: (float(v) if v is not None and k != "date" else str(v)) for k, v in rows[-1].items()} | {"days": len(rows)}
+                                | performance_explained(db, frame))  # curves vs BTC-only DCA, drawdown (monitoring/explain.py)
+    return frame
 
 
 @asset_check(asset=portfolio_performance, partitions_def=DAILY, blocking=True,
