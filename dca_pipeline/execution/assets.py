@@ -63,16 +63,16 @@ def _days(context: AssetExecutionContext) -> list[date]:
 
 @multi_asset(
     outs={
-        "dca_orders": AssetOut(group_name=GROUP, dagster_type=Nothing, is_required=False, kinds={"duckdb"},
+        "dca_orders": AssetOut(group_name=GROUP, dagster_type=Nothing, is_required=False, kinds={"duckdb"}, owners=["team:trading"],
                                metadata={"table": "execution.dca_orders"},
                                description="The day's plan (execution/day.py plan_day): delisting exits, buys, rebalance "
                                            "sells, each decision with its reason (execution.day_decisions)."),
-        "fills": AssetOut(group_name=GROUP, dagster_type=Nothing, is_required=False, kinds={"duckdb"},
+        "fills": AssetOut(group_name=GROUP, dagster_type=Nothing, is_required=False, kinds={"duckdb"}, owners=["team:trading"],
                           metadata={"table": "execution.fills"},
                           description="The day's orders through approval, the pre-send guards and the broker (paper: next "
                                       "day's open + slippage + taker fee; live: Mercado Bitcoin), every change an event."),
         "positions": AssetOut(group_name=GROUP, io_manager_key="warehouse_io_manager", is_required=False,
-                              kinds={"polars", "duckdb"}, metadata={"schema": "execution", "partition_column": "date"},
+                              kinds={"polars", "duckdb"}, owners=["team:trading"], metadata={"schema": "execution", "partition_column": "date"},
                               description="Holdings after the day's fills, valued at each symbol's last close on or before the day."),
     },
     deps=[target_weights, raw_ohlcv_1d],
@@ -337,7 +337,7 @@ def _contribution(db, day: date) -> int:  # noqa: ANN001
     return int(rows["c"][0])
 
 
-@asset(group_name=GROUP, partitions_def=DAILY, deps=[FILLS], pool="exchange_api", kinds={"duckdb"})
+@asset(group_name=GROUP, partitions_def=DAILY, deps=[FILLS], pool="exchange_api", kinds={"duckdb"}, owners=["team:trading"])
 def reconciliation(context: AssetExecutionContext, config: PipelineConfig, warehouse: Warehouse, broker: Broker) -> MaterializeResult:
     """The event ledger's positions, cash and open orders against the broker's own account view
     (live: Mercado Bitcoin balances and open orders; paper: the fills and cash tables the broker's fills produced)."""

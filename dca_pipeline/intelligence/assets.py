@@ -29,6 +29,7 @@ MONTHLY_TABLE = dict(
     metadata=WAREHOUSE_META,
     pool="duckdb_warehouse",
     kinds={"polars", "duckdb"},
+    owners=["team:quant"],
 )
 
 
@@ -105,7 +106,7 @@ def scores_complete(context, asset_scores: pl.DataFrame, warehouse: Warehouse) -
     )
 
 
-@asset(**{**MONTHLY_TABLE, "kinds": {"hmmlearn", "duckdb"}})
+@asset(**{**MONTHLY_TABLE, "kinds": {"hmmlearn", "polars", "duckdb"}})
 def market_regime(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
     """Bull / bear / sideways / crisis from a Gaussian HMM on market return, volatility and correlation,
     fit only on data before the month; states are named by their fitted means, not their index."""

@@ -62,6 +62,7 @@ def _activity_between(db, after: date | None, before: date) -> bool:  # noqa: AN
     metadata={"schema": "monitoring", "partition_column": "date"},
     pool="duckdb_warehouse",
     kinds={"polars", "duckdb"},
+    owners=["team:quant"],
     backfill_policy=BackfillPolicy.single_run(),  # a range values its days in order, in one run
 )
 def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFrame, warehouse: Warehouse) -> pl.DataFrame:
@@ -129,7 +130,7 @@ class BacktestConfig(Config):
     overrides: list[str] = []  # strategy settings for this backtest only, e.g. ["portfolio.objective=max_sharpe"]
 
 
-@asset(group_name="monitoring", kinds={"polars", "html"})
+@asset(group_name="monitoring", kinds={"polars", "html"}, owners=["team:quant"])
 def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipeline_config: PipelineConfig,
                     warehouse: Warehouse) -> MaterializeResult:
     """Walk-forward backtest over the bundled history through the production functions, with an HTML tearsheet

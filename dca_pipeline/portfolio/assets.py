@@ -40,7 +40,8 @@ def month_regime(db, month: date) -> str | None:  # noqa: ANN001
     io_manager_key="warehouse_io_manager",
     metadata={"schema": "portfolio", "partition_column": "month"},
     pool="duckdb_warehouse",
-    kinds={"pypfopt", "duckdb"},
+    kinds={"pypfopt", "polars", "duckdb"},
+    owners=["team:quant"],
 )
 def target_weights(
     context: AssetExecutionContext, asset_scores: pl.DataFrame, config: PipelineConfig, warehouse: Warehouse
