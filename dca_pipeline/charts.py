@@ -44,10 +44,10 @@ def grouped_bars(labels: Sequence[str], values: Sequence[float], groups: Sequenc
     ax.set_xticks(range(len(labels)), list(labels), rotation=60, ha="right", fontsize=8)
     ax.set_ylabel(ylabel + (" (%)" if percent else ""))
     ax.set_title(title)
-    for g in order:
-        ax.bar([], [], color=colours[g], label=str(g))
-    if len(order) > 1 or (order and order[0]):
-        ax.legend(fontsize=8)
+    if len(order) > 1:
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color=colours[g], label=str(g)) for g in order], fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return markdown_image(fig, title)
 
