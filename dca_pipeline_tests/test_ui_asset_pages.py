@@ -75,7 +75,9 @@ def open_chart(driver, key: str):  # noqa: ANN001, ANN202
     row = _row(driver, key)
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", row)
     row.find_element("xpath", ".//a[contains(., 'Show Markdown')]").click()
-    return _wait(driver, "//div[@role='dialog']//img[starts-with(@src, 'data:image/png;base64,')]", 30)
+    img = _wait(driver, "//div[@role='dialog']//img[starts-with(@src, 'data:image/png;base64,')]", 30)
+    time.sleep(1.5)  # let the dialog finish fading in before the screenshot
+    return img
 
 
 def close_dialog(driver) -> None:  # noqa: ANN001
@@ -106,8 +108,6 @@ def check_asset_pages(url: str, out_dir: Path, profile: Path) -> dict[str, list[
 
 
 def test_asset_pages_show_their_table_and_chart_after_the_demo_month(tmp_path: Path) -> None:
-    import duckdb
-
     env = run_demo(tmp_path / "home")
     proc, url = start_webserver(Path(env["DAGSTER_HOME"]), env)
     try:
@@ -118,8 +118,14 @@ def test_asset_pages_show_their_table_and_chart_after_the_demo_month(tmp_path: P
         assert (tmp_path / f"{page.asset}.png").stat().st_size > 20_000
         for key in page.charts:
             assert (tmp_path / f"{page.asset}_{key}.png").stat().st_size > 20_000
-    # what the pages show is what the warehouse holds (read back here with plain SQL)
-    with duckdb.connect(str(Path(env["DCA_HOME"]) / "warehouse.duckdb"), read_only=True) as db:
+    assert_tables_match_warehouse(tables, Path(env["DCA_HOME"]) / "warehouse.duckdb")
+
+
+def assert_tables_match_warehouse(tables: dict[str, list[list[str]]], warehouse: Path) -> None:
+    """What the pages show is what the warehouse holds (read back here with plain SQL)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as db:
         symbols = {r[0] for r in db.execute("select symbol from portfolio.target_weights where month = ?", [f"{MONTH}-01"]).fetchall()}
         last = db.execute("select max(date) from execution.day_decisions").fetchone()[0]
         decisions = db.execute("select symbol, decision, reason from execution.day_decisions where date = ?", [last]).fetchall()
