@@ -18,3 +18,22 @@ def markdown_table(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> MetadataVal
     if len(frame) > rows:
         lines.append(f"\n… {len(frame) - rows} more rows")
     return MetadataValue.md("\n".join(lines))
+
+
+def _cell(value: object) -> object:
+    """A table cell the UI accepts: str, int, float, bool or None (dates and Decimals as text / float)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    from decimal import Decimal
+
+    return float(value) if isinstance(value, Decimal) else str(value)
+
+
+def frame_table(frame: pl.DataFrame, rows: int = 200) -> MetadataValue:
+    """The first `rows` rows as a Dagster table (sortable in the UI, columns typed), floats rounded to 6 places."""
+    from dagster import TableColumn, TableRecord, TableSchema
+
+    head = frame.head(rows).with_columns(pl.col(pl.Float64).round(6))
+    kinds = {pl.Int64: "int", pl.Int32: "int", pl.Float64: "float", pl.Boolean: "bool"}
+    schema = TableSchema(columns=[TableColumn(name=c, type=kinds.get(t, "string")) for c, t in head.schema.items()])
+    return MetadataValue.table([TableRecord({k: _cell(v) for k, v in row.items()}) for row in head.iter_rows(named=True)], schema=schema)

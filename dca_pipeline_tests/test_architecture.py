@@ -18,7 +18,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / "dca_pipeline"
 
 # Low → high. A module may import its own layer and lower ones, never a higher one (not even inside a function).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("ground", ("config", "money", "paths", "secrets", "metadata", "partitions", "resources", "layers", "recovery")),
+    ("ground", ("config", "money", "paths", "secrets", "metadata", "partitions", "resources", "layers", "recovery", "charts")),
     ("storage", ("storage",)),
     ("quality", ("quality",)),  # Great Expectations suites and their runner (used by every layer's gx_checks)
     ("governance", ("governance",)),
@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("monitoring", ("monitoring",)),
     ("top", ("definitions", "cli", "demo", "runner", "")),  # "" = the package's own __init__
 ]
-STRICT_GROUND = ("config", "money", "paths")  # import nothing else of the package at all
+STRICT_GROUND = ("config", "money", "paths", "charts")  # import nothing else of the package at all
 SETTINGS_LOADERS = {"cached_settings", "load_settings", "Settings"}
 # Package functions that read the environment and may run at import, with the reason. Nothing else may.
 ALLOWED_AT_IMPORT = {

@@ -22,6 +22,7 @@ DAILY_TABLE = dict(
     metadata={"schema": "analytics", "partition_column": "date"},
     pool="duckdb_warehouse",
     kinds={"polars", "duckdb"},
+    owners=["team:data"],
 )
 LOOKBACK_DAYS = FEATURE_WINDOW_DAYS  # SMA 200 and 90-day volatility need this much history, with room for gaps
 

@@ -26,6 +26,7 @@ from dca_pipeline.governance import audit, overrides
 from dca_pipeline.governance.degradation import BuyDecision, send_skip_alert
 from dca_pipeline.execution import events as ev
 from dca_pipeline.execution import guards, ledger, ledger_views, oms, projection
+from dca_pipeline.execution.explain import orders_metadata
 from dca_pipeline.execution.day import EXIT_SCHEMA, MARKET_LOOKBACK_DAYS, Controls, DayPlan, DayState, MarketTape, MarketView, month_bounds, plan_day
 from dca_pipeline.execution.ledger_protocol import EventLedger
 from dca_pipeline.execution.wiring import guard_context, make_broker, paper_account, paper_engine
@@ -64,16 +65,16 @@ def _days(context: AssetExecutionContext) -> list[date]:
 
 @multi_asset(
     outs={
-        "dca_orders": AssetOut(group_name=GROUP, dagster_type=Nothing, is_required=False, kinds={"duckdb"},
+        "dca_orders": AssetOut(group_name=GROUP, dagster_type=Nothing, is_required=False, kinds={"duckdb"}, owners=["team:trading"],
                                metadata={"table": "execution.dca_orders"},
                                description="The day's plan (execution/day.py plan_day): delisting exits, buys, rebalance "
                                            "sells, each decision with its reason (execution.day_decisions)."),
-        "fills": AssetOut(group_name=GROUP, dagster_type=Nothing, is_required=False, kinds={"duckdb"},
+        "fills": AssetOut(group_name=GROUP, dagster_type=Nothing, is_required=False, kinds={"duckdb"}, owners=["team:trading"],
                           metadata={"table": "execution.fills"},
                           description="The day's orders through approval, the pre-send guards and the broker (paper: next "
                                       "day's open + slippage + taker fee; live: Mercado Bitcoin), every change an event."),
         "positions": AssetOut(group_name=GROUP, io_manager_key="warehouse_io_manager", is_required=False,
-                              kinds={"polars", "duckdb"}, metadata={"schema": "execution", "partition_column": "date"},
+                              kinds={"polars", "duckdb"}, owners=["team:trading"], metadata={"schema": "execution", "partition_column": "date"},
                               description="Holdings after the day's fills, valued at each symbol's last close on or before the day."),
     },
     deps=[target_weights, raw_ohlcv_1d],
@@ -311,8 +312,7 @@ def _summarize(rows: list[dict]) -> dict:
         "drawdown": plans[-1].breaker.drawdown if plans else 0.0,
         "delisting_exits": sum(len(p.exits) for p in plans),
         "orders_table": markdown_table(orders.select("date", "symbol", "side", "amount_brl", "deficit_brl", "status")),
-        "decisions_table": markdown_table(decisions.filter(pl.col("decision") != "skipped").vstack(
-            decisions.filter(pl.col("decision") == "skipped")) if len(decisions) else decisions, 40),
+        **orders_metadata(orders, decisions),  # every order and skip with its reason, and a chart (execution/explain.py)
     }
     if len(rows) == 1 and "cash" in rows[0]:
         out["cash_available_brl"] = float(to_brl(rows[0]["cash"]))
@@ -433,7 +433,7 @@ def _contribution(db, day: date) -> int:  # noqa: ANN001
     return int(rows["c"][0])
 
 
-@asset(group_name=GROUP, partitions_def=DAILY, deps=[FILLS], pool="exchange_api", kinds={"duckdb"})
+@asset(group_name=GROUP, partitions_def=DAILY, deps=[FILLS], pool="exchange_api", kinds={"duckdb"}, owners=["team:trading"])
 def reconciliation(context: AssetExecutionContext, config: PipelineConfig, warehouse: Warehouse, broker: Broker) -> MaterializeResult:
     """The event ledger's positions, cash and open orders against the broker's own account view
     (live: Mercado Bitcoin balances and open orders; paper: the fills and cash tables the broker's fills produced)."""

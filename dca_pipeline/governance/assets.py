@@ -33,7 +33,7 @@ def _actor(context) -> tuple[str, str]:  # noqa: ANN001 - asset or op context
     return audit.actor_from_tags(dict(context.run.tags)), context.run_id
 
 
-@asset(group_name=GROUP, description="Audits the effective configuration: a config_changed entry when its hash changes.")
+@asset(group_name=GROUP, kinds={"duckdb"}, owners=["team:ops"], description="Audits the effective configuration: a config_changed entry when its hash changes.")
 @scrub_errors
 def config_audit(context: AssetExecutionContext, pipeline_config: PipelineConfig, warehouse: Warehouse) -> MaterializeResult:
     settings = pipeline_config.settings()
@@ -56,7 +56,7 @@ def audit_chain_intact(warehouse: Warehouse) -> AssetCheckResult:
                             description=status.reason or f"{status.entries} entries, chain intact", metadata=meta)
 
 
-@asset(group_name=GROUP, tags=cadence("maintenance"), description="Point-in-time snapshot of the ledger, audit log and config in $DCA_HOME/backups.")
+@asset(group_name=GROUP, tags=cadence("maintenance"), kinds={"duckdb"}, owners=["team:ops"], description="Point-in-time snapshot of the ledger, audit log and config in $DCA_HOME/backups.")
 @scrub_errors
 def ledger_backup(context: AssetExecutionContext, pipeline_config: PipelineConfig, warehouse: Warehouse) -> MaterializeResult:
     settings = pipeline_config.settings()

@@ -1,5 +1,7 @@
 """Governance's Dagster wiring: config audit, ledger backup (nightly), kill switch and freeze jobs."""
-from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asset_job, in_process_executor, job
+from dagster import (
+    AssetSelection, Definitions, ScheduleDefinition, define_asset_job, in_process_executor, job, with_source_code_references,
+)
 
 from dca_pipeline.config import env_tags
 from dca_pipeline.governance import assets
@@ -32,7 +34,7 @@ def unfreeze_asset() -> None:
 
 
 defs = Definitions(
-    assets=[assets.config_audit, assets.ledger_backup],
+    assets=with_source_code_references([assets.config_audit, assets.ledger_backup]),
     asset_checks=[assets.audit_chain_intact],
     jobs=[ledger_backup_job, kill_switch, freeze_asset, unfreeze_asset],
     schedules=[ledger_backup_schedule],

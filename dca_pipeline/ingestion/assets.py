@@ -34,6 +34,7 @@ DAILY_RAW = dict(
     pool="exchange_api",
     retry_policy=NETWORK_RETRY,
     kinds={"polars", "parquet"},
+    owners=["team:data"],
 )
 
 
@@ -84,6 +85,7 @@ def fx_usd_brl(context: AssetExecutionContext, market_data: MarketData) -> pl.Da
     pool="exchange_api",
     retry_policy=NETWORK_RETRY,
     kinds={"polars", "parquet"},
+    owners=["team:data"],
 )
 def market_caps(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
     """Market caps known at the start of the month (latest snapshot on or before it: no look-ahead)."""

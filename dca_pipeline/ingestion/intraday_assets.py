@@ -24,6 +24,7 @@ INTRADAY = dict(
     pool="exchange_api",
     retry_policy=NETWORK_RETRY,
     kinds={"polars", "parquet"},
+    owners=["team:data"],
 )
 
 

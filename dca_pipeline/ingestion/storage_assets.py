@@ -26,7 +26,7 @@ class RetentionConfig(Config):
     as_of: str = ""
 
 
-@asset(group_name="ingestion", tags=cadence("maintenance"), kinds={"parquet", "duckdb"}, deps=["raw_ohlcv_1d", "raw_ohlcv_1h", "raw_ohlcv_1m", "order_book_snapshots", "raw_trades"])
+@asset(group_name="ingestion", tags=cadence("maintenance"), kinds={"parquet", "duckdb"}, owners=["team:data"], deps=["raw_ohlcv_1d", "raw_ohlcv_1h", "raw_ohlcv_1m", "order_book_snapshots", "raw_trades"])
 def raw_retention(context: AssetExecutionContext, config: RetentionConfig, warehouse: Warehouse,
                   pipeline_config: PipelineConfig) -> MaterializeResult:
     """Delete raw partitions past `storage.*_days` (and their quarantine rows); metadata lists every one removed."""
@@ -46,7 +46,7 @@ def raw_retention(context: AssetExecutionContext, config: RetentionConfig, wareh
     return MaterializeResult(metadata=meta)
 
 
-@asset(group_name="ingestion", tags=cadence("maintenance"), io_manager_key="warehouse_io_manager", metadata={"schema": "ingestion"}, deps=["raw_ohlcv_1d"], kinds={"polars", "duckdb"})
+@asset(group_name="ingestion", tags=cadence("maintenance"), io_manager_key="warehouse_io_manager", metadata={"schema": "ingestion"}, deps=["raw_ohlcv_1d"], kinds={"polars", "duckdb"}, owners=["team:data"])
 def symbol_listings(context: AssetExecutionContext, market_data: MarketData) -> pl.DataFrame:
     """Every symbol ever seen with first_seen, last_seen and delisted_on (null while listed); history keeps it."""
     dataset = "ohlcv_1d"

@@ -7,6 +7,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext,
 
 from dca_pipeline.analytics.assets import features_daily
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
+from dca_pipeline.intelligence.explain import regime_metadata
 from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
 from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, empty_tier_warning, empty_tiers, tiers_for_month
@@ -28,6 +29,7 @@ MONTHLY_TABLE = dict(
     metadata=WAREHOUSE_META,
     pool="duckdb_warehouse",
     kinds={"polars", "duckdb"},
+    owners=["team:quant"],
 )
 
 
@@ -104,7 +106,7 @@ def scores_complete(context, asset_scores: pl.DataFrame, warehouse: Warehouse) -
     )
 
 
-@asset(**{**MONTHLY_TABLE, "kinds": {"hmmlearn", "duckdb"}})
+@asset(**{**MONTHLY_TABLE, "kinds": {"hmmlearn", "polars", "duckdb"}})
 def market_regime(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
     """Bull / bear / sideways / crisis from a Gaussian HMM on market return, volatility and correlation,
     fit only on data before the month; states are named by their fitted means, not their index."""
@@ -127,6 +129,7 @@ def market_regime(context: AssetExecutionContext, config: PipelineConfig) -> pl.
             "probabilities": MetadataValue.json({k: round(v, 4) for k, v in result.probabilities.items()}),
             "state_means": markdown_table(result.state_means.with_columns(pl.col(pl.Float64).round(4))),
             "training_days": len(result.history),
+            **regime_metadata(result.label, result.probabilities),  # table and chart (intelligence/explain.py)
         }
     )
     row = {"month": month, "as_of": as_of, "regime": result.label, "log_likelihood": result.log_likelihood}

@@ -7,6 +7,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, BackfillPolicy, Con
 
 from dca_pipeline.execution import ledger, ledger_views
 from dca_pipeline.execution.positions import next_day_performance
+from dca_pipeline.monitoring.explain import performance_explained
 from dca_pipeline.money import to_brl
 from dca_pipeline.partitions import DAILY, cadence
 from dca_pipeline.resources import PipelineConfig
@@ -61,6 +62,7 @@ def _activity_between(db, after: date | None, before: date) -> bool:  # noqa: AN
     metadata={"schema": "monitoring", "partition_column": "date"},
     pool="duckdb_warehouse",
     kinds={"polars", "duckdb"},
+    owners=["team:quant"],
     backfill_policy=BackfillPolicy.single_run(),  # a range values its days in order, in one run
 )
 def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFrame, warehouse: Warehouse) -> pl.DataFrame:
@@ -93,8 +95,10 @@ def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFram
             "daily_return": perf.daily_return,
             "twr": perf.twr,
         })
-    context.add_output_metadata({k: (float(v) if v is not None and k != "date" else str(v)) for k, v in rows[-1].items()} | {"days": len(rows)})
-    return pl.DataFrame(rows, schema=PERFORMANCE_SCHEMA)
+    frame = pl.DataFrame(rows, schema=PERFORMANCE_SCHEMA)
+    context.add_output_metadata({k: (float(v) if v is not None and k != "date" else str(v)) for k, v in rows[-1].items()} | {"days": len(rows)}
+                                | performance_explained(db, frame))  # curves vs BTC-only DCA, drawdown (monitoring/explain.py)
+    return frame
 
 
 @asset_check(asset=portfolio_performance, partitions_def=DAILY, blocking=True,
@@ -127,7 +131,7 @@ class BacktestConfig(Config):
     overrides: list[str] = []  # strategy settings for this backtest only, e.g. ["portfolio.objective=max_sharpe"]
 
 
-@asset(group_name="monitoring", kinds={"polars", "html"})
+@asset(group_name="monitoring", kinds={"polars", "html"}, owners=["team:quant"])
 def backtest_report(context: AssetExecutionContext, config: BacktestConfig, pipeline_config: PipelineConfig,
                     warehouse: Warehouse) -> MaterializeResult:
     """Walk-forward backtest over the bundled history through the production functions, with an HTML tearsheet and

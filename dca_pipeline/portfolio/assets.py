@@ -8,6 +8,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext,
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.metadata import markdown_table
 from dca_pipeline.partitions import MONTHLY, month_start
+from dca_pipeline.portfolio.explain import target_weights_metadata
 from dca_pipeline.portfolio.targets import build_targets
 from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.storage.resources import Warehouse
@@ -39,7 +40,8 @@ def month_regime(db, month: date) -> str | None:  # noqa: ANN001
     io_manager_key="warehouse_io_manager",
     metadata={"schema": "portfolio", "partition_column": "month"},
     pool="duckdb_warehouse",
-    kinds={"pypfopt", "duckdb"},
+    kinds={"pypfopt", "polars", "duckdb"},
+    owners=["team:quant"],
 )
 def target_weights(
     context: AssetExecutionContext, asset_scores: pl.DataFrame, config: PipelineConfig, warehouse: Warehouse
@@ -67,6 +69,7 @@ def target_weights(
             **{k: v for k, v in result.info.items() if isinstance(v, (int, float, str))},
             **result.diagnostics,
             "weights": markdown_table(out.select("symbol", "tier", "weight", "cap"), 30),
+            **target_weights_metadata(out, result.diagnostics, plan.notes),  # table, chart by tier, binding constraints
         }
     )
     return out
