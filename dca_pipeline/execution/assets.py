@@ -27,6 +27,7 @@ from dca_pipeline.execution import events as ev
 from dca_pipeline.execution import guards, ledger, ledger_views, oms, projection
 from dca_pipeline.execution.day import MARKET_LOOKBACK_DAYS, Controls, DayPlan, DayState, MarketTape, MarketView, month_bounds, plan_day
 from dca_pipeline.execution.ledger_protocol import EventLedger
+from dca_pipeline.execution import corporate_actions
 from dca_pipeline.execution.wiring import guard_context, make_broker
 from dca_pipeline.execution.reconcile import reconcile
 from dca_pipeline.execution.input_checks import prices_for_held_and_targeted  # noqa: F401 - loaded with this module's checks
@@ -149,6 +150,7 @@ def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: 
         raise FileNotFoundError(f"no stored raw_ohlcv_1d bars for {day}: materialize raw_ohlcv_1d first")
     held = ledger.holdings(db, day - timedelta(days=1))
     targets = _month_targets(db, day, loop.targets_materialized)
+    held, targets, _ = corporate_actions.apply_day(EventLedger(db), day, held, targets)  # migrations/airdrops first
     state = DayState(held, ledger.cash_balance_centavos(db, day - timedelta(days=1)), guards.outstanding_buys_centavos(db),
                      _controls(db, day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr))
     plan = plan_day(day, state, market, targets, settings)

@@ -18,7 +18,7 @@ from dca_pipeline.governance import audit
 from dca_pipeline.storage import duck
 
 TABLE = "execution.events"
-KINDS = ("contribution", "order", "fill", "fee", "cancel")
+KINDS = ("contribution", "order", "fill", "fee", "cancel", "corporate_action")  # corporate_action: execution/corporate_actions.py
 ORDER_STATUSES = (
     "planned", "pending_approval", "approved", "sent", "partially_filled", "filled", "cancelled", "expired", "rejected",
 )
@@ -164,6 +164,11 @@ def append_events(db: Path, events: Iterable[Event]) -> int:
                     after={"event_id": e.event_id, "date": e.date, "symbol": e.symbol, "side": e.side, "status": e.status,
                            "amount_centavos": e.amount_centavos},
                 )
+            elif e.kind == "corporate_action":  # a migration/airdrop leg: audited in the same transaction
+                actor, run_id = audit.current_actor()
+                audit.append_in(cur, "corporate_action", e.symbol or e.event_id, actor=actor, run_id=run_id,
+                                after={"event_id": e.event_id, "date": e.date, "quantity": e.quantity,
+                                       "cost_centavos": e.amount_centavos, **e.detail})
     return inserted
 
 
