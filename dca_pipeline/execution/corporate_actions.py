@@ -132,4 +132,39 @@ def apply_day(book: Books, day: date, holdings: pl.DataFrame, targets: pl.DataFr
     return apply_legs(holdings, legs), remap_targets(targets, actions, day), legs
 
 
-__all__ = ["KIND", "LEG_SCHEMA", "apply_day", "apply_legs", "events_for", "holding_legs", "remap_targets"]
+__all__ = ["KIND", "LEG_SCHEMA", "apply_day", "apply_legs", "events_for", "holding_legs", "remap_targets", "venue_balances"]
+
+
+def venue_balances(fills: list[tuple], as_of: date, actions: pl.DataFrame | None = None) -> dict[str, Decimal]:
+    """What an exchange's balances become when it applies the same actions itself (as Binance converted MATIC to
+    POL, and credited the LUNA2 airdrop): fills (symbol, side, quantity, filled_at ISO or None) replayed in time
+    order, each action applied at 00:00 UTC of its effective date (after the fills stamped at that instant),
+    up to `as_of`. Base currency → quantity, zeros dropped (the paper broker side of reconciliation)."""
+    from datetime import datetime, time, timezone
+
+    actions = load_corporate_actions() if actions is None else actions
+    steps: list[tuple] = []
+    for symbol, side, q, at in fills:
+        when = datetime.fromisoformat(at) if at else datetime.min.replace(tzinfo=timezone.utc)
+        steps.append((when, 0, len(steps), ("fill", symbol.split("/")[0], side, Decimal(q))))
+    for i, a in enumerate(actions.iter_rows(named=True)):
+        eff = a["effective_date"]
+        if eff is not None and eff > as_of:
+            continue
+        when = datetime.combine(eff, time(), tzinfo=timezone.utc) if eff else datetime.min.replace(tzinfo=timezone.utc)
+        steps.append((when, 1, i, ("action", a)))
+    held: dict[str, Decimal] = {}
+    for *_, step in sorted(steps, key=lambda s: s[:3]):
+        if step[0] == "fill":
+            _, base, side, q = step
+            held[base] = held.get(base, Decimal(0)) + (q if side == "buy" else -q)
+            continue
+        a = step[1]
+        q = held.get(a["from_base"], Decimal(0))
+        if not q:
+            continue
+        credited = (q * Decimal(repr(a["ratio"]))).quantize(QUANTUM, rounding=ROUND_DOWN)
+        if a["kind"] in CONTINUING:
+            del held[a["from_base"]]
+        held[a["to_base"]] = held.get(a["to_base"], Decimal(0)) + credited
+    return {k: v for k, v in held.items() if v != 0}

@@ -163,3 +163,36 @@ def test_the_table_maps_matic_to_pol_only_from_the_switch() -> None:
     t = pl.DataFrame({"symbol": ["MATIC/BRL"], "weight": [1.0]})
     assert ca.remap_targets(t, actions, SWITCH - timedelta(days=1))["symbol"].to_list() == ["MATIC/BRL"]
     assert ca.remap_targets(t, actions, SWITCH)["symbol"].to_list() == ["POL/BRL"]
+
+
+def test_the_paper_exchange_migrates_too_so_reconciliation_stays_clean() -> None:
+    """The ledger books MATIC bought on 09-03 (the paper exchange fills it at 09-04 00:00, the next open); on the
+    4th the ledger migrates it and the paper account's balances, converted by the venue on the same date, agree."""
+    from datetime import datetime, timezone
+
+    from dca_pipeline.execution.broker_interface import BrokerFill, BrokerReport
+    from dca_pipeline.execution.guards import OrderIntent
+    from dca_pipeline.execution.paper_account import PaperAccount
+    from dca_pipeline.execution.reconcile import ledger_side, paper_broker_side, reconcile
+    from dca_pipeline.paths import dca_home
+
+    db = warehouse_path()
+    book = EventLedger(db)
+    day = SWITCH - timedelta(days=1)
+    _buy(book, day, "MATIC/BRL", "500", 100_000, 700)
+    account = PaperAccount(dca_home() / "broker" / "corp.sqlite")
+    intent = OrderIntent(day, f"dca-{day:%Y%m%d}-MATIC-BRL-buy", "MATIC/BRL", "buy", 100_700, None, 2.0)
+    account.accept(intent, BrokerReport(intent.client_order_id, "filled", (
+        BrokerFill(1, Decimal(500), Decimal(2), 100_000, 700, "taker", datetime(2024, 9, 4, tzinfo=timezone.utc)),)))
+    assert reconcile(*ledger_side(db), *paper_broker_side(db, account)).is_empty()  # both MATIC before the switch
+    ca.apply_day(book, SWITCH, book.holdings(), NO_TARGETS)
+    balances, _ = paper_broker_side(db, account)
+    assert balances["POL"] == Decimal(500) and "MATIC" not in balances
+    assert reconcile(*ledger_side(db), *paper_broker_side(db, account)).is_empty()
+
+
+def test_venue_balances_credit_the_airdrop_on_the_balance_at_genesis() -> None:
+    fills = [("LUNA/BRL", "buy", "100", "2022-05-02T00:00:00+00:00"), ("LUNC/BRL", "buy", "5", "2022-09-10T00:00:00+00:00")]
+    assert ca.venue_balances(fills[:1], date(2022, 5, 27)) == {"LUNA": Decimal(100)}  # actions after as_of wait
+    # at genesis: 100 LUNA → 100 LUNC and 103.47503789 LUNA2 (see above); the later LUNC buy earns no airdrop
+    assert ca.venue_balances(fills, date(2022, 10, 1)) == {"LUNC": Decimal(105), "LUNA2": Decimal("103.47503789")}
