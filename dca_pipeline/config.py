@@ -170,6 +170,7 @@ class StorageSettings(_Strict):
 
     ohlcv_1m_days: int | None = Field(default=30, ge=1)
     ohlcv_1h_days: int | None = Field(default=365, ge=1)
+    ohlcv_5m_days: int | None = Field(default=90, ge=1)
     ohlcv_1d_days: int | None = Field(default=None, ge=1)
     order_book_days: int | None = Field(default=14, ge=1)
     trades_days: int | None = Field(default=90, ge=1)
@@ -177,12 +178,13 @@ class StorageSettings(_Strict):
     intraday_symbols: tuple[str, ...] = ()  # empty: every active market of the source
     max_fill_bars_1m: int = Field(default=5, ge=0, le=1440)
     max_fill_bars_1h: int = Field(default=2, ge=0, le=24)
+    max_fill_bars_5m: int = Field(default=3, ge=0, le=288)
 
     def retention_days(self) -> dict[str, int | None]:
         """Days to keep per Parquet dataset (None = keep forever)."""
         return {
             "ohlcv_1m": self.ohlcv_1m_days, "ohlcv_1h": self.ohlcv_1h_days, "ohlcv_1d": self.ohlcv_1d_days,
-            "order_book": self.order_book_days, "trades": self.trades_days,
+            "order_book": self.order_book_days, "trades": self.trades_days, "ohlcv_5m": self.ohlcv_5m_days,
         }
 
 

@@ -7,7 +7,7 @@ from dagster import AssetKey, Definitions, build_schedule_context
 from dca_pipeline.definitions import defs
 
 LAYERS = {
-    "ingestion": {"raw_ohlcv_1d", "fx_usd_brl", "market_caps", "raw_ohlcv_1h", "raw_ohlcv_1m", "order_book_snapshots",
+    "ingestion": {"raw_ohlcv_1d", "fx_usd_brl", "market_caps", "raw_ohlcv_1h", "raw_ohlcv_1m", "raw_ohlcv_5m", "order_book_snapshots",
                   "raw_trades", "raw_retention", "symbol_listings"},
     "analytics": {"features_daily", "risk_metrics", "correlation_matrix"},
     "intelligence": {"asset_tiers", "asset_scores", "market_regime"},
@@ -78,7 +78,7 @@ def test_jobs_select_the_documented_assets() -> None:
         "monthly_job": {"market_caps", "asset_tiers", "asset_scores", "market_regime", "target_weights"},
         "ingest_history_job": {"raw_ohlcv_1d", "fx_usd_brl"},
         "raw_maintenance_job": {"raw_retention", "symbol_listings"},
-        "intraday_job": {"raw_ohlcv_1h", "raw_ohlcv_1m", "raw_trades"},
+        "intraday_job": {"raw_ohlcv_1h", "raw_ohlcv_1m", "raw_ohlcv_5m", "raw_trades"},
         "order_book_job": {"order_book_snapshots"},
         "ledger_backup_job": {"ledger_backup"},
     }

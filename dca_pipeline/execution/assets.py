@@ -29,6 +29,7 @@ from dca_pipeline.execution import guards, ledger, ledger_views, oms, projection
 from dca_pipeline.execution.explain import orders_metadata
 from dca_pipeline.execution.day import EXIT_SCHEMA, MARKET_LOOKBACK_DAYS, Controls, DayPlan, DayState, MarketTape, MarketView, month_bounds, plan_day
 from dca_pipeline.execution.ledger_protocol import EventLedger
+from dca_pipeline.execution import corporate_actions
 from dca_pipeline.execution.wiring import guard_context, make_broker, paper_account, paper_engine
 from dca_pipeline.execution.range_book import RangeBook
 from dca_pipeline.execution.reconcile import reconcile
@@ -190,6 +191,7 @@ def _book_day(context: AssetExecutionContext, book: RangeBook, day: date, settin
         raise FileNotFoundError(f"no stored raw_ohlcv_1d bars for {day}: materialize raw_ohlcv_1d first")
     held = book.holdings()
     targets = loop.month_targets(day)
+    held, targets, _ = corporate_actions.apply_day(book, day, held, targets)  # migrations/airdrops first
     first, _ = month_bounds(day)
     controls = _controls(day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr, book.spent_between(day, day),
                          book.spent_between(first, day - timedelta(days=1)))
@@ -227,6 +229,7 @@ def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: 
         raise FileNotFoundError(f"no stored raw_ohlcv_1d bars for {day}: materialize raw_ohlcv_1d first")
     held = ledger.holdings(db, day - timedelta(days=1))
     targets = loop.month_targets(day)
+    held, targets, _ = corporate_actions.apply_day(EventLedger(db), day, held, targets)  # migrations/airdrops first
     first, _ = month_bounds(day)
     spent_month = ledger_views.spent_centavos(db, first, day - timedelta(days=1)) if day > first else 0
     state = DayState(held, ledger.cash_balance_centavos(db, day - timedelta(days=1)), guards.outstanding_buys_centavos(db),

@@ -31,6 +31,7 @@ from dca_pipeline.execution.paper_fill import paper_fills
 from dca_pipeline.execution.guards import GuardContext, GuardFacts, OrderIntent, check_order
 from dca_pipeline.execution.orders import ORDER_SCHEMA, client_order_id, plan_buys, plan_rebalance_sells
 from dca_pipeline.execution.ledger_protocol import Ledger
+from dca_pipeline.execution.corporate_actions import apply_day as apply_corporate_actions
 from dca_pipeline.execution.risk import BreakerDecision, drawdown_breaker
 from dca_pipeline.execution.wiring import guard_context, spend_caps_centavos
 from dca_pipeline.governance.degradation import bar_close_time, stale_prices
@@ -214,7 +215,8 @@ def simulate_day(day: date, book: Ledger, market: MarketView, next_open: pl.Data
                  settings: Settings, controls: Controls = Controls()) -> tuple[DayPlan, pl.DataFrame, dict[str, str]]:
     """`plan_day` on `book`'s state, then the contribution, the exits and the paper fills at `next_open` (symbol,
     open) booked on it — the order manager's paper path without the broker round trip. Returns (plan, fills, status)."""
-    plan = plan_day(day, DayState(book.holdings(), book.cash_centavos(), 0, controls), market, targets, settings)
+    holdings, targets, _ = apply_corporate_actions(book, day, book.holdings(), targets)  # migrations/airdrops first
+    plan = plan_day(day, DayState(holdings, book.cash_centavos(), 0, controls), market, targets, settings)
     book.contribute(day, plan.contribution_centavos)
     book.record_exits(day, plan.exits)
     fills, status = paper_fills(plan.orders, next_open, settings.fees.taker, settings.slippage_bps)

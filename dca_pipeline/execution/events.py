@@ -20,7 +20,7 @@ from dca_pipeline.governance import audit
 from dca_pipeline.storage import duck
 
 TABLE = "execution.events"
-KINDS = ("contribution", "order", "fill", "fee", "cancel")
+KINDS = ("contribution", "order", "fill", "fee", "cancel", "corporate_action")  # corporate_action: execution/corporate_actions.py
 ORDER_STATUSES = (
     "planned", "pending_approval", "approved", "sent", "partially_filled", "filled", "cancelled", "expired", "rejected",
 )
@@ -185,7 +185,10 @@ def append_in(cur, events: Iterable[Event]) -> int:  # noqa: ANN001
         (f"order_{e.status}", e.client_order_id or e.symbol or e.event_id, None,
          {"event_id": e.event_id, "date": e.date, "symbol": e.symbol, "side": e.side, "status": e.status,
           "amount_centavos": e.amount_centavos})
-        for e in new if e.kind == "order"], actor=actor, run_id=run_id)
+        for e in new if e.kind == "order"] + [
+        ("corporate_action", e.symbol or e.event_id, None,  # a migration/airdrop leg: audited in the same transaction
+         {"event_id": e.event_id, "date": e.date, "quantity": e.quantity, "cost_centavos": e.amount_centavos, **e.detail})
+        for e in new if e.kind == "corporate_action"], actor=actor, run_id=run_id)
     return len(new)
 
 

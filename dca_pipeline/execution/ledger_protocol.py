@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from dca_pipeline.execution import corporate_actions
 from dca_pipeline.execution import events as ev
 from dca_pipeline.execution import ledger_views
 
@@ -36,6 +37,8 @@ class Ledger(Protocol):
 
     def cash_centavos(self) -> int: ...
 
+    def record_corporate_actions(self, day: date, legs: pl.DataFrame) -> None: ...  # corporate_actions.LEG_SCHEMA
+
     def holdings(self) -> pl.DataFrame: ...  # symbol, quantity, cost_centavos of every open position
 
     def positions(self) -> pl.DataFrame: ...  # ledger_views.POSITIONS_SCHEMA: + realized_centavos, closed ones too
@@ -53,6 +56,7 @@ class MemoryLedger:
     quantity: dict[str, Decimal] = field(default_factory=dict)
     cost: dict[str, int] = field(default_factory=dict)
     realized: dict[str, int] = field(default_factory=dict)
+    corporate_actions: set[str] = field(default_factory=set)  # ids of the legs booked (a rerun books nothing)
 
     def contribute(self, day: date, centavos: int) -> None:
         self.cash += centavos
@@ -82,6 +86,18 @@ class MemoryLedger:
             self.realized[symbol] = self.realized.get(symbol, 0) + notional - fee - removed
             self.cash += notional - fee
         self.fees += fee
+
+    def record_corporate_actions(self, day: date, legs: pl.DataFrame) -> None:
+        """Move quantity and cost per leg (out: the whole holding leaves; in: the successor or airdrop arrives)."""
+        for r in legs.iter_rows(named=True):
+            key = f"{r['action_id']}:{r['symbol']}:{r['date']}:{r['leg']}"
+            if key in self.corporate_actions:
+                continue
+            self.corporate_actions.add(key)
+            sign = -1 if r["leg"] == "out" else 1
+            s = r["symbol"]
+            self.quantity[s] = self.quantity.get(s, Decimal(0)) + sign * Decimal(r["quantity"])
+            self.cost[s] = self.cost.get(s, 0) + sign * int(r["cost_centavos"])
 
     def cash_centavos(self) -> int:
         return self.cash
@@ -122,6 +138,10 @@ class EventLedger:
     def record_exits(self, day: date, exits: pl.DataFrame) -> None:
         if len(exits):
             ev.append_events(self.db, exit_events(day, exits))
+
+    def record_corporate_actions(self, day: date, legs: pl.DataFrame) -> None:
+        """The legs as `corporate_action` events, one transaction, audited (execution/corporate_actions.py)."""
+        ev.append_events(self.db, corporate_actions.events_for(legs))
 
     def cash_centavos(self) -> int:
         return ledger_views.cash_centavos(self.db)

@@ -48,14 +48,15 @@ def cash_centavos(db: Path, through: date = FAR_FUTURE) -> int:
 
 
 def positions(db: Path, through: date = FAR_FUTURE) -> pl.DataFrame:
-    """Quantity, cost at average cost and realized P&L per symbol, replaying fills in append order."""
+    """Quantity, cost at average cost and realized P&L per symbol, replaying fills in append order (corporate
+    actions too: execution/corporate_actions.py moves a holding's cost to its successor with no cash)."""
     if not _has_events(db):
         return pl.DataFrame(schema=POSITIONS_SCHEMA)
     fills = duck.query(
         db,
         f"""select f.symbol, f.side, f.quantity, f.amount_centavos, coalesce(fee.amount_centavos, 0)::bigint as fee
             from {TABLE} f left join {TABLE} fee on fee.event_id = 'fee:' || substr(f.event_id, 6)
-            where f.kind = 'fill' and f.date <= ? order by f.seq""",
+            where f.kind in ('fill', 'corporate_action') and f.date <= ? order by f.seq""",
         [through],
     )
     return replay_average_cost(fills.rows())

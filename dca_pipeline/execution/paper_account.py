@@ -123,6 +123,13 @@ class PaperAccount:
             out[base] = out.get(base, Decimal(0)) + (Decimal(q) if side == "buy" else -Decimal(q))
         return {k: v for k, v in out.items() if v != 0}
 
+    def timed_fills(self) -> list[tuple]:
+        """(symbol, side, quantity, filled_at ISO or None) of every fill, in order (corporate_actions.venue_balances)."""
+        if not self.path.exists():
+            return []
+        with closing(self._connect()) as con:
+            return con.execute("select symbol, side, quantity, filled_at from fills order by rowid").fetchall()
+
     def trade_cash_centavos(self) -> int:
         """Cash the account's trades moved: − buy notional + sell notional − every fee."""
         return sum((-n if side == "buy" else n) - fee for _, side, _, n, fee in self._fills())

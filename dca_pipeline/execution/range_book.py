@@ -87,6 +87,13 @@ class RangeBook:
     def spent_between(self, first: date, last: date) -> int:
         return sum(v for d, v in self.spent.items() if first <= d <= last)
 
+    def record_corporate_actions(self, day: date, legs: pl.DataFrame) -> None:
+        """Migration/airdrop legs booked in memory and owed to the ledger in order (before the day's plan)."""
+        from dca_pipeline.execution.corporate_actions import events_for
+
+        self.book.record_corporate_actions(day, legs)
+        self.after += events_for(legs)
+
     def record_plan(self, day: date, plan: DayPlan) -> None:
         """The day's contribution, exits and planned orders, booked in memory and owed to the ledger."""
         self.days.append(day)

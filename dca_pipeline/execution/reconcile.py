@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dca_pipeline.execution import ledger_views
+from dca_pipeline.execution import corporate_actions, ledger_views
 from dca_pipeline.execution.paper_account import PaperAccount
 
 DIFF_SCHEMA = {"item": pl.String, "ledger": pl.String, "broker": pl.String, "difference": pl.String}
@@ -52,10 +52,11 @@ def ledger_side(db: Path) -> tuple[dict[str, Decimal], int, set[str]]:
 def paper_broker_side(db: Path, account: PaperAccount) -> tuple[dict[str, Decimal], set[str]]:
     """(balances incl. BRL, open order ids) from the paper exchange's own account. BRL = the deposits (the
     bank transfers the ledger records as contributions) + what the account's own fills moved."""
-    deposits = 0
-    if ledger_views.events_frame(db).height:
-        ev = ledger_views.events_frame(db).filter(pl.col("kind") == "contribution")
+    deposits, events = 0, ledger_views.events_frame(db)
+    if events.height:
+        ev = events.filter(pl.col("kind") == "contribution")
         deposits = int(ev["amount_centavos"].sum()) if ev.height else 0
-    balances = dict(account.positions())
+    # the exchange converts balances itself on a migration's date (execution/corporate_actions.py)
+    balances = corporate_actions.venue_balances(account.timed_fills(), events["date"].max()) if events.height else dict(account.positions())
     balances["BRL"] = Decimal(deposits + account.trade_cash_centavos()) / 100
     return balances, account.open_ids()

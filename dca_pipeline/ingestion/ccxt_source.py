@@ -14,6 +14,7 @@ from typing import Any, Callable, TypeVar
 
 import polars as pl
 
+from dca_pipeline.ingestion.dataset_rules import TIMEFRAMES, resample_ohlcv
 from dca_pipeline.ingestion.errors import DataNotAvailable, SourceError
 from dca_pipeline.ingestion.sources import OHLCV_SCHEMA, ReplaySource
 from dca_pipeline.ingestion.retry import (
@@ -26,7 +27,6 @@ from dca_pipeline.ingestion.retry import (
 )
 
 T = TypeVar("T")
-TIMEFRAMES = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 MB_IDS = ("mercadobitcoin", "mercado")
 PRICE_COLS = ("open", "high", "low", "close", "volume")
 BOOK_SCHEMA = {"symbol": pl.String, "ts": pl.Datetime("us", "UTC"), "side": pl.String, "level": pl.Int32, "price": pl.Float64, "amount": pl.Float64}
@@ -179,15 +179,31 @@ class CcxtSource:
     # --- candles ----------------------------------------------------------------------------------
     def fetch_ohlcv(self, timeframe: str, start: date | datetime, end: date | datetime,
                     symbols: list[str] | None = None) -> pl.DataFrame:
-        """Bars opening in [start, end) for each symbol (all active quote markets by default), deduped and sorted."""
+        """Bars opening in [start, end) for each symbol (all active quote markets by default), deduped and sorted.
+        A timeframe the exchange does not serve (Mercado Bitcoin v4 has no 5m candles) is aggregated from the
+        longest finer one it does (`native_timeframe`)."""
         if timeframe not in TIMEFRAMES:
             raise ValueError(f"timeframe must be one of {sorted(TIMEFRAMES)}, got {timeframe!r}")
         start, end = _utc(start), _utc(end)
+        native = self.native_timeframe(timeframe)
         rows: list[tuple] = []
         for symbol in symbols or self._symbols(start, end):
             self._load_markets(symbol, start, end)
-            rows.extend((symbol, *bar) for bar in self._paginate_ohlcv(symbol, timeframe, start, end))
-        return ohlcv_frame(rows)
+            rows.extend((symbol, *bar) for bar in self._paginate_ohlcv(symbol, native, start, end))
+        frame = ohlcv_frame(rows)
+        return frame if native == timeframe else resample_ohlcv(frame, timeframe)
+
+    def native_timeframe(self, timeframe: str) -> str:
+        """`timeframe` if the exchange lists it (or lists none), else the longest listed timeframe that divides it."""
+        listed = getattr(self.exchange, "timeframes", None) or {}
+        if not listed or timeframe in listed:
+            return timeframe
+        length = TIMEFRAMES[timeframe]
+        finer = [tf for tf in TIMEFRAMES if tf in listed and TIMEFRAMES[tf] < length and length % TIMEFRAMES[tf] == timedelta(0)]
+        if not finer:
+            raise DataNotAvailable(self.name, f"{timeframe} candles", None, None, None,
+                                   f"the exchange serves {sorted(listed)}, none of which divides {timeframe}")
+        return max(finer, key=TIMEFRAMES.__getitem__)
 
     def _paginate_ohlcv(self, symbol: str, timeframe: str, start: datetime, end: datetime) -> list[list]:
         step_ms, end_ms = int(TIMEFRAMES[timeframe].total_seconds() * 1000), _ms(end)

@@ -6,7 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 
-TIMEFRAMES: dict[str, timedelta] = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+TIMEFRAMES: dict[str, timedelta] = {
+    "1m": timedelta(minutes=1), "5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1),
+}
 MAD_TO_SIGMA = 0.6745  # a normal distribution's MAD is 0.6745 sigma: robust z = 0.6745 (x - median) / MAD
 TS = pl.Datetime("us", "UTC")
 
@@ -16,6 +18,23 @@ def bar_length(timeframe: str) -> timedelta:
         return TIMEFRAMES[timeframe]
     except KeyError:
         raise ValueError(f"unknown timeframe {timeframe!r}; allowed: {sorted(TIMEFRAMES)}") from None
+
+
+def resample_ohlcv(bars: pl.DataFrame, timeframe: str) -> pl.DataFrame:
+    """Bars (symbol, ts, open, high, low, close, volume, volume_brl) of a finer timeframe aggregated into
+    `timeframe` buckets aligned to UTC multiples of its length: first open, max high, min low, last close, summed
+    volumes (a bucket's BRL volume is the sum of its bars'). A bucket exists when at least one finer bar does (an
+    exchange also omits bars without trades); completeness is judged later against the calendar."""
+    every = bar_length(timeframe)
+    if bars.is_empty():
+        return bars
+    out = (
+        bars.sort("symbol", "ts")
+        .group_by("symbol", pl.col("ts").dt.truncate(every).alias("ts"), maintain_order=True)
+        .agg(pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last(),
+             pl.col("volume").sum(), pl.col("volume_brl").sum())
+    )
+    return out.select(bars.columns).sort("symbol", "ts")
 
 
 def _utc(moment: datetime | date) -> datetime:

@@ -40,7 +40,7 @@ intraday_job = define_asset_job(
     selection=_cadence("intraday"),
     partitions_def=DAILY,
     executor_def=recovering(in_process_executor),
-    description="Hourly and minute bars and public trades of one closed UTC day, with their checks.",
+    description="Hourly, five-minute and minute bars and public trades of one closed UTC day, with their checks.",
 )
 order_book_job = define_asset_job(
     "order_book_job",

@@ -1,4 +1,4 @@
-"""Intraday and microstructure assets (daily UTC partitions): hourly and minute bars, order-book snapshots
+"""Intraday and microstructure assets (daily UTC partitions): hourly, five-minute and minute bars, order-book snapshots
 and public trades, each stored in the Hive Parquet store; their data-quality checks live in quality_checks.py."""
 
 from datetime import date, datetime, timedelta, timezone
@@ -59,7 +59,7 @@ def _bars(context: AssetExecutionContext, market_data: MarketData, warehouse: Wa
     client = market_data.client()
     markets = active_markets(client)
     symbols = wanted_symbols(settings.storage.intraday_symbols, markets)
-    max_fill = settings.storage.max_fill_bars_1m if timeframe == "1m" else settings.storage.max_fill_bars_1h
+    max_fill = getattr(settings.storage, f"max_fill_bars_{timeframe}")
     previous = parquet_store.read_partition(dataset, day - timedelta(days=1))
     result = ingest_bars(client, timeframe, day, symbols, markets, max_fill, previous, _now())
     return _finish(context, warehouse, dataset, result)
@@ -77,6 +77,14 @@ def raw_ohlcv_1m(context: AssetExecutionContext, market_data: MarketData, pipeli
                  warehouse: Warehouse) -> pl.DataFrame:
     """Minute BRL bars of the day; gaps of up to `storage.max_fill_bars_1m` bars filled and flagged `filled`."""
     return _bars(context, market_data, warehouse, pipeline_config.settings(), "1m")
+
+
+@asset(**INTRADAY)
+def raw_ohlcv_5m(context: AssetExecutionContext, market_data: MarketData, pipeline_config: PipelineConfig,
+                 warehouse: Warehouse) -> pl.DataFrame:
+    """Five-minute BRL bars of the day (aggregated from minute bars where the exchange has no 5m candles); gaps of
+    up to `storage.max_fill_bars_5m` bars filled and flagged `filled`."""
+    return _bars(context, market_data, warehouse, pipeline_config.settings(), "5m")
 
 
 @asset(**{**INTRADAY, "tags": cadence("hourly")}, metadata={"dataset": "order_book"})  # order_book_job

@@ -10,7 +10,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckExecutionCon
 from dca_pipeline.config import cached_settings
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.ingestion.intraday import SourceCannotServe, active_markets, call_source, day_window, wanted_symbols
-from dca_pipeline.ingestion.intraday_assets import order_book_snapshots, raw_ohlcv_1h, raw_ohlcv_1m, raw_trades
+from dca_pipeline.ingestion.intraday_assets import order_book_snapshots, raw_ohlcv_1h, raw_ohlcv_1m, raw_ohlcv_5m, raw_trades
 from dca_pipeline.ingestion.dataset_rules import (
     crossed_books, cross_source_deviations, expected_bars, find_gaps, return_outliers, stale_symbols, volume_spikes,
 )
@@ -109,7 +109,7 @@ def daily_anomalies(context: AssetCheckExecutionContext, raw_ohlcv_1d: pl.DataFr
     )
 
 
-# ---- intraday bars (raw_ohlcv_1h, raw_ohlcv_1m) --------------------------------------------------------------
+# ---- intraday bars (raw_ohlcv_1h, raw_ohlcv_5m, raw_ohlcv_1m) ------------------------------------------------
 
 def _bar_checks(asset_def: AssetsDefinition, timeframe: str) -> list:
     """The checks every intraday bar dataset gets (same names on each asset)."""
@@ -176,6 +176,7 @@ def _bar_checks(asset_def: AssetsDefinition, timeframe: str) -> list:
 
 (h_quarantine, h_complete, h_fresh, h_anomalies) = _bar_checks(raw_ohlcv_1h, "1h")
 (m_quarantine, m_complete, m_fresh, m_anomalies) = _bar_checks(raw_ohlcv_1m, "1m")
+(f_quarantine, f_complete, f_fresh, f_anomalies) = _bar_checks(raw_ohlcv_5m, "5m")
 
 
 # ---- order books and trades ----------------------------------------------------------------------------------

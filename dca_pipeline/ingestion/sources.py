@@ -43,7 +43,7 @@ class MarketDataSource(Protocol):
     def fetch_ohlcv(
         self, timeframe: str, start: datetime, end: datetime, symbols: list[str] | None = None
     ) -> pl.DataFrame:
-        """Bars ("1m"|"1h"|"1d") opening in [start, end): symbol, ts (UTC bar open), open, high, low, close,
+        """Bars ("1m"|"5m"|"1h"|"1d") opening in [start, end): symbol, ts (UTC bar open), open, high, low, close,
         volume (base units), volume_brl; sorted by symbol, ts, no duplicates."""
         ...
 

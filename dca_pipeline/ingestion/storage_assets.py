@@ -26,7 +26,7 @@ class RetentionConfig(Config):
     as_of: str = ""
 
 
-@asset(group_name="ingestion", tags=cadence("maintenance"), kinds={"parquet", "duckdb"}, owners=["team:data"], deps=["raw_ohlcv_1d", "raw_ohlcv_1h", "raw_ohlcv_1m", "order_book_snapshots", "raw_trades"])
+@asset(group_name="ingestion", tags=cadence("maintenance"), kinds={"parquet", "duckdb"}, owners=["team:data"], deps=["raw_ohlcv_1d", "raw_ohlcv_1h", "raw_ohlcv_1m", "raw_ohlcv_5m", "order_book_snapshots", "raw_trades"])
 def raw_retention(context: AssetExecutionContext, config: RetentionConfig, warehouse: Warehouse,
                   pipeline_config: PipelineConfig) -> MaterializeResult:
     """Delete raw partitions past `storage.*_days` (and their quarantine rows); metadata lists every one removed."""

@@ -9,6 +9,7 @@ from dca_pipeline.analytics.assets import features_daily
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.intelligence.explain import regime_metadata
 from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
+from dca_pipeline.intelligence import spread
 from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, empty_tier_warning, empty_tiers, tiers_for_month
 from dca_pipeline.metadata import markdown_table
@@ -77,12 +78,14 @@ def asset_scores(
     )
     if feats.is_empty():
         raise FileNotFoundError(f"features_daily for {as_of} is missing: materialize that daily partition first")
-    scores = score_assets(compute_factors(bars, feats, asset_tiers, as_of), config.settings().scoring)
+    factors = compute_factors(bars, feats, asset_tiers, as_of, spread.stored_books(as_of))  # books up to the eve only
+    scores = score_assets(factors, config.settings().scoring)
     shown = ["tier", "symbol", "score", *[f"{g}_score" for g in FACTOR_GROUPS], "factors_missing"]
     context.add_output_metadata(
         {
             "scored": len(scores),
             "weights": MetadataValue.json({k: float(v) for k, v in config.settings().scoring.model_dump().items()}),
+            **spread.spread_report(factors),
             "ranking": markdown_table(scores.select(shown).with_columns(pl.col(pl.Float64).round(3)), 30),
         }
     )

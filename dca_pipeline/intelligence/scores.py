@@ -14,16 +14,18 @@ import numpy as np
 import polars as pl
 
 from dca_pipeline.config import ScoringWeights
+from dca_pipeline.intelligence.spread import FACTOR as SPREAD_FACTOR, spread_factor
 
 MOMENTUM_WINDOWS = (30, 90, 180)
 MIN_COVERAGE = 0.8  # a window needs 80% of its days to yield a momentum value
 FACTOR_GROUPS: dict[str, tuple[str, ...]] = {
     "momentum": tuple(f"mom_{w}" for w in MOMENTUM_WINDOWS),
     "mean_reversion": ("rsi_reversion", "bb_reversion"),
-    "liquidity": ("log_volume_30", "volume_surge"),
+    "liquidity": ("log_volume_30", "volume_surge", SPREAD_FACTOR),  # spread: intelligence/spread.py
     "volatility_regime": ("vol_calming",),
     "diversification": ("diversification",),
 }
+OPTIONAL_FACTORS = (SPREAD_FACTOR,)  # left out of their group when no coin has a value (no order books stored)
 
 
 def _returns(bars: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -95,8 +97,9 @@ def diversification(bars: pl.DataFrame, as_of: date, symbols: list[str], window:
 
 
 def compute_factors(bars: pl.DataFrame, features: pl.DataFrame, tiers: pl.DataFrame, as_of: date,
-                    volatility: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Every raw factor for the tiered symbols, from bars and features dated on or before `as_of`.
+                    volatility: pl.DataFrame | None = None, books: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every raw factor for the tiered symbols, from bars, features and order books (None: none stored) dated
+    on or before `as_of`.
 
     `volatility`: the tiered symbols' `volatility_regime_scores` as of `as_of` when the caller already has them
     (the backtest caches them); computed here otherwise."""
@@ -123,6 +126,7 @@ def compute_factors(bars: pl.DataFrame, features: pl.DataFrame, tiers: pl.DataFr
             how="left",
         )
         .join(diversification(hist, as_of, symbols), on="symbol", how="left")
+        .join(spread_factor(books, as_of, symbols), on="symbol", how="left")
     )
 
 
@@ -138,12 +142,14 @@ def score_assets(factors: pl.DataFrame, weights: ScoringWeights | None = None) -
     A missing factor counts as neutral (z = 0) and is counted in `factors_missing`.
     """
     weights = weights or ScoringWeights()
-    cols = [c for group in FACTOR_GROUPS.values() for c in group]
+    absent = {c for c in OPTIONAL_FACTORS if c not in factors.columns or factors[c].null_count() == len(factors)}
+    groups = {g: tuple(c for c in group if c not in absent) for g, group in FACTOR_GROUPS.items()}
+    cols = [c for group in groups.values() for c in group]
     frame = factors.with_columns(*[pl.lit(None, dtype=pl.Float64).alias(c) for c in cols if c not in factors.columns])
     frame = frame.with_columns(pl.sum_horizontal([pl.col(c).is_null() for c in cols]).alias("factors_missing"))
     frame = frame.with_columns(**{f"z_{c}": zscore(c) for c in cols})
     frame = frame.with_columns(
-        **{f"{g}_score": pl.mean_horizontal([pl.col(f"z_{c}") for c in group]) for g, group in FACTOR_GROUPS.items()}
+        **{f"{g}_score": pl.mean_horizontal([pl.col(f"z_{c}") for c in group]) for g, group in groups.items()}
     )
     composite = pl.sum_horizontal([float(getattr(weights, g)) * pl.col(f"{g}_score") for g in FACTOR_GROUPS])
     return (

@@ -30,6 +30,7 @@ OHLCV_SCHEMA = {
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "ohlcv_1m": OHLCV_SCHEMA,
     "ohlcv_1h": OHLCV_SCHEMA,
+    "ohlcv_5m": OHLCV_SCHEMA,
     "order_book": {
         "symbol": pl.String, "date": pl.Date, "ts": TS, "side": pl.String, "level": pl.Int64, "price": pl.Float64,
         "amount": pl.Float64,
@@ -42,7 +43,7 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
 # which raw asset stores into which dataset (everything else: dataset = asset name)
 DATASET_OF_ASSET = {
     "raw_ohlcv_1d": "ohlcv_1d", "raw_ohlcv_1h": "ohlcv_1h", "raw_ohlcv_1m": "ohlcv_1m",
-    "order_book_snapshots": "order_book", "raw_trades": "trades",
+    "order_book_snapshots": "order_book", "raw_trades": "trades", "raw_ohlcv_5m": "ohlcv_5m",
 }
 
 
