@@ -163,6 +163,12 @@ class ExecutionSettings(_Strict):
     limit_deadline_minutes: int = Field(default=60, ge=1, le=1440)
     amount_step: Decimal = Field(default=Decimal("0.00000001"), gt=0)
     min_order_brl_by_market: dict[str, Decimal] = {}
+    # how the day's slice is executed by the paper broker, a backfill and the backtest (execution/intraday_fill.py):
+    # market_open = one market order at the next open; twap = equal hourly slices; maker_first = limit at the bid,
+    # market at the window's end
+    model: Literal["market_open", "twap", "maker_first"] = "market_open"
+    window_hours: int = Field(default=24, ge=1, le=24)  # the execution window from the next day's 00:00 UTC
+    bar_spread_bps: float = Field(default=10, ge=0, le=1000)  # assumed bid-ask spread when only bars exist
 
 
 class StorageSettings(_Strict):
