@@ -18,7 +18,7 @@ data/SOURCES.md) `derived_hours` spreads each daily bar over 24 hours along the 
 averages a path through the day's real open, extremes and close. Fills say which (`hours`: `stored|derived`).
 
 Each order gives one fill row (paper_fill.SIM_FILL_SCHEMA): the slices' quantities, notionals and fees summed,
-the price their volume-weighted average, so every ledger books it as one fill; `liquidity` and `slices` say how.
+the price the legs' quantity-weighted average, so every ledger books it as one fill; `liquidity` and `slices` say how.
 """
 from __future__ import annotations
 
@@ -199,7 +199,8 @@ def _one_row(o: dict, side: str, legs: list[Leg], model: str, which: str) -> dic
     q = sum((x.quantity for x in legs), Decimal(0))
     notional = sum(x.notional_centavos for x in legs)
     fee = sum(x.fee_centavos for x in legs)
-    price = float(Decimal(notional) / 100 / q) if q else legs[-1].price
+    # the legs' prices weighted by their quantities (a single leg: its own price, as paper_fills reports it)
+    price = float(sum(x.quantity * Decimal(repr(x.price)) for x in legs) / q) if q and len(legs) > 1 else legs[-1].price
     amount = notional + fee if side == "buy" else notional
     liquidity = "+".join(sorted({x.liquidity for x in legs}))
     return {"date": o["date"], "client_order_id": o["client_order_id"], "symbol": o["symbol"], "quantity": q,
