@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from dca_pipeline.backtest.engine import BacktestResult
+from dca_pipeline.execution.tca import shortfall_summary
 
 WIDTH, HEIGHT, PAD = 900, 320, 50
 COLORS = {"strategy": "#1f77b4", "invested": "#7f7f7f", "btc_dca": "#ff7f0e", "equal_weight_dca": "#2ca02c",
@@ -149,6 +150,20 @@ def survivorship_html(bounds: pl.DataFrame | None) -> str:
     return f"<table>{head}{rows}</table>"
 
 
+def shortfall_html(tca: pl.DataFrame) -> str:
+    """Per execution model: orders, traded BRL, fees, shortfall in BRL and bps of the value at the decision prices
+    (execution.tca.shortfall_summary); the backtest adds next-open market orders for the same orders."""
+    if tca.is_empty():
+        return "<p>no filled orders</p>"
+    head = "<tr><th>execution</th><th>orders</th><th>traded (BRL)</th><th>fees (BRL)</th><th>shortfall (BRL)</th><th>shortfall (bps)</th></tr>"
+    rows = "".join(
+        f"<tr><td>{html.escape(r['model'])}</td><td>{r['orders']}</td><td>{r['traded_brl']:,.2f}</td><td>{r['fees_brl']:,.2f}</td>"
+        f"<td>{r['shortfall_brl']:,.2f}</td><td>{r['shortfall_bps']:.1f}</td></tr>"
+        for r in shortfall_summary(tca).iter_rows(named=True)
+    )
+    return f"<table>{head}{rows}</table>"
+
+
 BENCH_SERIES = (("btc_dca", "btc_dca_brl"), ("top20_dca", "top20_dca_brl"), ("equal_weight_dca", "equal_weight_dca_brl"),
                 ("ibovespa_dca", "ibovespa_dca_brl"), ("cdi", "cdi_brl"), ("btc_lump_sum", "btc_lump_sum_brl"))
 
@@ -191,6 +206,8 @@ def write_tearsheet(
                 ("slippage vs next open (BRL)", f"{result.metrics.get('total_slippage_brl', 0):,.2f}"),
                 ("costs as % of invested", f"{result.metrics.get('cost_ratio', 0):.3%}"),
                 ("delisted positions liquidated", str(len(result.liquidations)))]),
+        "<h2>Implementation shortfall against the decision price</h2>",
+        shortfall_html(result.tca),
         "<h2>Coverage: members of the snapshot's rank band with and without daily bars</h2>",
         coverage_html(coverage),
         "<h2>Survivorship bounds (delisted or stopped coins)</h2>",

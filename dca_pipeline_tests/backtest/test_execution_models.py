@@ -50,3 +50,14 @@ def test_shortfall_of_each_model_against_next_open_market_orders(runs) -> None: 
         assert r.metrics["shortfall_vs_market_open_bps"] == pytest.approx(r.metrics["shortfall_bps"] - r.metrics["shortfall_market_open_bps"])
     # maker_first pays the 0.3% maker fee instead of 0.7% on its maker fills: its fees are lower
     assert runs["maker_first"].metrics["total_fees_brl"] < runs["market_open"].metrics["total_fees_brl"]
+
+
+def test_the_tearsheet_shows_the_shortfall_of_both_models(runs, tmp_path) -> None:  # noqa: ANN001
+    from dca_pipeline.backtest.report import write_tearsheet
+
+    r = runs["twap"]
+    text = write_tearsheet(r, tmp_path / "t.html", "twap").read_text()
+    section = text.split("Implementation shortfall against the decision price")[1].split("<h2>")[0]
+    for model in ("twap", "market_open"):
+        bps = r.metrics["shortfall_bps" if model == "twap" else "shortfall_market_open_bps"]
+        assert f"<td>{model}</td>" in section and f"<td>{bps:.1f}</td>" in section
