@@ -12,8 +12,8 @@ from typing import Protocol
 
 import polars as pl
 
-from dca_pipeline.execution.paper_fill import paper_fills
 from dca_pipeline.execution.guards import OrderIntent
+from dca_pipeline.execution.intraday_fill import ExecutionParams, execute_orders
 
 FINAL = frozenset({"filled", "expired", "cancelled", "rejected"})
 
@@ -54,7 +54,9 @@ def centavos(value: Decimal) -> int:
 
 
 class DailyPaperBroker:
-    """Fills at the next day's open × (1 ± slippage), taker fee: `broker.paper_fills`, as the backtest.
+    """Fills from bars with the execution model (`intraday_fill.execute_orders`, as the backtest): by default the
+    next day's open × (1 ± slippage) with the taker fee; with `params.model` twap / maker_first over the next day's
+    hours (`hourly`: stored hourly bars, else derived from `next_open`'s open, high, low, close).
 
     Buys spend the whole amount (fee taken from it); sells give the quantity and receive notional − fee.
     A stateless matching engine: it remembers nothing (`lookup` is None); `paper_account.AccountBroker` puts
@@ -62,22 +64,24 @@ class DailyPaperBroker:
 
     name = "paper"
 
-    def __init__(self, next_open: pl.DataFrame, taker_fee: Decimal, slippage_bps: float) -> None:
-        self.next_open, self.taker_fee, self.slippage_bps = next_open, taker_fee, slippage_bps
-        self.opens = dict(zip(next_open["symbol"].to_list(), next_open["open"].to_list()))
+    def __init__(self, next_open: pl.DataFrame, taker_fee: Decimal, slippage_bps: float, params: ExecutionParams | None = None,
+                 hourly: pl.DataFrame | None = None) -> None:
+        self.next_open, self.taker_fee, self.slippage_bps, self.hourly = next_open, taker_fee, slippage_bps, hourly
+        self.params = params or ExecutionParams("market_open", taker_fee, slippage_bps=slippage_bps)
 
     def place(self, order: OrderIntent) -> BrokerReport:
         frame = pl.DataFrame(
             [{"date": order.day, "symbol": order.symbol, "client_order_id": order.client_order_id, "side": order.side,
-              "amount_centavos": order.amount_centavos, "quantity": order.quantity}],
+              "amount_centavos": order.amount_centavos, "quantity": order.quantity, "ref_price_brl": order.ref_price}],
             schema={"date": pl.Date, "symbol": pl.String, "client_order_id": pl.String, "side": pl.String,
-                    "amount_centavos": pl.Int64, "quantity": pl.Decimal(38, 8)},
+                    "amount_centavos": pl.Int64, "quantity": pl.Decimal(38, 8), "ref_price_brl": pl.Float64},
         )
-        fills, status = paper_fills(frame, self.next_open, self.taker_fee, self.slippage_bps)
+        fills, status = execute_orders(frame, self.next_open, self.params, self.hourly)
         if status[order.client_order_id] != "filled":
             return BrokerReport(order.client_order_id, "expired", reason=f"no next-day bar for {order.symbol}")
         f = fills.row(0, named=True)
-        fill = BrokerFill(1, f["quantity"], Decimal(repr(f["price_brl"])), f["notional_centavos"], f["fee_centavos"], "taker", f["filled_at"])
+        fill = BrokerFill(1, f["quantity"], Decimal(repr(f["price_brl"])), f["notional_centavos"], f["fee_centavos"],
+                          f["liquidity"], f["filled_at"])
         return BrokerReport(order.client_order_id, "filled", (fill,))
 
     def lookup(self, order: OrderIntent) -> BrokerReport | None:  # noqa: ARG002
