@@ -147,6 +147,19 @@ class RiskSettings(_Strict):
     max_drawdown_halt: float | None = Field(default=None, gt=0, lt=1)
 
 
+class VenueSettings(_Strict):
+    """One exchange the router may send orders to (execution/routing.py). Keys from `{env_prefix}API_KEY` and
+    `{env_prefix}API_SECRET`; fees default to `fees:`; the minimum defaults to the exchange's market limits."""
+
+    name: str = Field(min_length=1)
+    exchange_id: str = "mercadobitcoin"  # mercadobitcoin (API v4) or another ccxt id listing BRL pairs, e.g. foxbit
+    api_url: str = ""
+    env_prefix: str = "DCA_MB_"
+    maker_fee: Decimal | None = Field(default=None, ge=0, le=Decimal("0.05"))
+    taker_fee: Decimal | None = Field(default=None, ge=0, le=Decimal("0.05"))
+    min_order_brl: Decimal | None = Field(default=None, gt=0)
+
+
 class ExecutionSettings(_Strict):
     """Order management: spend caps enforced where orders are sent, pre-trade limits, approval and order style.
 
@@ -169,6 +182,9 @@ class ExecutionSettings(_Strict):
     model: Literal["market_open", "twap", "maker_first"] = "market_open"
     window_hours: int = Field(default=24, ge=1, le=24)  # the execution window from the next day's 00:00 UTC
     bar_spread_bps: float = Field(default=10, ge=0, le=1000)  # assumed bid-ask spread when only bars exist
+    # live smart order routing over these venues (best net price after fees, depth and minimums); empty: Mercado
+    # Bitcoin alone, as before
+    venues: tuple[VenueSettings, ...] = ()
 
 
 class StorageSettings(_Strict):

@@ -38,6 +38,8 @@ class BrokerReport:
     fills: tuple[BrokerFill, ...] = ()
     exchange_order_id: str | None = None
     reason: str = ""
+    venue: str = ""  # set by the router (routing.RoutedBroker): where the order went
+    route_reason: str = ""
 
 
 class Broker(Protocol):

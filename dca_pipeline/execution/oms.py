@@ -71,7 +71,8 @@ def send_order(db: Path, order: OrderIntent, broker: Broker, context: GuardConte
         _status(db, order, "rejected", reasons=reasons)
         return "rejected"
     batch = [_event(order, "approved", approved_by="auto")] if auto_approve else []
-    ev.append_events(db, batch + [_event(order, "sent", broker=broker.name)])
+    route = broker.route(order).detail() if hasattr(broker, "route") else {}  # routing.RoutedBroker: venue and reason
+    ev.append_events(db, batch + [_event(order, "sent", broker=broker.name, **route)])
     return record_report(db, order, broker.place(order))
 
 
@@ -81,7 +82,8 @@ def record_report(db: Path, order: OrderIntent, report: BrokerReport) -> str:
     batch = []
     for i, f in enumerate(report.fills):
         batch += ev.fill_events(order.day, order.client_order_id, order.symbol, order.side, f.seq, f.quantity, f.price,
-                                f.notional_centavos, f.fee_centavos, liquidity=f.liquidity, filled_at=f.filled_at)
+                                f.notional_centavos, f.fee_centavos, liquidity=f.liquidity, filled_at=f.filled_at,
+                                **({"venue": report.venue} if report.venue else {}))
         if not (report.status == "filled" and i == len(report.fills) - 1):
             batch.append(_event(order, "partially_filled", suffix=str(f.seq)))
     if report.status in ("filled", "expired", "cancelled", "rejected"):

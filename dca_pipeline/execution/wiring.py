@@ -26,10 +26,12 @@ def make_broker(resource, settings: Settings, next_bars: pl.DataFrame, db: Path 
     execution window (the `execution.window_hours` from `window_start`, the day after the orders' day: by default
     `next_bars`' date), and from bars otherwise with `execution.model` (stored `ohlcv_1h` bars, else hours derived
     from `next_bars`)."""
-    from dca_pipeline.execution.live_broker import LiveCcxtBroker, exchange_from_env, live_trading_enabled
+    from dca_pipeline.execution.live_broker import LiveCcxtBroker, exchange_from_env, live_trading_enabled, routed_broker
 
     if live_trading_enabled(resource.mode):
         ex = settings.execution
+        if ex.venues:  # smart order routing across the configured venues
+            return routed_broker(settings, resource.api_url or None), "manual"
         live = LiveCcxtBroker(exchange_from_env(resource.api_url or None), settings.fees.maker, settings.fees.taker,
                               style=ex.order_style, limit_minutes=ex.limit_deadline_minutes, amount_step=ex.amount_step,
                               inside_ticks=ex.limit_inside_ticks)
