@@ -436,7 +436,8 @@ def resolve_flags(settings: Settings) -> Settings:
     """Settings with the flags applied to the knobs they switch (the same object when no flag changes anything).
 
     `optimizer_method` → portfolio.objective; `regime_scaling: true` → portfolio.sizing.regime_scaling;
-    `maker_first` true/false → execution.order_style limit_then_market/market (null keeps the configured style)."""
+    `maker_first` true/false → execution.order_style limit_then_market/market and execution.model maker_first /
+    market_open (false keeps a configured twap off maker_first only; null keeps both as configured)."""
     flags, portfolio, execution = settings.flags, settings.portfolio, settings.execution
     if flags.optimizer_method not in ("config", portfolio.objective):
         portfolio = portfolio.model_copy(update={"objective": flags.optimizer_method})
@@ -446,6 +447,9 @@ def resolve_flags(settings: Settings) -> Settings:
         style = "limit_then_market" if flags.maker_first else "market"
         if style != execution.order_style:
             execution = execution.model_copy(update={"order_style": style})
+        model = "maker_first" if flags.maker_first else "market_open"  # the paper broker's and the backtest's model too
+        if flags.maker_first != (execution.model == "maker_first"):
+            execution = execution.model_copy(update={"model": model})
     if portfolio is settings.portfolio and execution is settings.execution:
         return settings
     return settings.model_copy(update={"portfolio": portfolio, "execution": execution})

@@ -147,3 +147,14 @@ def test_the_day_path_books_the_configured_model() -> None:
 def test_an_unknown_execution_model_is_refused_at_load() -> None:
     with pytest.raises(ConfigError, match="execution.model"):
         override(load_settings(), "execution.model", "vwap")
+
+
+def test_the_maker_first_flag_switches_the_paper_and_backtest_model_too() -> None:
+    from dca_pipeline.config import resolve_flags
+
+    on = resolve_flags(override(load_settings(), "flags.maker_first", "true"))
+    assert on.execution.model == "maker_first" and on.execution.order_style == "limit_then_market"
+    twap = override(override(load_settings(), "execution.model", "twap"), "flags.maker_first", "false")
+    assert resolve_flags(twap).execution.model == "twap"  # false only turns maker_first off
+    off = override(override(load_settings(), "execution.model", "maker_first"), "flags.maker_first", "false")
+    assert resolve_flags(off).execution.model == "market_open"
