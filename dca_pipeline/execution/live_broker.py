@@ -16,6 +16,8 @@ import ccxt
 from dca_pipeline.execution.broker_interface import BrokerFill, BrokerReport, centavos
 from dca_pipeline.execution.guards import OrderIntent
 from dca_pipeline.execution.mb_trading import MercadoBitcoinTrading
+from dca_pipeline.execution.paper_book_broker import Book
+from dca_pipeline.execution.routing import RoutedBroker, Venue
 from dca_pipeline.money import fee_centavos
 
 MARKET_SUFFIX = "-mkt"  # the market order that takes over a limit's remainder at the deadline
@@ -199,20 +201,16 @@ class CcxtTrading:
         return getattr(self.exchange, name)
 
 
-def book_of(exchange, symbol: str, depth: int = 20):  # noqa: ANN001, ANN201 - routing.Book
+def book_of(exchange, symbol: str, depth: int = 20) -> Book:  # noqa: ANN001
     """The venue's current order book as a routing/paper `Book` (Decimal levels, best first)."""
-    from dca_pipeline.execution.paper_book_broker import Book
-
     ob = exchange.fetch_order_book(symbol, depth)
     side = lambda rows: tuple((Decimal(str(p)), Decimal(str(a))) for p, a, *_ in rows)  # noqa: E731
     return Book(side(ob.get("bids") or []), side(ob.get("asks") or []))
 
 
-def live_venue(name: str, exchange, broker: LiveCcxtBroker, taker_fee: Decimal, min_order_centavos: int | None = None):  # noqa: ANN001, ANN201
+def live_venue(name: str, exchange, broker: LiveCcxtBroker, taker_fee: Decimal, min_order_centavos: int | None = None) -> Venue:  # noqa: ANN001
     """A routing venue (routing.Venue) for a live exchange: its book, taker fee, minimums (the exchange's market
     limits, else the configured minimum) and balances."""
-    from dca_pipeline.execution.routing import Venue
-
     def market(symbol: str) -> dict:
         exchange.load_markets()
         return (exchange.markets or {}).get(symbol) or {}
@@ -232,10 +230,8 @@ def live_venue(name: str, exchange, broker: LiveCcxtBroker, taker_fee: Decimal, 
                  broker.amount_step)
 
 
-def routed_broker(settings, api_url: str | None = None):  # noqa: ANN001, ANN201 - config.Settings → routing.RoutedBroker
+def routed_broker(settings, api_url: str | None = None) -> RoutedBroker:  # noqa: ANN001 - config.Settings
     """The live router over `execution.venues` (in the configured order: ties go to the first)."""
-    from dca_pipeline.execution.routing import RoutedBroker
-
     ex = settings.execution
     venues = []
     for v in ex.venues:
