@@ -116,7 +116,9 @@ def execute_orders(orders: pl.DataFrame, next_bars: pl.DataFrame, params: Execut
         return fills.with_columns(pl.lit("taker").alias("liquidity"), pl.lit(1, pl.Int64).alias("slices"),
                                   pl.lit("daily").alias("hours")), status
     day: date = orders["date"][0]
-    bars = window_hours(next_bars, hourly, day, params.window_hours)
+    wanted = orders["symbol"].unique().to_list()  # derive hours only for the symbols traded
+    bars = window_hours(next_bars.filter(pl.col("symbol").is_in(wanted)),
+                        hourly.filter(pl.col("symbol").is_in(wanted)) if hourly is not None else None, day, params.window_hours)
     by_symbol = {s: g.sort("ts") for (s,), g in bars.partition_by("symbol", as_dict=True).items()} if len(bars) else {}
     rows, status = [], {}
     for o in orders.iter_rows(named=True):
