@@ -4,8 +4,9 @@
 Models (`execution.model`):
 - `market_open`: one market order at the next day's open + slippage, taker fee (`paper_fill.paper_fills`).
 - `twap`: the amount (a sell: the quantity) in equal slices, one per hour of the window, each a market order at
-  that hour's open + slippage with the taker fee. Fewer slices when equal slices would be smaller than the
-  minimum order (each slice is an order on the exchange), at least one.
+  that hour's mean price ((open + close) / 2) + slippage with the taker fee. Fewer slices when equal slices would
+  be smaller than the minimum order (each slice is an order on the exchange), at least one; a slice then spans
+  several hours and trades at their mean.
 - `maker_first`: a limit at the best bid (a sell: the best ask) when the window opens; it fills whole at the limit
   with the maker fee when an hourly low trades through it (strictly below; a sell: a high strictly above), else
   the whole amount goes as a market order at the last hour's close + slippage, taker fee, when the window ends.
@@ -167,14 +168,19 @@ def _twap(o: dict, side: str, hours: pl.DataFrame, p: ExecutionParams) -> list[L
         n = max(1, min(len(hours), int(qty * Decimal(repr(ref)) * 100) // max(p.min_slice_centavos, 1)))
         each = (qty / n).quantize(STEP, rounding=ROUND_DOWN)
         parts = [each] * (n - 1) + [qty - each * (n - 1)]
-    step = len(hours) / n  # slices spread evenly over the window's hours
-    opens, times = hours["open"].to_list(), hours["ts"].to_list()
+    # slice i owns hours [i·H/n, (i+1)·H/n) and trades at their mean price (each hour's (open + close) / 2): a slice is
+    # one order sent at some moment of its share of the window, not at a chosen hour (with hours derived from a daily
+    # bar, a fixed hour would land exactly on the day's low or high)
+    mids = ((hours["open"] + hours["close"]) / 2).to_list()
+    times = hours["ts"].to_list()
+    bounds = [round(i * len(hours) / n) for i in range(n + 1)]
     legs = []
     for i, part in enumerate(parts):
-        h = int(i * step)
-        price = opens[h] * (1 + slip) if side == "buy" else opens[h] * (1 - slip)
-        legs.append(_leg(side, price, p.taker_fee, times[h], "taker", amount=part if side == "buy" else None,
-                         quantity=part if side == "sell" else None))
+        span = mids[bounds[i]:bounds[i + 1]]
+        mean = sum(span) / len(span)
+        price = mean * (1 + slip) if side == "buy" else mean * (1 - slip)
+        legs.append(_leg(side, price, p.taker_fee, times[bounds[i + 1] - 1] + timedelta(hours=1), "taker",
+                         amount=part if side == "buy" else None, quantity=part if side == "sell" else None))
     return legs
 
 

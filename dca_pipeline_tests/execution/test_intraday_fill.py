@@ -54,18 +54,24 @@ def test_derived_hours_walk_open_low_high_close_on_an_up_day() -> None:
     assert down["open"][8] == pytest.approx(120.0) and down["open"][16] == pytest.approx(90.0)  # high first on a down day
 
 
-def test_twap_buys_equal_slices_at_each_hour_open() -> None:
-    # R$30.00 with a R$10 minimum slice: 3 slices of 1000 centavos at hours 0, 8 and 16 of the window
-    opens = [100.0] * 8 + [80.0] * 8 + [125.0] * 8
+def test_twap_buys_equal_slices_at_the_mean_of_their_hours() -> None:
+    # R$30.00 with a R$10 minimum slice: 3 slices of 1000 centavos, owning hours 0-7, 8-15 and 16-23; each hour's
+    # mean is (open + close) / 2, so the slices trade at 100, 80 and 125 (the 99/101 pairs average to 100)
+    opens = [99.0, 101.0] * 4 + [80.0] * 8 + [125.0] * 8
+    closes = [101.0, 99.0] * 4 + [80.0] * 8 + [125.0] * 8
     fills, status = execute_orders(_orders(("o1", "A/BRL", "buy", 3000, None, 100.0)), NEXT_BAR, _params("twap"),
-                                   _hours("A/BRL", opens))
+                                   _hours("A/BRL", opens, closes=closes))
     f = fills.row(0, named=True)
     # each slice: fee 7, notional 993 → 9.93/100 = 0.0993, 9.93/80 = 0.124125, 9.93/125 = 0.07944
     assert status == {"o1": "filled"}
     assert f["quantity"] == Decimal("0.0993") + Decimal("0.124125") + Decimal("0.07944")
     assert (f["notional_centavos"], f["fee_centavos"], f["amount_centavos"]) == (2979, 21, 3000)
     assert (f["slices"], f["liquidity"], f["hours"]) == (3, "taker", "stored")
-    assert f["filled_at"] == NEXT + timedelta(hours=16)
+    assert f["filled_at"] == NEXT + timedelta(hours=24)
+    # 24 slices when the amount allows: R$240 in R$10 slices, one per hour, each at that hour's mean
+    many, _ = execute_orders(_orders(("o2", "A/BRL", "buy", 24_000, None, 100.0)), NEXT_BAR, _params("twap"),
+                             _hours("A/BRL", opens, closes=closes))
+    assert many["slices"][0] == 24 and many["quantity"][0] == 8 * Decimal("0.0993") + 8 * Decimal("0.124125") + 8 * Decimal("0.07944")
 
 
 def test_twap_sells_the_quantity_in_equal_parts() -> None:
