@@ -205,3 +205,12 @@ def reconcile_venues(ledger: dict[str, dict[str, Decimal]], venues: dict[str, di
         diffs = reconcile(ledger.get(name, {}), 0, set(), venues.get(name, {}), set(), check_cash=False)
         frames.append(diffs.with_columns(pl.lit(name).alias("venue")))
     return pl.concat(frames) if frames else pl.DataFrame(schema={**DIFF_SCHEMA, "venue": pl.String})
+
+
+def reconcile_router(db: Path, router: RoutedBroker, quote: str = "BRL") -> pl.DataFrame:
+    """Every venue's coin balances against the ledger's fills on it (`reconcile_venues`). Fills recorded before
+    routing was on carry no venue and appear under venue ''."""
+    ledger = venue_positions(ledger_fills_by_venue(db))
+    balances = {name: {k: q for k, q in v.balances().items() if k != quote}
+                for name, v in router.venues.items() if v.balances is not None}
+    return reconcile_venues(ledger, balances)

@@ -14,7 +14,7 @@ from dca_pipeline.execution import oms
 from dca_pipeline.execution.guards import GuardContext, OrderIntent
 from dca_pipeline.execution.live_broker import routed_broker
 from dca_pipeline.execution.paper_book_broker import Book
-from dca_pipeline.execution.routing import choose_venue, ledger_fills_by_venue, quote_venue, reconcile_venues, venue_positions
+from dca_pipeline.execution.routing import choose_venue, ledger_fills_by_venue, quote_venue, reconcile_router, venue_positions
 from dca_pipeline.paths import warehouse_path
 from dca_pipeline.storage import duck
 
@@ -68,11 +68,10 @@ def test_the_order_goes_to_the_better_net_price_and_says_why(venues) -> None:  #
     router = _router(mb, fox)
     ledger = venue_positions(ledger_fills_by_venue(db))
     assert ledger == {"fox": {"A": Decimal("0.29880119")}}
-    balances = {name: {k: v for k, v in venue.balances().items() if k != "BRL"} for name, venue in router.venues.items()}
-    assert reconcile_venues(ledger, balances).is_empty()
+    assert {k: v for k, v in router.venues["fox"].balances().items() if k != "BRL"} == {"A": Decimal("0.29880119")}
+    assert reconcile_router(db, router).is_empty()
     fox.balances["A"] += Decimal("0.5")  # something the pipeline did not do
-    balances["fox"] = {k: v for k, v in router.venues["fox"].balances().items() if k != "BRL"}
-    diffs = reconcile_venues(ledger, balances)
+    diffs = reconcile_router(db, router)
     assert diffs.select("venue", "item", "difference").rows() == [("fox", "position A", "0.50000000")]
 
 
