@@ -150,10 +150,10 @@ def survivorship_html(bounds: pl.DataFrame | None) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-def shortfall_html(tca: pl.DataFrame) -> str:
+def shortfall_html(tca: pl.DataFrame | None) -> str:
     """Per execution model: orders, traded BRL, fees, shortfall in BRL and bps of the value at the decision prices
     (execution.tca.shortfall_summary); the backtest adds next-open market orders for the same orders."""
-    if tca.is_empty():
+    if tca is None or tca.is_empty():
         return "<p>no filled orders</p>"
     head = "<tr><th>execution</th><th>orders</th><th>traded (BRL)</th><th>fees (BRL)</th><th>shortfall (BRL)</th><th>shortfall (bps)</th></tr>"
     rows = "".join(
@@ -207,7 +207,7 @@ def write_tearsheet(
                 ("costs as % of invested", f"{result.metrics.get('cost_ratio', 0):.3%}"),
                 ("delisted positions liquidated", str(len(result.liquidations)))]),
         "<h2>Implementation shortfall against the decision price</h2>",
-        shortfall_html(result.tca),
+        shortfall_html(getattr(result, "tca", None)),  # results built before the TCA existed have none
         "<h2>Coverage: members of the snapshot's rank band with and without daily bars</h2>",
         coverage_html(coverage),
         "<h2>Survivorship bounds (delisted or stopped coins)</h2>",
