@@ -147,6 +147,19 @@ class RiskSettings(_Strict):
     max_drawdown_halt: float | None = Field(default=None, gt=0, lt=1)
 
 
+class VenueSettings(_Strict):
+    """One exchange the router may send orders to (execution/routing.py). Keys from `{env_prefix}API_KEY` and
+    `{env_prefix}API_SECRET`; fees default to `fees:`; the minimum defaults to the exchange's market limits."""
+
+    name: str = Field(min_length=1)
+    exchange_id: str = "mercadobitcoin"  # mercadobitcoin (API v4) or another ccxt id listing BRL pairs, e.g. foxbit
+    api_url: str = ""
+    env_prefix: str = "DCA_MB_"
+    maker_fee: Decimal | None = Field(default=None, ge=0, le=Decimal("0.05"))
+    taker_fee: Decimal | None = Field(default=None, ge=0, le=Decimal("0.05"))
+    min_order_brl: Decimal | None = Field(default=None, gt=0)
+
+
 class ExecutionSettings(_Strict):
     """Order management: spend caps enforced where orders are sent, pre-trade limits, approval and order style.
 
@@ -163,6 +176,15 @@ class ExecutionSettings(_Strict):
     limit_deadline_minutes: int = Field(default=60, ge=1, le=1440)
     amount_step: Decimal = Field(default=Decimal("0.00000001"), gt=0)
     min_order_brl_by_market: dict[str, Decimal] = {}
+    # how the day's slice is executed by the paper broker, a backfill and the backtest (execution/intraday_fill.py):
+    # market_open = one market order at the next open; twap = equal hourly slices; maker_first = limit at the bid,
+    # market at the window's end
+    model: Literal["market_open", "twap", "maker_first"] = "market_open"
+    window_hours: int = Field(default=24, ge=1, le=24)  # the execution window from the next day's 00:00 UTC
+    bar_spread_bps: float = Field(default=10, ge=0, le=1000)  # assumed bid-ask spread when only bars exist
+    # live smart order routing over these venues (best net price after fees, depth and minimums); empty: Mercado
+    # Bitcoin alone, as before
+    venues: tuple[VenueSettings, ...] = ()
 
 
 class StorageSettings(_Strict):
@@ -416,7 +438,8 @@ def resolve_flags(settings: Settings) -> Settings:
     """Settings with the flags applied to the knobs they switch (the same object when no flag changes anything).
 
     `optimizer_method` → portfolio.objective; `regime_scaling: true` → portfolio.sizing.regime_scaling;
-    `maker_first` true/false → execution.order_style limit_then_market/market (null keeps the configured style)."""
+    `maker_first` true/false → execution.order_style limit_then_market/market and execution.model maker_first /
+    market_open (false keeps a configured twap off maker_first only; null keeps both as configured)."""
     flags, portfolio, execution = settings.flags, settings.portfolio, settings.execution
     if flags.optimizer_method not in ("config", portfolio.objective):
         portfolio = portfolio.model_copy(update={"objective": flags.optimizer_method})
@@ -426,6 +449,9 @@ def resolve_flags(settings: Settings) -> Settings:
         style = "limit_then_market" if flags.maker_first else "market"
         if style != execution.order_style:
             execution = execution.model_copy(update={"order_style": style})
+        model = "maker_first" if flags.maker_first else "market_open"  # the paper broker's and the backtest's model too
+        if flags.maker_first != (execution.model == "maker_first"):
+            execution = execution.model_copy(update={"model": model})
     if portfolio is settings.portfolio and execution is settings.execution:
         return settings
     return settings.model_copy(update={"portfolio": portfolio, "execution": execution})

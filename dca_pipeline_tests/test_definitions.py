@@ -12,7 +12,7 @@ LAYERS = {
     "analytics": {"features_daily", "risk_metrics", "correlation_matrix"},
     "intelligence": {"asset_tiers", "asset_scores", "market_regime"},
     "portfolio": {"target_weights"},
-    "execution": {"dca_orders", "fills", "positions", "reconciliation"},
+    "execution": {"dca_orders", "fills", "positions", "reconciliation", "execution_tca"},
     "monitoring": {"portfolio_performance", "backtest_report"},
     "governance": {"config_audit", "ledger_backup"},
 }
@@ -74,7 +74,7 @@ def test_jobs_select_the_documented_assets() -> None:
     """Jobs select by layer group and cadence tag; these are the assets each ran when they were lists of names."""
     expected = {
         "daily_job": {"raw_ohlcv_1d", "fx_usd_brl", "features_daily", "risk_metrics", "correlation_matrix",
-                      "dca_orders", "fills", "reconciliation", "positions", "portfolio_performance"},
+                      "dca_orders", "fills", "reconciliation", "positions", "portfolio_performance", "execution_tca"},
         "monthly_job": {"market_caps", "asset_tiers", "asset_scores", "market_regime", "target_weights"},
         "ingest_history_job": {"raw_ohlcv_1d", "fx_usd_brl"},
         "raw_maintenance_job": {"raw_retention", "symbol_listings"},

@@ -26,11 +26,14 @@ import polars as pl
 from dca_pipeline.analytics.indicators import FEATURE_WINDOW_DAYS, compute_features
 from dca_pipeline.backtest.benchmarks import all_benchmarks
 from dca_pipeline.ingestion import bundle
+from dca_pipeline.ingestion.errors import DataNotAvailable
 from dca_pipeline.backtest.metrics import performance_metrics
 from dca_pipeline.backtest.window import data_range_of, months_between as _months, require_within
 from dca_pipeline.config import Settings
 from dca_pipeline.execution.day import DECISION_SCHEMA, EXIT_SCHEMA, Controls, MarketTape, book_value_centavos, simulate_day
+from dca_pipeline.execution.intraday_fill import ExecutionParams, execute_orders
 from dca_pipeline.execution.ledger_protocol import MemoryLedger
+from dca_pipeline.execution.tca import SHORTFALL_SCHEMA, implementation_shortfall, shortfall_summary
 from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.ingestion.sources import MarketDataSource, ReplaySource
 from dca_pipeline.intelligence.scores import compute_factors, score_assets
@@ -72,6 +75,9 @@ class BacktestResult:
     metrics: dict[str, float]
     decisions: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DECISION_SCHEMA))  # every day's decisions
     timings: dict[str, float] = field(default_factory=dict)  # wall seconds per stage (STAGES), this run only
+    # implementation shortfall per order (execution/tca.py) of the configured execution model and, when that is not
+    # market_open, of next-open market orders for the same orders (not booked: the comparison)
+    tca: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SHORTFALL_SCHEMA))
 
     @property
     def exits(self) -> pl.DataFrame:
@@ -222,7 +228,10 @@ def run_backtest(
     breaker_days = 0
     twr_history: list[float] = []  # every valued day's TWR so far, for the drawdown circuit breaker
     prev_value, prev_twr, previous = 0, 0.0, None
-    no_open = pl.DataFrame(schema={"symbol": pl.String, "open": pl.Float64})
+    no_open = pl.DataFrame(schema={"symbol": pl.String, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64, "close": pl.Float64})
+    model = settings.execution.model
+    hourly = _stored_hours(source, start, end) if model != "market_open" else None
+    all_tca: list[pl.DataFrame] = []
     for month in _months(start, end):
         say(f"month {month:%Y-%m}")
         regime = None
@@ -245,8 +254,10 @@ def run_backtest(
                 market = tape.view(day)
                 nxt = by_day.get(day + timedelta(days=1))
                 controls = Controls(spent_month_centavos=spent_month, twr_history=tuple(twr_history))
-                plan, fills, status = simulate_day(day, book, market, nxt.select("symbol", "open") if nxt is not None else no_open,
-                                                   targets, settings, controls)
+                nxt_bars = nxt.select("symbol", "open", "high", "low", "close") if nxt is not None else no_open
+                plan, fills, status = simulate_day(day, book, market, nxt_bars, targets, settings, controls, hourly)
+                if model != "market_open" and len(plan.orders):  # the same orders as next-open market orders, not booked
+                    all_tca.append(execute_orders(plan.orders, nxt_bars, ExecutionParams.from_settings(settings, "market_open"))[0])
                 breaker_days += plan.breaker.tripped
                 spent_month += int(fills.filter(pl.col("side") == "buy")["amount_centavos"].sum()) if len(fills) else 0
                 all_orders.append(plan.orders.with_columns(pl.col("client_order_id").replace_strict(status, default="new").alias("status")))
@@ -289,12 +300,17 @@ def run_backtest(
             fallback_rate=float(settings.portfolio.risk_free_rate), excluded_bases=tuple(settings.excluded_bases),
         )
         exits = pl.concat(all_exits) if all_exits else pl.DataFrame(schema=EXIT_SCHEMA)
+        orders_all = pl.concat(all_orders) if all_orders else pl.DataFrame()
+        tca = implementation_shortfall(orders_all, fills_all, model)
+        if all_tca:
+            tca = pl.concat([tca, implementation_shortfall(orders_all, pl.concat(all_tca), "market_open")])
+        metrics.update(_shortfall_metrics(tca, model))
     timings = {**timer.seconds, "total": perf_counter() - t_run}
     return BacktestResult(
         regimes=pl.DataFrame(regimes),
         benchmarks=bench,
         equity=equity,
-        orders=pl.concat(all_orders) if all_orders else pl.DataFrame(),
+        orders=orders_all,
         fills=fills_all,
         targets=targets_all,
         liquidations=exits,
@@ -302,7 +318,27 @@ def run_backtest(
                  "delisting_exits": float(len(exits))},
         decisions=pl.concat(all_decisions) if all_decisions else pl.DataFrame(schema=DECISION_SCHEMA),
         timings=timings,
+        tca=tca,
     )
+
+
+def _stored_hours(source: MarketDataSource, start: date, end: date) -> pl.DataFrame | None:
+    """The source's hourly bars over the run (plus the day after it), or None when it has none — the bundled replay
+    holds daily bars only, so twap/maker_first then run on hours derived from each daily bar (intraday_fill)."""
+    try:
+        hours = source.fetch_ohlcv("1h", start + timedelta(days=1), end + timedelta(days=2))
+    except (DataNotAvailable, NotImplementedError):
+        return None
+    return hours if len(hours) else None
+
+
+def _shortfall_metrics(tca: pl.DataFrame, model: str) -> dict[str, float]:
+    """shortfall_bps of the model, shortfall_market_open_bps and their difference (negative = the model was cheaper)."""
+    summary = {r["model"]: r for r in shortfall_summary(tca).iter_rows(named=True)}
+    mine = summary.get(model, {}).get("shortfall_bps", 0.0) or 0.0
+    base = summary.get("market_open", {}).get("shortfall_bps", 0.0) or 0.0
+    return {"shortfall_bps": mine, "shortfall_brl": summary.get(model, {}).get("shortfall_brl", 0.0) or 0.0,
+            "shortfall_market_open_bps": base, "shortfall_vs_market_open_bps": mine - base}
 
 
 def _regime(bars: pl.DataFrame, month: date, settings: Settings, history: MarketHistory | None = None) -> dict:

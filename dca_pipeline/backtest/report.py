@@ -15,6 +15,7 @@ import polars as pl
 
 from dca_pipeline.backtest.engine import BacktestResult
 from dca_pipeline.backtest.tearsheet_series import LABELS, TearsheetSeries
+from dca_pipeline.execution.tca import shortfall_summary
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -140,6 +141,20 @@ def yearly_html(yearly: pl.DataFrame) -> str:
     return f"<table>{head}{rows}</table>"
 
 
+def shortfall_html(tca: pl.DataFrame | None) -> str:
+    """Per execution model: orders, traded BRL, fees, shortfall in BRL and bps of the value at the decision prices
+    (execution.tca.shortfall_summary); the backtest adds next-open market orders for the same orders."""
+    if tca is None or tca.is_empty():
+        return "<p>no filled orders</p>"
+    head = "<tr><th>execution</th><th>orders</th><th>traded (BRL)</th><th>fees (BRL)</th><th>shortfall (BRL)</th><th>shortfall (bps)</th></tr>"
+    rows = "".join(
+        f"<tr><td>{html.escape(r['model'])}</td><td>{r['orders']}</td><td>{r['traded_brl']:,.2f}</td><td>{r['fees_brl']:,.2f}</td>"
+        f"<td>{r['shortfall_brl']:,.2f}</td><td>{r['shortfall_bps']:.1f}</td></tr>"
+        for r in shortfall_summary(tca).iter_rows(named=True)
+    )
+    return f"<table>{head}{rows}</table>"
+
+
 def yearly_markdown(yearly: pl.DataFrame) -> str:
     names = [c for c in yearly.columns if c not in ("year", "days")]
     lines = ["| year | " + " | ".join(LABELS.get(n, n) for n in names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -220,6 +235,8 @@ def write_tearsheet(
                 ("slippage vs next open (BRL)", f"{result.metrics.get('total_slippage_brl', 0):,.2f}"),
                 ("costs as % of invested", f"{result.metrics.get('cost_ratio', 0):.3%}"),
                 ("delisted positions liquidated", str(len(result.liquidations)))]),
+        "<h2>Implementation shortfall against the decision price</h2>",
+        shortfall_html(getattr(result, "tca", None)),  # results built before the TCA existed have none
         "<h2>Coverage: members of the snapshot's rank band with and without daily bars</h2>",
         _img(coverage_png(coverage, survivorship), "coverage") if coverage is not None and not coverage.is_empty() else "",
         coverage_html(coverage),

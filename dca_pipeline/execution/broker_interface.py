@@ -12,8 +12,8 @@ from typing import Protocol
 
 import polars as pl
 
-from dca_pipeline.execution.paper_fill import paper_fills
 from dca_pipeline.execution.guards import OrderIntent
+from dca_pipeline.execution.intraday_fill import ExecutionParams, execute_orders
 
 FINAL = frozenset({"filled", "expired", "cancelled", "rejected"})
 
@@ -38,6 +38,8 @@ class BrokerReport:
     fills: tuple[BrokerFill, ...] = ()
     exchange_order_id: str | None = None
     reason: str = ""
+    venue: str = ""  # set by the router (routing.RoutedBroker): where the order went
+    route_reason: str = ""
 
 
 class Broker(Protocol):
@@ -54,7 +56,9 @@ def centavos(value: Decimal) -> int:
 
 
 class DailyPaperBroker:
-    """Fills at the next day's open × (1 ± slippage), taker fee: `broker.paper_fills`, as the backtest.
+    """Fills from bars with the execution model (`intraday_fill.execute_orders`, as the backtest): by default the
+    next day's open × (1 ± slippage) with the taker fee; with `params.model` twap / maker_first over the next day's
+    hours (`hourly`: stored hourly bars, else derived from `next_open`'s open, high, low, close).
 
     Buys spend the whole amount (fee taken from it); sells give the quantity and receive notional − fee.
     A stateless matching engine: it remembers nothing (`lookup` is None); `paper_account.AccountBroker` puts
@@ -62,9 +66,10 @@ class DailyPaperBroker:
 
     name = "paper"
 
-    def __init__(self, next_open: pl.DataFrame, taker_fee: Decimal, slippage_bps: float) -> None:
-        self.next_open, self.taker_fee, self.slippage_bps = next_open, taker_fee, slippage_bps
-        self.opens = dict(zip(next_open["symbol"].to_list(), next_open["open"].to_list()))
+    def __init__(self, next_open: pl.DataFrame, taker_fee: Decimal, slippage_bps: float, params: ExecutionParams | None = None,
+                 hourly: pl.DataFrame | None = None) -> None:
+        self.next_open, self.taker_fee, self.slippage_bps, self.hourly = next_open, taker_fee, slippage_bps, hourly
+        self.params = params or ExecutionParams("market_open", taker_fee, slippage_bps=slippage_bps)
 
     def place(self, order: OrderIntent) -> BrokerReport:
         return self.place_many([order])[order.client_order_id]
@@ -74,11 +79,11 @@ class DailyPaperBroker:
         day's orders together or one by one gives the same reports)."""
         frame = pl.DataFrame(
             [{"date": o.day, "symbol": o.symbol, "client_order_id": o.client_order_id, "side": o.side,
-              "amount_centavos": o.amount_centavos, "quantity": o.quantity} for o in orders],
+              "amount_centavos": o.amount_centavos, "quantity": o.quantity, "ref_price_brl": o.ref_price} for o in orders],
             schema={"date": pl.Date, "symbol": pl.String, "client_order_id": pl.String, "side": pl.String,
-                    "amount_centavos": pl.Int64, "quantity": pl.Decimal(38, 8)},
+                    "amount_centavos": pl.Int64, "quantity": pl.Decimal(38, 8), "ref_price_brl": pl.Float64},
         )
-        fills, status = paper_fills(frame, self.next_open, self.taker_fee, self.slippage_bps)
+        fills, status = execute_orders(frame, self.next_open, self.params, self.hourly)
         by_id = {f["client_order_id"]: f for f in fills.iter_rows(named=True)}
         out = {}
         for o in orders:
@@ -86,7 +91,7 @@ class DailyPaperBroker:
             if status.get(o.client_order_id) != "filled" or f is None:
                 out[o.client_order_id] = BrokerReport(o.client_order_id, "expired", reason=f"no next-day bar for {o.symbol}")
                 continue
-            fill = BrokerFill(1, f["quantity"], Decimal(repr(f["price_brl"])), f["notional_centavos"], f["fee_centavos"], "taker", f["filled_at"])
+            fill = BrokerFill(1, f["quantity"], Decimal(repr(f["price_brl"])), f["notional_centavos"], f["fee_centavos"], f["liquidity"], f["filled_at"])
             out[o.client_order_id] = BrokerReport(o.client_order_id, "filled", (fill,))
         return out
 

@@ -27,7 +27,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import polars as pl
 
 from dca_pipeline.config import Settings
-from dca_pipeline.execution.paper_fill import paper_fills
+from dca_pipeline.execution.intraday_fill import ExecutionParams, execute_orders
 from dca_pipeline.execution.guards import GuardContext, GuardFacts, OrderIntent, check_order
 from dca_pipeline.execution.orders import ORDER_SCHEMA, client_order_id, plan_buys, plan_rebalance_sells
 from dca_pipeline.execution.ledger_protocol import Ledger
@@ -212,14 +212,17 @@ def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFra
 
 
 def simulate_day(day: date, book: Ledger, market: MarketView, next_open: pl.DataFrame, targets: pl.DataFrame,
-                 settings: Settings, controls: Controls = Controls()) -> tuple[DayPlan, pl.DataFrame, dict[str, str]]:
-    """`plan_day` on `book`'s state, then the contribution, the exits and the paper fills at `next_open` (symbol,
-    open) booked on it — the order manager's paper path without the broker round trip. Returns (plan, fills, status)."""
+                 settings: Settings, controls: Controls = Controls(), hourly: pl.DataFrame | None = None,
+                 ) -> tuple[DayPlan, pl.DataFrame, dict[str, str]]:
+    """`plan_day` on `book`'s state, then the contribution, the exits and the paper fills booked on it — the order
+    manager's paper path without the broker round trip. `next_open`: the next day's bars (symbol, open; with high,
+    low, close for `execution.model` twap / maker_first), `hourly`: stored hourly bars if any (intraday_fill
+    derives the rest). Returns (plan, fills, status)."""
     holdings, targets, _ = apply_corporate_actions(book, day, book.holdings(), targets)  # migrations/airdrops first
     plan = plan_day(day, DayState(holdings, book.cash_centavos(), 0, controls), market, targets, settings)
     book.contribute(day, plan.contribution_centavos)
     book.record_exits(day, plan.exits)
-    fills, status = paper_fills(plan.orders, next_open, settings.fees.taker, settings.slippage_bps)
+    fills, status = execute_orders(plan.orders, next_open, ExecutionParams.from_settings(settings), hourly)
     book.record_fills(day, fills)
     return plan, fills, status
 

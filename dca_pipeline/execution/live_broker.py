@@ -16,6 +16,8 @@ import ccxt
 from dca_pipeline.execution.broker_interface import BrokerFill, BrokerReport, centavos
 from dca_pipeline.execution.guards import OrderIntent
 from dca_pipeline.execution.mb_trading import MercadoBitcoinTrading
+from dca_pipeline.execution.paper_book_broker import Book
+from dca_pipeline.execution.routing import RoutedBroker, Venue
 from dca_pipeline.money import fee_centavos
 
 MARKET_SUFFIX = "-mkt"  # the market order that takes over a limit's remainder at the deadline
@@ -31,27 +33,35 @@ def live_trading_enabled(broker_mode: str) -> bool:
     return True
 
 
-def exchange_from_env(api_url: str | None = None, timeout_ms: int = 10_000) -> MercadoBitcoinTrading:
+def exchange_from_env(api_url: str | None = None, timeout_ms: int = 10_000, prefix: str = "DCA_MB_",
+                      exchange_id: str = "mercadobitcoin") -> MercadoBitcoinTrading:
     """The trading client with credentials from the environment (never from config files).
 
     During a key rotation both `DCA_MB_API_KEY`/`_SECRET` and `DCA_MB_API_KEY_NEXT`/`_SECRET_NEXT` (or their
-    `*_FILE` variants) may be set: the first pair the exchange authorizes is used (governance.secrets)."""
+    `*_FILE` variants) may be set: the first pair the exchange authorizes is used (governance.secrets).
+    Another venue (`exchange_id` any ccxt id, e.g. foxbit) reads `{prefix}API_KEY`/`_SECRET` and is driven through
+    ccxt's unified API (`CcxtTrading`)."""
     from dca_pipeline.secrets import SecretError, api_key_pairs, first_working_pair
 
     try:
-        pairs = api_key_pairs(prefix="DCA_MB_")
+        pairs = api_key_pairs(prefix=prefix)
     except SecretError as exc:
         raise PermissionError(str(exc)) from exc
     if not pairs:
-        raise PermissionError("live trading needs DCA_MB_API_KEY and DCA_MB_API_SECRET in the environment")
+        raise PermissionError(f"live trading needs {prefix}API_KEY and {prefix}API_SECRET in the environment")
 
     def client(pair) -> MercadoBitcoinTrading:  # noqa: ANN001
         options: dict = {"apiKey": pair.api_key, "secret": pair.api_secret, "timeout": timeout_ms, "enableRateLimit": True}
+        if exchange_id not in ("mercadobitcoin", "mercado"):
+            generic = getattr(ccxt, exchange_id)(options)
+            if api_url:
+                generic.urls["api"] = {k: api_url for k in (generic.urls.get("api") or {"public": ""})}
+            return CcxtTrading(generic)  # type: ignore[return-value]
         if api_url:
             return MercadoBitcoinTrading.with_base_url(api_url, {**options, "urls": {"api": {"v4Trading": api_url}}})
         return MercadoBitcoinTrading(options)
 
-    if len(pairs) == 1:
+    if len(pairs) == 1 or exchange_id not in ("mercadobitcoin", "mercado"):
         return client(pairs[0])
 
     def authorized(pair) -> MercadoBitcoinTrading:  # noqa: ANN001
@@ -166,3 +176,70 @@ class LiveCcxtBroker:
             notional = centavos(qty * price)
             out.append(BrokerFill(first_seq + i, qty, price, notional, fee_centavos(notional, rate), "maker" if maker else "taker"))
         return out
+
+
+class CcxtTrading:
+    """Any ccxt exchange behind the calls the live broker makes (`create_order` with our client id as `externalId`,
+    `fetch_orders_by_client_id`, order book, balance, cancel) through ccxt's unified API (`clientOrderId`). Used for
+    routing venues other than Mercado Bitcoin (e.g. foxbit); never tested against the real exchanges."""
+
+    def __init__(self, exchange: ccxt.Exchange) -> None:
+        self.exchange = exchange
+        self.id = exchange.id
+
+    def create_order(self, symbol: str, type: str, side: str, amount: float | None, price: float | None = None, params: dict = {}) -> dict:  # noqa: A002, B006
+        params = dict(params)
+        params["clientOrderId"] = params.pop("externalId", None)
+        if amount is None and "cost" in params:  # a market buy by BRL amount
+            return self.exchange.create_market_buy_order_with_cost(symbol, params.pop("cost"), params)
+        return self.exchange.create_order(symbol, type, side, amount, price, params)
+
+    def fetch_orders_by_client_id(self, client_order_id: str, symbol: str) -> list[dict]:
+        return [o for o in self.exchange.fetch_orders(symbol) if o.get("clientOrderId") == client_order_id]
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - fetch_order_book, fetch_balance, cancel_order, load_markets, markets
+        return getattr(self.exchange, name)
+
+
+def book_of(exchange, symbol: str, depth: int = 20) -> Book:  # noqa: ANN001
+    """The venue's current order book as a routing/paper `Book` (Decimal levels, best first)."""
+    ob = exchange.fetch_order_book(symbol, depth)
+    side = lambda rows: tuple((Decimal(str(p)), Decimal(str(a))) for p, a, *_ in rows)  # noqa: E731
+    return Book(side(ob.get("bids") or []), side(ob.get("asks") or []))
+
+
+def live_venue(name: str, exchange, broker: LiveCcxtBroker, taker_fee: Decimal, min_order_centavos: int | None = None) -> Venue:  # noqa: ANN001
+    """A routing venue (routing.Venue) for a live exchange: its book, taker fee, minimums (the exchange's market
+    limits, else the configured minimum) and balances."""
+    def market(symbol: str) -> dict:
+        exchange.load_markets()
+        return (exchange.markets or {}).get(symbol) or {}
+
+    def min_cost(symbol: str) -> int | None:
+        v = ((market(symbol).get("limits") or {}).get("cost") or {}).get("min")
+        return int(Decimal(str(v)) * 100) if v is not None else min_order_centavos
+
+    def min_amount(symbol: str) -> Decimal | None:
+        v = ((market(symbol).get("limits") or {}).get("amount") or {}).get("min")
+        return Decimal(str(v)) if v is not None else None
+
+    def balances() -> dict[str, Decimal]:
+        return {k: Decimal(str(v)) for k, v in (exchange.fetch_balance().get("total") or {}).items() if v is not None}
+
+    return Venue(name, broker, lambda symbol: book_of(exchange, symbol), taker_fee, min_cost, min_amount, balances,
+                 broker.amount_step)
+
+
+def routed_broker(settings, api_url: str | None = None) -> RoutedBroker:  # noqa: ANN001 - config.Settings
+    """The live router over `execution.venues` (in the configured order: ties go to the first)."""
+    ex = settings.execution
+    venues = []
+    for v in ex.venues:
+        exchange = exchange_from_env(v.api_url or api_url or None, prefix=v.env_prefix, exchange_id=v.exchange_id)
+        maker = v.maker_fee if v.maker_fee is not None else settings.fees.maker
+        taker = v.taker_fee if v.taker_fee is not None else settings.fees.taker
+        broker = LiveCcxtBroker(exchange, maker, taker, style=ex.order_style, limit_minutes=ex.limit_deadline_minutes,
+                                amount_step=ex.amount_step, inside_ticks=ex.limit_inside_ticks, name=v.name)
+        min_order = int(v.min_order_brl * 100) if v.min_order_brl is not None else None
+        venues.append(live_venue(v.name, exchange, broker, taker, min_order))
+    return RoutedBroker(venues)

@@ -75,7 +75,8 @@ def send_order(db: Path, order: OrderIntent, broker: Broker, context: GuardConte
     if reasons:
         _status(db, order, "rejected", reasons=reasons)
         return "rejected"
-    ev.append_events(db, sent_events(order, broker.name, auto_approve))
+    route = broker.route(order).detail() if hasattr(broker, "route") else {}  # routing.RoutedBroker: venue and reason
+    ev.append_events(db, sent_events(order, broker.name, auto_approve, **route))
     return record_report(db, order, broker.place(order))
 
 
@@ -83,9 +84,10 @@ def rejected_event(order: OrderIntent, reasons: list[str]) -> ev.Event:
     return _event(order, "rejected", reasons=reasons)
 
 
-def sent_events(order: OrderIntent, broker_name: str, auto_approve: bool) -> list[ev.Event]:
-    """What is durable before an order reaches the venue: its auto-approval (if any) and `sent`."""
-    return ([_event(order, "approved", approved_by="auto")] if auto_approve else []) + [_event(order, "sent", broker=broker_name)]
+def sent_events(order: OrderIntent, broker_name: str, auto_approve: bool, **route: str) -> list[ev.Event]:
+    """What is durable before an order reaches the venue: its auto-approval (if any) and `sent` (with the routed
+    venue and its reason, when a router chose one)."""
+    return ([_event(order, "approved", approved_by="auto")] if auto_approve else []) + [_event(order, "sent", broker=broker_name, **route)]
 
 
 def record_report(db: Path, order: OrderIntent, report: BrokerReport) -> str:
@@ -100,7 +102,8 @@ def report_events(order: OrderIntent, report: BrokerReport) -> list[ev.Event]:
     batch = []
     for i, f in enumerate(report.fills):
         batch += ev.fill_events(order.day, order.client_order_id, order.symbol, order.side, f.seq, f.quantity, f.price,
-                                f.notional_centavos, f.fee_centavos, liquidity=f.liquidity, filled_at=f.filled_at)
+                                f.notional_centavos, f.fee_centavos, liquidity=f.liquidity, filled_at=f.filled_at,
+                                **({"venue": report.venue} if report.venue else {}))
         if not (report.status == "filled" and i == len(report.fills) - 1):
             batch.append(_event(order, "partially_filled", suffix=str(f.seq)))
     if report.status in ("filled", "expired", "cancelled", "rejected"):

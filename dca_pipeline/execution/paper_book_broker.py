@@ -1,11 +1,18 @@
 """Paper broker that fills against order-book depth: a limit at (or inside) the spread that fills from the
 trade tape at the maker fee, then a market order for the rest at the deadline that walks the book (taker fee).
 Partial fills when the book is thin; every fill rounded to the amount step and to the centavo. Stateless:
-`paper_account.AccountBroker` keeps the exchange's orders and fills across processes."""
+`paper_account.AccountBroker` keeps the exchange's orders and fills across processes.
+
+`BookOrBarsBroker` is the paper broker of the execution assets: an order whose symbol has a stored order-book
+snapshot in the execution window fills from that book (`books_from_snapshots`: the first snapshot of the window,
+the trades printed after it as the tape), every other order from bars (`DailyPaperBroker`, the backtest's model)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
+
+import polars as pl
 
 from dca_pipeline.execution.broker_interface import BrokerFill, BrokerReport, centavos
 from dca_pipeline.execution.guards import OrderIntent
@@ -110,3 +117,49 @@ class _Fill:
         else:
             self.quantity_left -= q
         self.fills.append(BrokerFill(len(self.fills) + 1, q, price, notional, fee, liquidity))
+
+
+def books_from_snapshots(levels: pl.DataFrame, trades: pl.DataFrame, start: datetime, end: datetime) -> dict[str, Book]:
+    """Per symbol, the first stored snapshot at or after `start` and before `end` (order_book rows: symbol, ts, side
+    bid|ask, level, price, amount) with the trades printed after it and before `end` as its tape (trades rows:
+    symbol, ts, price, amount). Symbols without a snapshot in the window are absent."""
+    out: dict[str, Book] = {}
+    if levels.is_empty():
+        return out
+    window = levels.filter((pl.col("ts") >= start) & (pl.col("ts") < end))
+    if window.is_empty():
+        return out
+    first = window.group_by("symbol").agg(pl.col("ts").min().alias("first"))
+    snap = window.join(first, on="symbol").filter(pl.col("ts") == pl.col("first"))
+    for (symbol,), g in snap.partition_by("symbol", as_dict=True).items():
+        at = g["first"][0]
+        side = lambda name: tuple((Decimal(repr(p)), Decimal(repr(a))) for p, a in  # noqa: E731
+                                  g.filter(pl.col("side") == name).sort("level").select("price", "amount").iter_rows())
+        tape: tuple = ()
+        if not trades.is_empty():
+            t = trades.filter((pl.col("symbol") == symbol) & (pl.col("ts") > at) & (pl.col("ts") < end)).sort("ts")
+            tape = tuple((Decimal(repr(p)), Decimal(repr(a))) for p, a in t.select("price", "amount").iter_rows())
+        out[symbol] = Book(side("bid"), side("ask"), tape)
+    return out
+
+
+class BookOrBarsBroker:
+    """The order book's broker for symbols that have a book in the window, the bar broker for the rest."""
+
+    name = "paper"
+
+    def __init__(self, books: BookPaperBroker, bars) -> None:  # noqa: ANN001 - a Broker (DailyPaperBroker)
+        self.books, self.bars = books, bars
+
+    def place(self, order: OrderIntent) -> BrokerReport:
+        return (self.books if order.symbol in self.books.books else self.bars).place(order)
+
+    def place_many(self, orders: list[OrderIntent]) -> dict[str, BrokerReport]:
+        """`place` for each order: the bar engine's in one call (execution/range_book.py), the book's one by one."""
+        on_bars = [o for o in orders if o.symbol not in self.books.books]
+        out = self.bars.place_many(on_bars) if on_bars else {}
+        out.update({o.client_order_id: self.books.place(o) for o in orders if o.symbol in self.books.books})
+        return {o.client_order_id: out[o.client_order_id] for o in orders}
+
+    def lookup(self, order: OrderIntent) -> BrokerReport | None:  # noqa: ARG002 - stateless, as both engines
+        return None

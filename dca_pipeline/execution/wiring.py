@@ -2,6 +2,7 @@
 guard context (caps, limits and the day's market facts) from the settings."""
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -9,28 +10,58 @@ import polars as pl
 from dca_pipeline.config import Settings
 from dca_pipeline.execution.broker_interface import Broker, DailyPaperBroker
 from dca_pipeline.execution.guards import GuardContext
+from dca_pipeline.execution.intraday_fill import ExecutionParams
 from dca_pipeline.execution.paper_account import AccountBroker, PaperAccount
+from dca_pipeline.execution.paper_book_broker import BookOrBarsBroker, BookPaperBroker, books_from_snapshots
 from dca_pipeline.paths import warehouse_path
+from dca_pipeline.storage import parquet_store
 
 
-def make_broker(resource, settings: Settings, next_bars: pl.DataFrame, db: Path | None = None) -> tuple[Broker, str]:  # noqa: ANN001
-    """(broker, approval mode): the daily paper broker behind its persistent account, or — only with broker: live AND DCA_LIVE_TRADING=1 —
-    Mercado Bitcoin, whose orders always wait for manual approval."""
+def make_broker(resource, settings: Settings, next_bars: pl.DataFrame, db: Path | None = None,  # noqa: ANN001
+                window_start: date | None = None) -> tuple[Broker, str]:
+    """(broker, approval mode): the paper broker behind its persistent account, or — only with broker: live AND
+    DCA_LIVE_TRADING=1 — Mercado Bitcoin (or the router across `execution.venues`), whose orders always wait for
+    manual approval.
+
+    The paper broker fills an order from the stored order book of its symbol when a snapshot exists in the
+    execution window (the `execution.window_hours` from `window_start`, the day after the orders' day: by default
+    `next_bars`' date), and from bars otherwise with `execution.model` (stored `ohlcv_1h` bars, else hours derived
+    from `next_bars`)."""
     if resource.mode == "live":  # the live client (and ccxt) is imported only when it may be used
-        from dca_pipeline.execution.live_broker import LiveCcxtBroker, exchange_from_env, live_trading_enabled
+        from dca_pipeline.execution.live_broker import LiveCcxtBroker, exchange_from_env, live_trading_enabled, routed_broker
 
         live_trading_enabled(resource.mode)  # refuses without DCA_LIVE_TRADING=1
         ex = settings.execution
+        if ex.venues:  # smart order routing across the configured venues
+            return routed_broker(settings, resource.api_url or None), "manual"
         live = LiveCcxtBroker(exchange_from_env(resource.api_url or None), settings.fees.maker, settings.fees.taker,
                               style=ex.order_style, limit_minutes=ex.limit_deadline_minutes, amount_step=ex.amount_step,
                               inside_ticks=ex.limit_inside_ticks)
         return live, "manual"
-    return AccountBroker(paper_engine(settings, next_bars), paper_account(db)), settings.execution.approval
+    return AccountBroker(paper_engine(settings, next_bars, window_start), paper_account(db)), settings.execution.approval
 
 
-def paper_engine(settings: Settings, next_bars: pl.DataFrame) -> DailyPaperBroker:
-    """The paper exchange's matching engine for a day: the next day's open + slippage + taker fee."""
-    return DailyPaperBroker(next_bars.select("symbol", "open"), settings.fees.taker, settings.slippage_bps)
+def paper_engine(settings: Settings, next_bars: pl.DataFrame, window_start: date | None = None) -> BookOrBarsBroker:
+    """The paper matching engine for one execution window: books where stored, bars elsewhere (see make_broker)."""
+    params = ExecutionParams.from_settings(settings)
+    cols = [c for c in ("symbol", "open", "high", "low", "close") if c in next_bars.columns]
+    day = window_start or (next_bars["date"][0] if "date" in next_bars.columns and len(next_bars) else None)
+    hourly, levels, trades = None, pl.DataFrame(), pl.DataFrame()
+    if day is not None:
+        hourly = parquet_store.read_range("ohlcv_1h", day, day)
+        levels = parquet_store.read_range("order_book", day, day)
+        trades = parquet_store.read_range("trades", day, day)
+    bars = DailyPaperBroker(next_bars.select(cols), settings.fees.taker, settings.slippage_bps, params,
+                            hourly if hourly is not None and len(hourly) else None)
+    books = {}
+    if day is not None:
+        start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        books = books_from_snapshots(levels, trades, start, start + timedelta(hours=params.window_hours))
+    ex = settings.execution
+    style = "limit_then_market" if params.model == "maker_first" else "market"
+    book_engine = BookPaperBroker(books, settings.fees.maker, settings.fees.taker, style=style,
+                                  inside_ticks=ex.limit_inside_ticks, amount_step=ex.amount_step)
+    return BookOrBarsBroker(book_engine, bars)
 
 
 def paper_account(db: Path | None = None) -> PaperAccount:

@@ -2,6 +2,8 @@
 
 Market orders fill at once at `price` (one taker execution); limit orders rest until `fill_limits` is set.
 `hang_first_create` makes the first order creation succeed but answer only after `hang_seconds` (a timeout).
+With `asks` (price, quantity levels) the server also answers the public v4 `symbols` and `{symbol}/orderbook`
+calls, market buys walk those asks (one execution per level) and every fill moves `balances`.
 """
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ TOKEN = "tok-123"
 class MbServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, price: Decimal = Decimal("100"), fee_rate: str = "0.007") -> None:
+    def __init__(self, price: Decimal = Decimal("100"), fee_rate: str = "0.007",
+                 asks: list[tuple[str, str]] | None = None, bids: list[tuple[str, str]] | None = None) -> None:
         self.price, self.fee_rate = price, fee_rate
+        self.asks, self.bids = asks, bids or []
         self.orders: list[dict] = []
         self.creates = 0
         self.hang_first_create, self.hang_seconds = False, 1.5
@@ -41,13 +45,33 @@ class MbServer(ThreadingHTTPServer):
             order = {"id": oid, "externalId": body.get("externalId"), "instrument": symbol, "side": body["side"],
                      "type": body["type"], "status": "working", "qty": body.get("qty"), "limitPrice": body.get("limitPrice"),
                      "filledQty": "0", "avgPrice": None, "executions": [], "created_at": int(time.time())}
-            if body["type"] == "market":
+            if body["type"] == "market" and self.asks is not None and "cost" in body:
+                self._walk_asks(order, Decimal(str(body["cost"])))
+            elif body["type"] == "market":
                 qty = (Decimal(str(body["cost"])) / self.price).quantize(Decimal("0.00000001")) if "cost" in body else Decimal(body["qty"])
                 order.update(status="filled", qty=str(qty), filledQty=str(qty), avgPrice=str(self.price),
                              executions=[{"id": f"{oid}-1", "price": str(self.price), "qty": str(qty), "fee_rate": self.fee_rate,
                                           "liquidity": "taker", "executed_at": 1}])
             self.orders.append(order)
             return order
+
+    def _walk_asks(self, order: dict, cost: Decimal) -> None:
+        """A market buy of `cost` BRL through the asks, best first; the base balance grows, BRL shrinks by cost + fee."""
+        left, total = cost, Decimal(0)
+        for i, (p, q) in enumerate(self.asks):
+            price, qty = Decimal(p), Decimal(q)
+            take = min(qty, (left / price).quantize(Decimal("0.00000001"), rounding="ROUND_DOWN"))
+            if take <= 0:
+                break
+            left -= take * price
+            total += take
+            order["executions"].append({"id": f"{order['id']}-{i + 1}", "price": p, "qty": str(take), "fee_rate": self.fee_rate,
+                                        "liquidity": "taker", "executed_at": 1})
+        base = order["instrument"].split("-")[0]
+        self.balances[base] = self.balances.get(base, Decimal(0)) + total
+        spent = sum(Decimal(e["price"]) * Decimal(e["qty"]) for e in order["executions"])
+        self.balances["BRL"] = self.balances.get("BRL", Decimal(0)) - spent * (1 + Decimal(self.fee_rate))
+        order.update(status="filled", qty=str(total), filledQty=str(total))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -86,6 +110,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         url = urlparse(self.path)
         parts, query = url.path.strip("/").split("/"), parse_qs(url.query)
+        if self.server.asks is not None and parts == ["symbols"]:  # public market data (no token)
+            return self._reply(200, {"symbol": ["A-BRL"], "base-currency": ["A"], "currency": ["BRL"], "minmovement": [1],
+                                     "pricescale": [100], "exchange-listed": [True], "exchange-traded": [True]})
+        if self.server.asks is not None and len(parts) == 2 and parts[1] == "orderbook":
+            return self._reply(200, {"asks": [list(x) for x in self.server.asks], "bids": [list(x) for x in self.server.bids],
+                                     "timestamp": int(time.time() * 1e9)})
         if not self._authorized():
             return None
         if parts == ["accounts"]:
