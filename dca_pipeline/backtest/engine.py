@@ -28,6 +28,7 @@ from dca_pipeline.ingestion.sources import MarketDataSource, ReplaySource
 from dca_pipeline.intelligence.scores import compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import tiers_for_month
 from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
+from dca_pipeline.intelligence.lstm_momentum import with_lstm_momentum
 from dca_pipeline.money import to_brl
 from dca_pipeline.execution.positions import next_day_performance
 from dca_pipeline.portfolio.targets import build_targets
@@ -54,14 +55,16 @@ class BacktestResult:
 
 
 def month_targets(month: date, bars: pl.DataFrame, caps: pl.DataFrame, settings: Settings, previous: pl.DataFrame | None,
-                  regime: str | None) -> pl.DataFrame:
-    """The month's targets from bars before it: the monthly assets' calls on the same windows."""
+                  regime: str | None, lstm: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The month's targets from bars before it: the monthly assets' calls on the same windows (`lstm`: the month's
+    precomputed LSTM momentum scores, symbol and lstm_mom; trained here when the flag is on and none is given)."""
     history = bars.filter(pl.col("date") < month)
     eve = month - timedelta(days=1)
     tiers = tiers_for_month(history, caps, month, settings)
     features = compute_features(history.filter(pl.col("date") > eve - timedelta(days=FEATURE_WINDOW_DAYS))).filter(pl.col("date") == eve)
     factors = compute_factors(history.filter(pl.col("date") > eve - timedelta(days=HISTORY_DAYS)), features, tiers, eve)
-    scores = score_assets(factors, settings.scoring)
+    factors = with_lstm_momentum(factors, history, eve, tiers["symbol"].to_list(), settings.lstm_momentum, lstm)
+    scores = score_assets(factors, settings.scoring, settings.lstm_momentum.momentum_weight())
     closes = history.filter(pl.col("date") >= month - timedelta(days=settings.portfolio.lookback_days)).select("symbol", "date", "close")
     return build_targets(month, scores, closes, settings, previous, regime).weights
 
@@ -73,6 +76,7 @@ def run_backtest(
     source: MarketDataSource | None = None,
     progress: Callable[[str], None] | None = None,
     with_regime: bool = False,
+    lstm_scores: pl.DataFrame | None = None,  # month, symbol, lstm_mom (lstm_momentum.walk_forward_scores)
 ) -> BacktestResult:
     """Simulate daily DCA from `start` to `end` (inclusive) with monthly targets; returns curves and metrics.
 
@@ -84,7 +88,7 @@ def run_backtest(
     say = progress or (lambda _m: None)
     scaling = settings.portfolio.sizing.regime_scaling
     history_days = max(settings.portfolio.lookback_days, HISTORY_DAYS, FEATURE_WINDOW_DAYS,
-                       REGIME_HISTORY_DAYS if with_regime or scaling else 0) + 1
+                       REGIME_HISTORY_DAYS if with_regime or scaling else 0, settings.lstm_momentum.history_days()) + 1
     raw = source.fetch_ohlcv_1d(start - timedelta(days=history_days), end + timedelta(days=1))
     bars, _quarantined = split_valid_ohlcv(raw)
     by_day = {d: g for (d,), g in bars.partition_by("date", as_dict=True).items()}
@@ -101,7 +105,8 @@ def run_backtest(
         if with_regime:
             regimes.append(regime)
         targets = month_targets(month, bars, source.fetch_market_caps(month), settings, previous,
-                                regime["regime"] if scaling and regime else None)
+                                regime["regime"] if scaling and regime else None,
+                                None if lstm_scores is None else lstm_scores.filter(pl.col("month") == month).drop("month"))
         previous = targets
         all_targets.append(targets)
         day = max(month, start)
