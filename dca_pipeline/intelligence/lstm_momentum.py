@@ -108,8 +108,12 @@ def build_windows(bars: pl.DataFrame, as_of: date, symbols: list[str], cfg: Lstm
 def _train_and_predict(w: Windows, cfg: LstmMomentumSettings) -> tuple[np.ndarray, float]:
     """Fit a 1-layer LSTM + linear head on (x, y); predict score_x. Seeded, deterministic, one thread; PyTorch's
     global thread count, determinism switch and random state are restored afterwards."""
-    import torch
-    from torch import nn
+    try:
+        import torch
+        from torch import nn
+    except ImportError as exc:
+        raise ImportError(f"lstm_momentum.mode is {cfg.mode!r} but PyTorch is not installed: it is the `lstm` extra, "
+                          "installed by `make install-lstm` (pip install -c constraints.txt torch==2.13.0)") from exc
 
     class Net(nn.Module):
         def __init__(self, hidden: int) -> None:
