@@ -8,6 +8,7 @@ information coefficient (Spearman rank correlation of the signal with the coins'
 coins only) of the LSTM score and of plain momentum.
 
 Run: PYTHONPATH=. nice -n 10 python scripts/lstm_momentum_ab.py [--start 2022-01-01 --end 2025-10-31]
+     [--seeds 0 1 2] [--variants plain replace blend]   (other seeds: how much of a difference is the seed's)
 """
 from __future__ import annotations
 
@@ -29,9 +30,10 @@ from dca_pipeline.intelligence.lstm_momentum import SCORE_COLUMN, walk_forward_s
 from dca_pipeline.intelligence.scores import risk_adjusted_momentum, zscore
 from dca_pipeline.intelligence.tiers import tiers_for_month
 
-VARIANTS = {"plain momentum (A)": {"lstm_momentum": {"mode": "off"}},
-            "LSTM replace": {"lstm_momentum": {"mode": "replace"}},
-            "LSTM blend 0.5": {"lstm_momentum": {"mode": "blend", "blend_weight": 0.5}}}
+VARIANTS = {"plain": {"lstm_momentum": {"mode": "off"}},
+            "replace": {"lstm_momentum": {"mode": "replace"}},
+            "blend": {"lstm_momentum": {"mode": "blend", "blend_weight": 0.5}}}
+LABELS = {"plain": "plain momentum (A)", "replace": "LSTM replace", "blend": "LSTM blend 0.5"}
 
 
 def mean_turnover(targets: pl.DataFrame) -> float:
@@ -83,9 +85,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start", type=date.fromisoformat, default=date(2022, 1, 1))
     parser.add_argument("--end", type=date.fromisoformat, default=date(2025, 10, 31))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
     base = load_settings()
-    cfg = apply_flag_set(base, VARIANTS["LSTM replace"]).lstm_momentum
+    cfg = apply_flag_set(base, VARIANTS["replace"]).lstm_momentum
     source = ReplaySource()
     months = months_between(args.start, args.end)
     t0 = time.perf_counter()
@@ -93,27 +97,33 @@ def main() -> None:
     tiers = {m: tiers_for_month(bars.filter(pl.col("date") < m), source.fetch_market_caps(m), m, base) for m in months}
     print(f"data and universes: {time.perf_counter() - t0:.1f} s; model: LSTM(1 layer, hidden {cfg.hidden_size}), "
           f"{cfg.lookback_days}-day inputs, {cfg.horizon_days}-day target, {cfg.train_days} training days, "
-          f"stride {cfg.stride_days}, {cfg.epochs} epochs, seed {cfg.seed}", flush=True)
-    lstm, stats = walk_forward_scores(bars, {m: t["symbol"].to_list() for m, t in tiers.items()}, cfg,
-                                      progress=lambda s: print(s, flush=True))
-    secs = stats["seconds"]
-    print(f"training time per month: mean {secs.mean():.1f} s, median {secs.median():.1f} s, max {secs.max():.1f} s, "
-          f"total {secs.sum():.0f} s over {len(stats)} months (one thread, measured under load)", flush=True)
-    ics = information_coefficients(bars, tiers, lstm)
-    print(f"IC vs the month's return, tiered coins: LSTM {ic_summary(ics['lstm'])}; plain momentum {ic_summary(ics['plain'])}")
+          f"stride {cfg.stride_days}, {cfg.epochs} epochs, seeds {args.seeds}", flush=True)
     rows = []
-    for name, overlay in VARIANTS.items():
-        t1 = time.perf_counter()
-        result = run_backtest(apply_flag_set(base, overlay, name), args.start, args.end, source=source, lstm_scores=lstm)
-        m = result.metrics
-        rows.append({"variant": name, "cagr": m["cagr"], "sharpe": m["sharpe"], "max_drawdown": m["max_drawdown"],
-                     "turnover": mean_turnover(result.targets), "fees_brl": m["total_fees_brl"],
-                     "slippage_brl": m["total_slippage_brl"], "final_value_brl": m["final_value_brl"],
-                     "train_s_per_month": 0.0 if overlay["lstm_momentum"]["mode"] == "off" else float(secs.mean())})
-        print(f"backtest {name}: {time.perf_counter() - t1:.1f} s", flush=True)
+    for seed in args.seeds:
+        lstm, stats = walk_forward_scores(bars, {m: t["symbol"].to_list() for m, t in tiers.items()},
+                                          cfg.model_copy(update={"seed": seed}), progress=lambda s: print(s, flush=True))
+        secs = stats["seconds"]
+        print(f"seed {seed}: training time per month: mean {secs.mean():.1f} s, median {secs.median():.1f} s, max "
+              f"{secs.max():.1f} s, total {secs.sum():.0f} s over {len(stats)} months (one thread, measured under load)", flush=True)
+        ics = information_coefficients(bars, tiers, lstm)
+        print(f"seed {seed}: IC vs the month's return, tiered coins: LSTM {ic_summary(ics['lstm'])}; "
+              f"plain momentum {ic_summary(ics['plain'])}", flush=True)
+        for name in args.variants:
+            overlay = VARIANTS[name]
+            if name == "plain" and seed != args.seeds[0]:
+                continue  # plain momentum does not depend on the seed
+            t1 = time.perf_counter()
+            result = run_backtest(apply_flag_set(base, overlay, name), args.start, args.end, source=source, lstm_scores=lstm)
+            m = result.metrics
+            label = LABELS[name] + ("" if name == "plain" else f" (seed {seed})")
+            rows.append({"variant": label, "cagr": m["cagr"], "sharpe": m["sharpe"], "max_drawdown": m["max_drawdown"],
+                         "turnover": mean_turnover(result.targets), "fees_brl": m["total_fees_brl"],
+                         "slippage_brl": m["total_slippage_brl"], "final_value_brl": m["final_value_brl"],
+                         "train_s_per_month": 0.0 if name == "plain" else float(secs.median())})
+            print(f"backtest {label}: {time.perf_counter() - t1:.1f} s", flush=True)
     table = pl.DataFrame(rows)
     print(f"\n{args.start} → {args.end}, invested R$ {result.metrics['invested_brl']:,.0f}, after fees and slippage\n")
-    print("| variant | CAGR | Sharpe | max drawdown | turnover/month | fees + slippage (R$) | final value (R$) | training s/month |")
+    print("| variant | CAGR | Sharpe | max drawdown | turnover/month | fees + slippage (R$) | final value (R$) | training s/month (median) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in table.iter_rows(named=True):
         print(f"| {r['variant']} | {r['cagr']:.2%} | {r['sharpe']:.3f} | {r['max_drawdown']:.2%} | {r['turnover']:.1%} | "
