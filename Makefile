@@ -7,7 +7,7 @@ MONTH ?= 2025-06
 export DAGSTER_HOME ?= $(CURDIR)
 export DCA_HOME ?= $(CURDIR)/.dca
 
-.PHONY: install demo test test-slow dev clean
+.PHONY: install install-lstm demo test test-slow dev clean
 
 install: $(VENV)/.installed
 
@@ -21,20 +21,28 @@ $(VENV)/.installed: pyproject.toml constraints.txt scripts/install_env.py
 	$(PY) -m venv $(VENV) && $(VENV)/bin/python scripts/install_env.py && touch $@ && \
 	echo "install time: $$($(ELAPSED)) s"
 
+# The optional `lstm` extra (PyTorch, CPU build) for the tests and the UI, always with pip (scripts/install_env.py).
+install-lstm: $(VENV)/.installed-lstm
+
+$(VENV)/.installed-lstm: $(VENV)/.installed
+	@t0=$$($(NOW)); \
+	$(VENV)/bin/python scripts/install_env.py --pip-extra lstm && touch $@ && \
+	echo "install time (lstm extra): $$($(ELAPSED)) s"
+
 demo: install
 	@t0=$$($(NOW)); \
 	$(VENV)/bin/python -W ignore -m dca_pipeline.demo --month $(MONTH) && \
 	echo "demo run time: $$($(ELAPSED)) s"
 
-test: install
+test: install install-lstm
 	@t0=$$($(NOW)); \
 	$(VENV)/bin/python -m pytest; rc=$$?; \
 	echo "test run time: $$($(ELAPSED)) s"; exit $$rc
 
-test-slow: install  # the subprocess test of six kill -9 of a real day's dagster CLI run (docs/operations.md)
+test-slow: install install-lstm  # the subprocess test of six kill -9 of a real day's dagster CLI run (docs/operations.md)
 	$(VENV)/bin/python -m pytest -m slow
 
-dev: install
+dev: install install-lstm
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
 clean:

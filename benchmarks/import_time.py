@@ -1,5 +1,5 @@
 """Time `import dca_pipeline.definitions` in a fresh interpreter (target < 2 s) and show which heavy libraries
-(Great Expectations, pandas, scipy) it loads: none of them should be, they are imported by the steps that use them.
+(Great Expectations, pandas, scipy, PyTorch) it loads: none of them should be, they are imported by the steps that use them.
 
 Run: PYTHONPATH=. python benchmarks/import_time.py [--repeat 5]
 """
@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import sys
 
-HEAVY = ("great_expectations", "pandas", "scipy")
+HEAVY = ("great_expectations", "pandas", "scipy", "torch")
 PROBE = (
     f"HEAVY = {HEAVY!r}; "
     "import time; t = time.perf_counter(); import dca_pipeline.definitions; "

@@ -251,6 +251,35 @@ class GovernanceSettings(_Strict):
     audit_config_changes: bool = True
 
 
+class LstmMomentumSettings(_Strict):
+    """LSTM momentum (docs/lstm_momentum.md): a small LSTM trained each month on the `train_days` before it, per-coin
+    windows of `lookback_days` daily log returns → the next `horizon_days` return (volatility-scaled, relative to
+    the other coins). `mode`: off (default: out of sample 2022-2025 its gain over plain momentum depended on the seed and
+    the metric), replace
+    (the momentum group's score is the LSTM's) or blend (`blend_weight` × LSTM + the rest × plain momentum)."""
+
+    mode: Literal["off", "replace", "blend"] = "off"
+    blend_weight: float = Field(default=0.5, gt=0, lt=1)
+    lookback_days: int = Field(default=60, ge=10, le=365)
+    horizon_days: int = Field(default=21, ge=1, le=120)
+    train_days: int = Field(default=365, ge=30, le=2000)
+    stride_days: int = Field(default=2, ge=1, le=60)  # training windows end every `stride_days` days
+    hidden_size: int = Field(default=16, ge=2, le=64)
+    epochs: int = Field(default=4, ge=1, le=200)
+    batch_size: int = Field(default=256, ge=8, le=8192)
+    learning_rate: float = Field(default=0.005, gt=0, le=1)
+    seed: int = Field(default=0, ge=0)
+    min_coverage: float = Field(default=0.9, gt=0, le=1)  # share of a window's returns that must exist
+
+    def momentum_weight(self) -> float:
+        """The LSTM score's share of the momentum group: 0 off, 1 replace, `blend_weight` blend."""
+        return {"off": 0.0, "replace": 1.0, "blend": self.blend_weight}[self.mode]
+
+    def history_days(self) -> int:
+        """Days of bars before the month's eve the model needs (0 when off)."""
+        return 0 if self.mode == "off" else self.train_days + self.lookback_days + self.horizon_days + 1
+
+
 class Settings(_Strict):
     """The whole pipeline configuration."""
 
@@ -277,6 +306,7 @@ class Settings(_Strict):
     flags: FeatureFlags = FeatureFlags()
     delisting: DelistingSettings = DelistingSettings()
     governance: GovernanceSettings = GovernanceSettings()
+    lstm_momentum: LstmMomentumSettings = LstmMomentumSettings()
 
     @field_validator("timezone")
     @classmethod

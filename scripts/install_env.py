@@ -6,14 +6,20 @@ pip's own constraint file are read from `pip config list` (pip's files and PIP_*
 with pip's precedence: global < install < environment). If uv cannot be installed or fails, the same install
 runs with pip. Needs only Python and the package index. Usage (from the Makefile):
     .venv/bin/python scripts/install_env.py
+
+`--pip-extra lstm` (make test / test-slow / dev, not make demo) installs only the requirements of that optional
+extra in pyproject.toml, pinned by constraints.txt, always with pip: PyTorch's CPU build lies in the wheel directory
+pip's configuration names (find-links), which uv does not take for torch (it would download a multi-GB CUDA build).
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import os
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 UV = "uv==0.13.9"
@@ -89,8 +95,28 @@ def install_with_uv() -> bool:
     return True
 
 
-def main() -> int:
+def extra_requirements(name: str, pyproject: Path = Path("pyproject.toml")) -> list[str]:
+    """The requirements of `[project.optional-dependencies].<name>`; an unknown extra names the ones there are."""
+    extras = tomllib.loads(pyproject.read_text())["project"].get("optional-dependencies", {})
+    if name not in extras:
+        raise SystemExit(f"install: no optional extra {name!r} in {pyproject} (extras: {', '.join(sorted(extras))})")
+    return list(extras[name])
+
+
+def pip_extra_command(name: str, pyproject: Path = Path("pyproject.toml")) -> list[str]:
+    """pip install of the extra's requirements under constraints.txt (with pip's own index and find-links)."""
+    return [sys.executable, "-m", "pip", "install", "-q", "-c", "constraints.txt", *extra_requirements(name, pyproject)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="install the pinned environment into this interpreter's venv")
+    parser.add_argument("--pip-extra", help="install only this optional extra's requirements, with pip")
+    args = parser.parse_args(argv)
     t0 = time.perf_counter()
+    if args.pip_extra:
+        subprocess.run(pip_extra_command(args.pip_extra), check=True)
+        print(f"install: extra {args.pip_extra} installed with pip in {time.perf_counter() - t0:.1f} s")
+        return 0
     tool = "uv"
     if os.environ.get("DCA_INSTALLER") == "pip" or not install_with_uv():
         tool = "pip"

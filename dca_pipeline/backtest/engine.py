@@ -40,6 +40,7 @@ from dca_pipeline.intelligence.scores import compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import tiers_for_month
 from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
 from dca_pipeline.intelligence.volatility import GARCH_LOOKBACK_DAYS, volatility_regime_scores
+from dca_pipeline.intelligence.lstm_momentum import with_lstm_momentum
 from dca_pipeline.money import to_brl
 from dca_pipeline.execution.positions import next_day_performance
 from dca_pipeline.portfolio.targets import build_targets
@@ -88,7 +89,8 @@ class BacktestResult:
 def history_days_for(settings: Settings, with_regime: bool) -> int:
     """How many days before the first month a run reads: the longest lookback any monthly step uses."""
     regime = with_regime or settings.portfolio.sizing.regime_scaling
-    return max(settings.portfolio.lookback_days, HISTORY_DAYS, FEATURE_WINDOW_DAYS, REGIME_HISTORY_DAYS if regime else 0) + 1
+    return max(settings.portfolio.lookback_days, HISTORY_DAYS, FEATURE_WINDOW_DAYS, REGIME_HISTORY_DAYS if regime else 0,
+               settings.lstm_momentum.history_days()) + 1
 
 
 class MarketHistory:
@@ -165,11 +167,14 @@ def _volatility(history: MarketHistory, bars: pl.DataFrame, symbols: list[str], 
 
 
 def month_targets(month: date, bars: pl.DataFrame, caps: pl.DataFrame, settings: Settings, previous: pl.DataFrame | None,
-                  regime: str | None, *, history: MarketHistory | None = None, timer: StageTimer | None = None) -> pl.DataFrame:
+                  regime: str | None, lstm: pl.DataFrame | None = None, *, history: MarketHistory | None = None,
+                  timer: StageTimer | None = None) -> pl.DataFrame:
     """The month's targets from bars before it: the monthly assets' calls on the same windows.
 
     With `history` (the backtest's), the eve's features come from its one pass over the whole history and GARCH
     forecasts from its cache; without it they are computed here from `bars` (the 400-day window, as the assets do).
+    `lstm`: the month's precomputed LSTM momentum scores (symbol, lstm_mom); trained here when the flag is on and
+    none is given.
     """
     timer = timer or StageTimer()
     eve = month - timedelta(days=1)
@@ -186,7 +191,10 @@ def month_targets(month: date, bars: pl.DataFrame, caps: pl.DataFrame, settings:
         vol = _volatility(history, recent, symbols, eve) if history is not None else None
     with timer("scores"):
         factors = compute_factors(recent, features, tiers, eve, volatility=vol)
-        scores = score_assets(factors, settings.scoring)
+        if settings.lstm_momentum.mode != "off" or lstm is not None:
+            factors = with_lstm_momentum(factors, bars.filter(pl.col("date") < month), eve, tiers["symbol"].to_list(),
+                                         settings.lstm_momentum, lstm)
+        scores = score_assets(factors, settings.scoring, settings.lstm_momentum.momentum_weight())
     with timer("optimisation"):
         closes = bars.filter(pl.col("date").is_between(month - timedelta(days=settings.portfolio.lookback_days), eve)).select("symbol", "date", "close")
         return build_targets(month, scores, closes, settings, previous, regime).weights
@@ -201,6 +209,7 @@ def run_backtest(
     with_regime: bool = False,
     history: MarketHistory | None = None,
     month_progress: Callable[[int, int], None] | None = None,  # (months done, months in the window) after each month
+    lstm_scores: pl.DataFrame | None = None,  # month, symbol, lstm_mom (lstm_momentum.walk_forward_scores)
 ) -> BacktestResult:
     """Simulate daily DCA from `start` to `end` (inclusive) with monthly targets; returns curves and metrics.
 
@@ -242,8 +251,9 @@ def run_backtest(
             regimes.append(regime)
         with timer("data"):
             caps = history.caps(month)
+        lstm = None if lstm_scores is None else lstm_scores.filter(pl.col("month") == month).drop("month")
         targets = month_targets(month, bars, caps, settings, previous, regime["regime"] if scaling and regime else None,
-                                history=history, timer=timer)
+                                lstm, history=history, timer=timer)
         previous = targets
         all_targets.append(targets)
         day = max(month, start)

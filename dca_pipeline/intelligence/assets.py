@@ -10,6 +10,7 @@ from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.intelligence.explain import regime_metadata
 from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
 from dca_pipeline.intelligence import spread
+from dca_pipeline.intelligence.lstm_momentum import with_lstm_momentum
 from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, empty_tier_warning, empty_tiers, tiers_for_month
 from dca_pipeline.metadata import markdown_table
@@ -78,8 +79,11 @@ def asset_scores(
     )
     if feats.is_empty():
         raise FileNotFoundError(f"features_daily for {as_of} is missing: materialize that daily partition first")
-    factors = compute_factors(bars, feats, asset_tiers, as_of, spread.stored_books(as_of))  # books up to the eve only
-    scores = score_assets(factors, config.settings().scoring)
+    lstm = config.settings().lstm_momentum  # the LSTM momentum flag (off by default): trained here on the month's universe
+    factors = compute_factors(bars, feats, asset_tiers, as_of, books=spread.stored_books(as_of))  # books up to the eve only
+    if lstm.mode != "off":
+        factors = with_lstm_momentum(factors, history_before(month, lstm.history_days()), as_of, asset_tiers["symbol"].to_list(), lstm)
+    scores = score_assets(factors, config.settings().scoring, lstm.momentum_weight())
     shown = ["tier", "symbol", "score", *[f"{g}_score" for g in FACTOR_GROUPS], "factors_missing"]
     context.add_output_metadata(
         {

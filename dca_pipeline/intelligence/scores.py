@@ -136,10 +136,11 @@ def zscore(col: str, by: str = "tier") -> pl.Expr:
     return pl.when(std > 0).then((pl.col(col) - pl.col(col).mean().over(by)) / std).otherwise(0.0).fill_null(0.0)
 
 
-def score_assets(factors: pl.DataFrame, weights: ScoringWeights | None = None) -> pl.DataFrame:
+def score_assets(factors: pl.DataFrame, weights: ScoringWeights | None = None, lstm_weight: float = 0.0) -> pl.DataFrame:
     """z-score every factor within tier, average them per group, and weight the groups into `score`.
 
-    A missing factor counts as neutral (z = 0) and is counted in `factors_missing`.
+    A missing factor counts as neutral (z = 0) and is counted in `factors_missing`. `lstm_weight` > 0 (the
+    `lstm_momentum` flag) makes the momentum group (1 − w) × plain + w × the z-score of `lstm_mom`.
     """
     weights = weights or ScoringWeights()
     absent = {c for c in OPTIONAL_FACTORS if c not in factors.columns or factors[c].null_count() == len(factors)}
@@ -151,6 +152,9 @@ def score_assets(factors: pl.DataFrame, weights: ScoringWeights | None = None) -
     frame = frame.with_columns(
         **{f"{g}_score": pl.mean_horizontal([pl.col(f"z_{c}") for c in group]) for g, group in groups.items()}
     )
+    if lstm_weight > 0:  # intelligence/lstm_momentum.py; a coin without an LSTM score counts as neutral
+        frame = frame.with_columns(zscore("lstm_mom").alias("z_lstm_mom")).with_columns(
+            ((1 - lstm_weight) * pl.col("momentum_score") + lstm_weight * pl.col("z_lstm_mom")).alias("momentum_score"))
     composite = pl.sum_horizontal([float(getattr(weights, g)) * pl.col(f"{g}_score") for g in FACTOR_GROUPS])
     return (
         frame.with_columns(composite.alias("score"))
