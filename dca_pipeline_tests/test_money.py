@@ -26,3 +26,20 @@ def test_fee_and_conversions() -> None:
     assert to_brl(123456) == Decimal("1234.56")
     assert to_centavos("10.005") == 1000  # banker's rounding
     assert floor_quantity(Decimal("1.123456789")) == Decimal("1.12345678")
+
+
+def test_owed_contribution_credits_the_uncredited_days_since_the_last_one() -> None:
+    from datetime import date
+
+    from dca_pipeline.money import owed_contribution_centavos
+
+    # by hand, R$1000 over January's 31 days: slice(d) = 100000*d//31 - 100000*(d-1)//31
+    assert owed_contribution_centavos(100_000, date(2021, 1, 16), None) == (3225, [date(2021, 1, 16)])  # first day ever
+    assert owed_contribution_centavos(100_000, date(2021, 1, 16), date(2021, 1, 15)) == (3225, [date(2021, 1, 16)])
+    # the 15th was blocked: 48387 - 45161 = 3226 for it, 51612 - 48387 = 3225 for the 16th
+    assert owed_contribution_centavos(100_000, date(2021, 1, 16), date(2021, 1, 14)) == (6451, [date(2021, 1, 15), date(2021, 1, 16)])
+    # across a month end: January 31st (100000 - 96774 = 3226) and February 1st (100000*1//28 = 3571)
+    assert owed_contribution_centavos(100_000, date(2021, 2, 1), date(2021, 1, 30))[0] == 6797
+    # a long pause reaches back to the first day of the previous month only: all of December, then 100000*3//31 = 9677
+    amount, days = owed_contribution_centavos(100_000, date(2021, 1, 3), date(2020, 10, 15))
+    assert (amount, days[0], len(days)) == (109_677, date(2020, 12, 1), 34)

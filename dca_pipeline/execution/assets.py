@@ -195,7 +195,7 @@ def _book_day(context: AssetExecutionContext, book: RangeBook, day: date, settin
     first, _ = month_bounds(day)
     controls = _controls(day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr, book.spent_between(day, day),
                          book.spent_between(first, day - timedelta(days=1)))
-    state = DayState(held, book.cash_centavos(), book.open_buys, controls)
+    state = DayState(held, book.cash_centavos(), book.open_buys, controls, book.book.last_contribution_day())
     plan = plan_day(day, state, market, targets, settings)
     book.record_plan(day, plan)
     engine = paper_engine(settings, loop.day_bars(day + timedelta(days=1)))
@@ -234,7 +234,8 @@ def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: 
     spent_month = ledger_views.spent_centavos(db, first, day - timedelta(days=1)) if day > first else 0
     state = DayState(held, ledger.cash_balance_centavos(db, day - timedelta(days=1)), guards.outstanding_buys_centavos(db),
                      _controls(day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr,
-                               ledger_views.spent_centavos(db, day, day), spent_month))
+                               ledger_views.spent_centavos(db, day, day), spent_month),
+                     ledger_views.last_contribution_day(db, day))
     plan = plan_day(day, state, market, targets, settings)
     EventLedger(db).record_exits(day, plan.exits)
     oms.record_plan(db, day, plan.contribution_centavos, plan.orders)

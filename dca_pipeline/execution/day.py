@@ -3,7 +3,8 @@
 The scheduled run (`dca_orders`), a backfill over a range and the backtester all call it; it decides the
 day's delisting exits, buys and rebalance sells and gives the reason for every decision:
 
-1. contribution: the day's slice of the monthly budget joins the cash;
+1. contribution: the day's slice of the monthly budget joins the cash, with the slices of the days since the last
+   credited one that were never credited (a blocked day's budget is not lost; money.owed_contribution_centavos);
 2. delisting: a held coin whose last bar is more than `delisting.after_days` before the day is exited at its
    last close less the taker fee (`last_price`) or at zero (`write_off`);
 3. stale prices: a target whose last price closed more than `flags.max_price_age_hours` before `as_of` is
@@ -35,7 +36,7 @@ from dca_pipeline.execution.corporate_actions import apply_day as apply_corporat
 from dca_pipeline.execution.risk import BreakerDecision, drawdown_breaker
 from dca_pipeline.execution.wiring import guard_context, spend_caps_centavos
 from dca_pipeline.governance.degradation import bar_close_time, stale_prices
-from dca_pipeline.money import daily_contribution_centavos, fee_centavos
+from dca_pipeline.money import fee_centavos, owed_contribution_centavos
 
 PLAN_ORDER_SCHEMA = {**ORDER_SCHEMA, "quantity": pl.Decimal(38, 8)}
 DECISION_SCHEMA = {"date": pl.Date, "symbol": pl.String, "side": pl.String, "decision": pl.String,
@@ -62,12 +63,14 @@ class Controls:
 @dataclass(frozen=True)
 class DayState:
     """The book before the day: open positions (symbol, quantity, cost_centavos), cash after the previous day,
-    cash still held by sent, unfinished buys, and the controls."""
+    cash still held by sent, unfinished buys, the controls, and the last day a contribution was credited (None:
+    none ever was)."""
 
     holdings: pl.DataFrame
     cash_centavos: int
     open_buys_centavos: int = 0
     controls: Controls = Controls()
+    last_contribution_day: date | None = None
 
 
 @dataclass(frozen=True)
@@ -151,8 +154,13 @@ def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFra
 
     targets: symbol, weight (the month's targets); market: `market_view`; state: the book before the day."""
     decisions: list[dict] = []
-    contribution = daily_contribution_centavos(settings.budget_centavos, day)
+    contribution, credited = owed_contribution_centavos(settings.budget_centavos, day, state.last_contribution_day)
     cash = state.cash_centavos + contribution
+    if len(credited) > 1:
+        missed = [d for d in credited if d != day]
+        decisions.append(_decision(day, "", "contribution", "credited", contribution,
+                                   f"contribution of {len(credited)} days: this day's slice and {len(missed)} uncredited "
+                                   f"(blocked or not run): {', '.join(map(str, missed))}"))
 
     exits = delisting_exits(day, state.holdings, market, settings)
     gone = set(exits["symbol"].to_list())
@@ -219,7 +227,8 @@ def simulate_day(day: date, book: Ledger, market: MarketView, next_open: pl.Data
     low, close for `execution.model` twap / maker_first), `hourly`: stored hourly bars if any (intraday_fill
     derives the rest). Returns (plan, fills, status)."""
     holdings, targets, _ = apply_corporate_actions(book, day, book.holdings(), targets)  # migrations/airdrops first
-    plan = plan_day(day, DayState(holdings, book.cash_centavos(), 0, controls), market, targets, settings)
+    plan = plan_day(day, DayState(holdings, book.cash_centavos(), 0, controls, book.last_contribution_day()), market, targets,
+                    settings)
     book.contribute(day, plan.contribution_centavos)
     book.record_exits(day, plan.exits)
     fills, status = execute_orders(plan.orders, next_open, ExecutionParams.from_settings(settings), hourly)

@@ -37,6 +37,8 @@ class Ledger(Protocol):
 
     def cash_centavos(self) -> int: ...
 
+    def last_contribution_day(self) -> date | None: ...  # the last day a contribution was credited (None: never)
+
     def record_corporate_actions(self, day: date, legs: pl.DataFrame) -> None: ...  # corporate_actions.LEG_SCHEMA
 
     def holdings(self) -> pl.DataFrame: ...  # symbol, quantity, cost_centavos of every open position
@@ -57,10 +59,16 @@ class MemoryLedger:
     cost: dict[str, int] = field(default_factory=dict)
     realized: dict[str, int] = field(default_factory=dict)
     corporate_actions: set[str] = field(default_factory=set)  # ids of the legs booked (a rerun books nothing)
+    last_contributed: date | None = None
 
     def contribute(self, day: date, centavos: int) -> None:
         self.cash += centavos
         self.contributions += centavos
+        if centavos:  # as the event ledger, which records no zero contribution
+            self.last_contributed = max(day, self.last_contributed or day)
+
+    def last_contribution_day(self) -> date | None:
+        return self.last_contributed
 
     def record_fills(self, day: date, fills: pl.DataFrame) -> None:
         for f in fills.iter_rows(named=True):
@@ -145,6 +153,9 @@ class EventLedger:
 
     def cash_centavos(self) -> int:
         return ledger_views.cash_centavos(self.db)
+
+    def last_contribution_day(self, before: date | None = None) -> date | None:
+        return ledger_views.last_contribution_day(self.db, before)
 
     def holdings(self) -> pl.DataFrame:
         return self.positions().filter(pl.col("quantity") != 0).select(list(HOLDINGS_SCHEMA))

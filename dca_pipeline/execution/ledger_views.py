@@ -47,6 +47,14 @@ def cash_centavos(db: Path, through: date = FAR_FUTURE) -> int:
     return int(rows["c"][0])
 
 
+def last_contribution_day(db: Path, before: date | None = None) -> date | None:
+    """The last day (before `before`, if given) whose contribution is in the ledger; None when there is none."""
+    if not _has_events(db):
+        return None
+    rows = duck.query(db, f"select max(date) as d from {TABLE} where kind = 'contribution' and date < ?", [before or FAR_FUTURE])
+    return rows["d"][0]
+
+
 def positions(db: Path, through: date = FAR_FUTURE) -> pl.DataFrame:
     """Quantity, cost at average cost and realized P&L per symbol, replaying fills in append order (corporate
     actions too: execution/corporate_actions.py moves a holding's cost to its successor with no cash)."""

@@ -60,7 +60,8 @@ class RangeBook:
         self.book = MemoryLedger(
             cash=ident.cash if ident else 0, contributions=ident.contributions if ident else 0, fees=ident.fees if ident else 0,
             quantity={s: Decimal(q) for s, q, _, _ in pos.iter_rows()}, cost={s: int(c) for s, _, c, _ in pos.iter_rows()},
-            realized={s: int(r) for s, _, _, r in pos.iter_rows()})
+            realized={s: int(r) for s, _, _, r in pos.iter_rows()},
+            last_contributed=ledger_views.last_contribution_day(self.db, day))
         self.open_buys = guards.outstanding_buys_centavos(self.db)
         first = day.replace(day=1)
         self.spent: dict[date, int] = {}  # buys that reached the exchange, by the order's day

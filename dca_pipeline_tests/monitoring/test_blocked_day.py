@@ -64,8 +64,6 @@ def test_a_day_without_closes_is_blocked_and_the_days_around_it_trade(holed) -> 
     duck.close_all()
 
 
-@pytest.mark.xfail(strict=True, reason="execution/day.py credits only the day's own slice: a blocked day's slice is "
-                                       "never contributed (library change reported, not made here)")
 def test_the_blocked_days_contribution_reaches_the_next_days_cash(holed) -> None:  # noqa: ANN001
     db, _bars, _blocked = holed
     budget = load_settings().budget_centavos
@@ -76,3 +74,8 @@ def test_the_blocked_days_contribution_reaches_the_next_days_cash(holed) -> None
     # 16th's is 51612 - 48387 = 3225: the day after the hole is credited both, 6451
     assert daily_contribution_centavos(budget, HOLE) == 3226
     assert contributions[HOLE + timedelta(days=1)] == 6451
+    assert HOLE not in contributions and contributions[HOLE - timedelta(days=1)] == 3226  # 45161 - 41935
+    decisions = duck.query(db, "select reason from execution.day_decisions where date = ? and side = 'contribution'",
+                           [HOLE + timedelta(days=1)])
+    assert decisions["reason"].to_list() == [f"contribution of 2 days: this day's slice and 1 uncredited (blocked or not run): {HOLE}"]
+    duck.close_all()
