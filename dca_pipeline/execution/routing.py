@@ -10,8 +10,9 @@ book), `choose_venue` ranks the quotes — complete fills before partial ones, t
 `RoutedBroker` is the broker in front of the venues' brokers: `route(order)` decides once per client order id (the
 order manager records the venue and the reason on the `sent` event before the order leaves), `place` sends it to
 that venue, `lookup` asks every venue for the client id (after a crash, the venue that has it answers).
-Balances and reconciliation per venue: `venue_positions` (the ledger's fills by the venue recorded on them) and
-`reconcile_venues` (each venue's own balances against them).
+Balances and reconciliation per venue: `venue_positions` (the ledger's fills by the venue recorded on them),
+`reconcile_venues` (each venue's own balances against them) and `open_order_differences`; `reconcile_router` is
+what the `reconciliation` asset calls when live trading has venues configured.
 """
 from __future__ import annotations
 

@@ -11,7 +11,9 @@ per unit of `from_base`) and from which UTC date:
   both price histories are untouched (a new coin's series starts on its own first bar, never stitched).
 
 `continuous_history` applies the first three to bars **as of** a day: only actions effective on or before it,
-so a run for a day before MATIC became POL still sees MATIC (point in time).
+so a run for a day before MATIC became POL still sees MATIC (point in time). `history_as_of` is what every
+feature and factor computation calls (analytics, intelligence and portfolio assets, the backtest's month_targets):
+`continuous_history` when an action applies to the window (`stitch_needed`), the bars untouched otherwise.
 """
 from __future__ import annotations
 
