@@ -331,6 +331,13 @@ class Settings(_Strict):
             raise ValueError(f"tiers_by: {self.tiers_by} needs {field} and its max on every tier; missing on {missing}")
         return self
 
+    @model_validator(mode="after")
+    def _live_execution_model(self) -> "Settings":
+        problem = live_execution_problem(self.broker, self.execution)
+        if problem:
+            raise ValueError(problem)
+        return self
+
     @property
     def budget_centavos(self) -> int:
         return int(self.budget_brl_per_month * 100)
@@ -338,6 +345,24 @@ class Settings(_Strict):
     @property
     def min_order_centavos(self) -> int:
         return int(self.min_order_brl * 100)
+
+
+def live_execution_problem(broker: str, execution: ExecutionSettings) -> str | None:
+    """Why `execution.model` cannot run with `broker` (None: it can). The live broker sends each order at once, in
+    `execution.order_style` (market, or limit_then_market: a limit inside the spread, the rest at market after
+    `limit_deadline_minutes`); `twap`'s hourly slices exist only in the paper broker, the backfill and the backtest,
+    and `maker_first` is live's limit_then_market, so it needs that order style (the `maker_first` flag sets both)."""
+    if broker != "live" or execution.model == "market_open":
+        return None
+    if execution.model == "maker_first" and execution.order_style == "limit_then_market":
+        return None
+    if execution.model == "maker_first":
+        return ("execution.model: maker_first with broker: live needs execution.order_style: limit_then_market (the live "
+                "broker's maker-first: a limit inside the spread, then market after execution.limit_deadline_minutes); "
+                f"got order_style: {execution.order_style}")
+    return (f"execution.model: {execution.model} is simulated only (paper broker, backfill, backtest): the live broker "
+            "does not slice orders over hours and would send each at once; with broker: live use execution.model: "
+            "market_open (or maker_first with order_style: limit_then_market)")
 
 
 def _format_errors(exc: ValidationError, path: Path) -> str:

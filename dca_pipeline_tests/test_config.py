@@ -64,3 +64,44 @@ def test_unknown_key_and_tier_sum_are_rejected(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"broker": "live", "execution__model": "twap"}, "execution.model: twap is simulated only"),
+    ({"broker": "live", "execution__model": "maker_first", "execution__order_style": "market"},
+     "maker_first with broker: live needs execution.order_style: limit_then_market"),
+])
+def test_a_live_broker_rejects_an_execution_model_it_cannot_run(tmp_path: Path, changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        load_settings(_write(tmp_path, **changes))
+    assert str(_write(tmp_path, **changes)) in str(err.value)  # names the file
+
+
+def test_execution_models_the_live_broker_runs_or_paper_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(_write(tmp_path, broker="paper", execution__model="twap")).execution.model == "twap"
+    monkeypatch.setenv("DCA_ENV", "live")  # else the dev overlay sets broker: paper
+    live = load_settings(_write(tmp_path, broker="live", execution__model="maker_first", execution__order_style="limit_then_market"))
+    assert (live.broker, live.execution.model) == ("live", "maker_first")
+    assert load_settings(_write(tmp_path, broker="live", execution__model="market_open")).execution.model == "market_open"
+
+
+def test_the_live_overlay_on_a_twap_configuration_is_rejected_at_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DCA_ENV=live turns broker live on top of a file that is valid alone (paper + twap): the merge is rejected."""
+    path = _write(tmp_path, execution__model="twap")
+    assert load_settings(path).execution.model == "twap"
+    monkeypatch.setenv("DCA_ENV", "live")
+    with pytest.raises(ConfigError, match=r"live\.yaml(?s:.*)execution.model: twap is simulated only"):
+        load_settings(path)
+
+
+def test_a_live_broker_resource_over_a_twap_configuration_refuses_to_trade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Broker resource may say live while the file says paper (validated as paper): make_broker refuses then."""
+    import polars as pl
+
+    from dca_pipeline.execution.resources import Broker
+    from dca_pipeline.execution.wiring import make_broker
+
+    monkeypatch.setenv("DCA_LIVE_TRADING", "1")
+    settings = load_settings(_write(tmp_path, execution__model="twap"))
+    with pytest.raises(ValueError, match="refusing to trade live: execution.model: twap is simulated only"):
+        make_broker(Broker(mode="live"), settings, pl.DataFrame())

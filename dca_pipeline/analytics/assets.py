@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, AssetCheckResult, asset, asset_check
 
 from dca_pipeline.analytics import statistics, transforms
 from dca_pipeline.analytics.indicators import FEATURE_WINDOW_DAYS, compute_features
+from dca_pipeline.ingestion.corporate_actions import history_as_of
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.partitions import DAILY, cadence
 from dca_pipeline.resources import PipelineConfig
@@ -29,8 +30,9 @@ LOOKBACK_DAYS = FEATURE_WINDOW_DAYS  # SMA 200 and 90-day volatility need this m
 
 def features_for_day(day: date, lower_q: float = 0.01, upper_q: float = 0.99) -> tuple[pl.DataFrame, int]:
     """Features of `day` from the stored raw bars of the preceding LOOKBACK_DAYS days, plus `log_return_w`
-    (the log return winsorized to per-symbol quantiles of that window); returns how many values were clipped."""
-    history = read_daily_window("raw_ohlcv_1d", day - timedelta(days=LOOKBACK_DAYS - 1), day)
+    (the log return winsorized to per-symbol quantiles of that window); returns how many values were clipped.
+    The window is the continuous history as of `day` (corporate actions effective on or before it applied)."""
+    history = history_as_of(read_daily_window("raw_ohlcv_1d", day - timedelta(days=LOOKBACK_DAYS - 1), day), day)
     if history.is_empty():
         raise FileNotFoundError(f"no stored raw_ohlcv_1d bars up to {day}: materialize raw_ohlcv_1d first")
     features = compute_features(history).with_columns(pl.col("log_return").alias("log_return_w"))
@@ -78,7 +80,7 @@ def risk_metrics(context: AssetExecutionContext, config: PipelineConfig) -> pl.D
     max drawdown, historical VaR 95/99 and CVaR 95 of daily log returns."""
     day = date.fromisoformat(context.partition_key)
     rf = float(config.settings().portfolio.risk_free_rate)
-    history = read_daily_window("raw_ohlcv_1d", day - timedelta(days=RISK_WINDOW_DAYS), day)
+    history = history_as_of(read_daily_window("raw_ohlcv_1d", day - timedelta(days=RISK_WINDOW_DAYS), day), day)
     listed_today = history.filter(pl.col("date") == day).select("symbol")
     metrics = statistics.risk_metrics(history.join(listed_today, on="symbol"), RISK_WINDOW_DAYS, rf)
     metrics = metrics.with_columns(pl.lit(day).alias("date"), pl.lit(rf).alias("risk_free_rate"))
@@ -90,7 +92,7 @@ def risk_metrics(context: AssetExecutionContext, config: PipelineConfig) -> pl.D
 def correlation_matrix(context: AssetExecutionContext) -> pl.DataFrame:
     """Pairwise 90-day correlation of daily log returns (long: date, symbol_a, symbol_b, correlation)."""
     day = date.fromisoformat(context.partition_key)
-    history = read_daily_window("raw_ohlcv_1d", day - timedelta(days=CORRELATION_WINDOW_DAYS), day)
+    history = history_as_of(read_daily_window("raw_ohlcv_1d", day - timedelta(days=CORRELATION_WINDOW_DAYS), day), day)
     returns = history.sort("symbol", "date").with_columns(
         (pl.col("close") / pl.col("close").shift(1)).log().over("symbol").alias("r")
     )

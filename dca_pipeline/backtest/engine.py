@@ -26,6 +26,7 @@ import polars as pl
 from dca_pipeline.analytics.indicators import FEATURE_WINDOW_DAYS, compute_features
 from dca_pipeline.backtest.benchmarks import all_benchmarks
 from dca_pipeline.ingestion import bundle
+from dca_pipeline.ingestion.corporate_actions import history_as_of
 from dca_pipeline.ingestion.errors import DataNotAvailable
 from dca_pipeline.backtest.metrics import performance_metrics
 from dca_pipeline.backtest.window import data_range_of, months_between as _months, require_within
@@ -166,23 +167,37 @@ def _volatility(history: MarketHistory, bars: pl.DataFrame, symbols: list[str], 
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+def bars_as_of_eve(bars: pl.DataFrame, month: date, settings: Settings) -> tuple[pl.DataFrame, bool]:
+    """The bars month `month` decides on: the window of every lookback before it (`history_days_for`) as the
+    continuous history as of the month's eve (`ingestion.corporate_actions.history_as_of`, the function the
+    assets use: only actions effective on or before the eve). When no action applies to that window (nearly every
+    month) returns `bars` itself and False, so the month reads exactly what it did without the table."""
+    eve = month - timedelta(days=1)
+    window = bars.filter(pl.col("date").is_between(month - timedelta(days=history_days_for(settings, False)), eve))
+    pit = history_as_of(window, eve)
+    return (bars, False) if pit is window else (pit, True)
+
+
 def month_targets(month: date, bars: pl.DataFrame, caps: pl.DataFrame, settings: Settings, previous: pl.DataFrame | None,
                   regime: str | None, lstm: pl.DataFrame | None = None, *, history: MarketHistory | None = None,
                   timer: StageTimer | None = None) -> pl.DataFrame:
     """The month's targets from bars before it: the monthly assets' calls on the same windows.
 
     With `history` (the backtest's), the eve's features come from its one pass over the whole history and GARCH
-    forecasts from its cache; without it they are computed here from `bars` (the 400-day window, as the assets do).
+    forecasts from its cache (except in a month a corporate action applies to: `bars_as_of_eve` then stitches the
+    window and its features are computed from it, as the assets do); without it they are computed here from `bars` (the 400-day window, as the assets do).
     `lstm`: the month's precomputed LSTM momentum scores (symbol, lstm_mom); trained here when the flag is on and
     none is given.
     """
     timer = timer or StageTimer()
     eve = month - timedelta(days=1)
+    with timer("data"):
+        bars, stitched = bars_as_of_eve(bars, month, settings)
     with timer("tiers"):
         recent = bars.filter(pl.col("date").is_between(month - timedelta(days=HISTORY_DAYS), eve))
         tiers = tiers_for_month(recent, caps, month, settings)
     with timer("features"):
-        if history is not None:
+        if history is not None and not stitched:  # the one pass over raw bars is right unless an action applies
             features = history.eve_features(eve)
         else:
             features = compute_features(recent.filter(pl.col("date") > eve - timedelta(days=FEATURE_WINDOW_DAYS))).filter(pl.col("date") == eve)

@@ -440,23 +440,44 @@ def _contribution(db, day: date) -> int:  # noqa: ANN001
 @asset(group_name=GROUP, partitions_def=DAILY, deps=[FILLS], pool="exchange_api", kinds={"duckdb"}, owners=["team:trading"])
 def reconciliation(context: AssetExecutionContext, config: PipelineConfig, warehouse: Warehouse, broker: Broker) -> MaterializeResult:
     """The event ledger's positions, cash and open orders against the broker's own account view
-    (live: Mercado Bitcoin balances and open orders; paper: the fills and cash tables the broker's fills produced)."""
-    db = warehouse.db()
-    ledger_side, broker_side = reconciliation_views(db, broker, config.settings())
-    diffs = reconcile(*ledger_side, *broker_side, check_cash=broker.mode != "live")
-    return MaterializeResult(metadata={"differences": len(diffs), "differences_table": markdown_table(diffs)})
+    (live: Mercado Bitcoin balances and open orders, or per venue with `execution.venues`; paper: the fills and cash
+    tables the broker's fills produced)."""
+    diffs = reconciliation_diffs(warehouse.db(), broker, config.settings())
+    return MaterializeResult(metadata=_reconciliation_metadata(diffs))
 
 
-@asset_check(asset=reconciliation, partitions_def=DAILY, blocking=True, description="ledger positions, cash and open orders equal the broker's")
+@asset_check(asset=reconciliation, partitions_def=DAILY, blocking=True,
+             description="ledger positions, cash and open orders equal the broker's (per venue when routing)")
 def ledger_matches_broker(context, config: PipelineConfig, warehouse: Warehouse, broker: Broker) -> AssetCheckResult:  # noqa: ANN001
-    db = warehouse.db()
-    ledger_side, broker_side = reconciliation_views(db, broker, config.settings())
-    diffs = reconcile(*ledger_side, *broker_side, check_cash=broker.mode != "live")
-    return AssetCheckResult(passed=diffs.is_empty(), metadata={"differences": len(diffs), "differences_table": markdown_table(diffs)})
+    diffs = reconciliation_diffs(warehouse.db(), broker, config.settings())
+    return AssetCheckResult(passed=diffs.is_empty(), metadata=_reconciliation_metadata(diffs))
+
+
+def _reconciliation_metadata(diffs: pl.DataFrame) -> dict:
+    meta = {"differences": len(diffs), "differences_table": markdown_table(diffs)}
+    if "venue" in diffs.columns:  # routed: which venues disagree
+        meta["venues_with_differences"] = ", ".join(sorted(set(diffs["venue"].to_list()))) or "none"
+    return meta
+
+
+def reconciliation_diffs(db, broker: Broker, settings) -> pl.DataFrame:  # noqa: ANN001
+    """The reconciliation's differences (reconcile.DIFF_SCHEMA; empty = reconciled). Live with `execution.venues`:
+    per venue (`routing.reconcile_router`: each venue's balances against the ledger's fills recorded on it, and
+    its open orders), with a `venue` column naming where a difference is; otherwise one account."""
+    from dca_pipeline.execution.live_broker import live_trading_enabled, routed_broker
+    from dca_pipeline.execution.reconcile import ledger_side
+    from dca_pipeline.execution.routing import reconcile_router
+
+    if live_trading_enabled(broker.mode) and settings.execution.venues:
+        _positions, _cash, ledger_open = ledger_side(db)
+        return reconcile_router(db, routed_broker(settings, broker.api_url or None), ledger_open=ledger_open)
+    ledger, theirs = reconciliation_views(db, broker, settings)
+    return reconcile(*ledger, *theirs, check_cash=broker.mode != "live")
 
 
 def reconciliation_views(db, broker: Broker, settings) -> tuple[tuple, tuple]:  # noqa: ANN001
-    """((positions, cash, open ids) from the events, (balances, open ids) from the broker's own account)."""
+    """((positions, cash, open ids) from the events, (balances, open ids) from the broker's own account: one
+    account — the paper exchange's or Mercado Bitcoin's; with routing see `reconciliation_diffs`)."""
     from dca_pipeline.execution.live_broker import exchange_from_env, live_trading_enabled
     from dca_pipeline.execution.reconcile import ledger_side, paper_broker_side
     from dca_pipeline.execution.wiring import paper_account

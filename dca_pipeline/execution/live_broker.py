@@ -210,7 +210,7 @@ def book_of(exchange, symbol: str, depth: int = 20) -> Book:  # noqa: ANN001
 
 def live_venue(name: str, exchange, broker: LiveCcxtBroker, taker_fee: Decimal, min_order_centavos: int | None = None) -> Venue:  # noqa: ANN001
     """A routing venue (routing.Venue) for a live exchange: its book, taker fee, minimums (the exchange's market
-    limits, else the configured minimum) and balances."""
+    limits, else the configured minimum), balances and open orders."""
     def market(symbol: str) -> dict:
         exchange.load_markets()
         return (exchange.markets or {}).get(symbol) or {}
@@ -226,8 +226,11 @@ def live_venue(name: str, exchange, broker: LiveCcxtBroker, taker_fee: Decimal, 
     def balances() -> dict[str, Decimal]:
         return {k: Decimal(str(v)) for k, v in (exchange.fetch_balance().get("total") or {}).items() if v is not None}
 
+    def open_orders() -> set[str]:
+        return {o["clientOrderId"] for o in exchange.fetch_open_orders() if o.get("clientOrderId")}
+
     return Venue(name, broker, lambda symbol: book_of(exchange, symbol), taker_fee, min_cost, min_amount, balances,
-                 broker.amount_step)
+                 broker.amount_step, open_orders)
 
 
 def routed_broker(settings, api_url: str | None = None) -> RoutedBroker:  # noqa: ANN001 - config.Settings

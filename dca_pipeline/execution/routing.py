@@ -10,8 +10,9 @@ book), `choose_venue` ranks the quotes — complete fills before partial ones, t
 `RoutedBroker` is the broker in front of the venues' brokers: `route(order)` decides once per client order id (the
 order manager records the venue and the reason on the `sent` event before the order leaves), `place` sends it to
 that venue, `lookup` asks every venue for the client id (after a crash, the venue that has it answers).
-Balances and reconciliation per venue: `venue_positions` (the ledger's fills by the venue recorded on them) and
-`reconcile_venues` (each venue's own balances against them).
+Balances and reconciliation per venue: `venue_positions` (the ledger's fills by the venue recorded on them),
+`reconcile_venues` (each venue's own balances against them) and `open_order_differences`; `reconcile_router` is
+what the `reconciliation` asset calls when live trading has venues configured.
 """
 from __future__ import annotations
 
@@ -134,6 +135,7 @@ class Venue:
     min_amount: Callable[[str], Decimal | None] = field(default=lambda _s: None)
     balances: Callable[[], dict[str, Decimal]] | None = None
     amount_step: Decimal = Decimal("0.00000001")
+    open_orders: Callable[[], set[str]] | None = None  # client order ids open on the venue (None: not known)
 
 
 class RoutedBroker:
@@ -207,10 +209,28 @@ def reconcile_venues(ledger: dict[str, dict[str, Decimal]], venues: dict[str, di
     return pl.concat(frames) if frames else pl.DataFrame(schema={**DIFF_SCHEMA, "venue": pl.String})
 
 
-def reconcile_router(db: Path, router: RoutedBroker, quote: str = "BRL") -> pl.DataFrame:
+def reconcile_router(db: Path, router: RoutedBroker, quote: str = "BRL", ledger_open: set[str] | None = None) -> pl.DataFrame:
     """Every venue's coin balances against the ledger's fills on it (`reconcile_venues`). Fills recorded before
-    routing was on carry no venue and appear under venue ''."""
+    routing was on carry no venue and appear under venue ''. With `ledger_open` (the ledger's open client order
+    ids) also the open orders: an order open on a venue and not in the ledger is a difference of that venue, one
+    open in the ledger and on no venue a difference of venue ''."""
     ledger = venue_positions(ledger_fills_by_venue(db))
     balances = {name: {k: q for k, q in v.balances().items() if k != quote}
                 for name, v in router.venues.items() if v.balances is not None}
-    return reconcile_venues(ledger, balances)
+    diffs = reconcile_venues(ledger, balances)
+    if ledger_open is None:
+        return diffs
+    venue_open = {name: v.open_orders() for name, v in router.venues.items() if v.open_orders is not None}
+    return pl.concat([diffs, open_order_differences(ledger_open, venue_open)])
+
+
+def open_order_differences(ledger_open: set[str], venue_open: dict[str, set[str]]) -> pl.DataFrame:
+    """Open orders per venue against the ledger's (DIFF_SCHEMA + venue): open on a venue only, or in the ledger only."""
+    rows = []
+    for name in sorted(venue_open):
+        for cid in sorted(venue_open[name] - ledger_open):
+            rows.append({"item": f"open order {cid}", "ledger": "False", "broker": "True", "difference": "open on the venue only", "venue": name})
+    anywhere = set().union(*venue_open.values()) if venue_open else set()
+    for cid in sorted(ledger_open - anywhere):
+        rows.append({"item": f"open order {cid}", "ledger": "True", "broker": "False", "difference": "open in the ledger only", "venue": ""})
+    return pl.DataFrame(rows, schema={**DIFF_SCHEMA, "venue": pl.String})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dca_pipeline.config import Settings
+from dca_pipeline.config import Settings, live_execution_problem
 from dca_pipeline.execution.broker_interface import Broker, DailyPaperBroker
 from dca_pipeline.execution.guards import GuardContext
 from dca_pipeline.execution.intraday_fill import ExecutionParams
@@ -32,6 +32,9 @@ def make_broker(resource, settings: Settings, next_bars: pl.DataFrame, db: Path 
 
         live_trading_enabled(resource.mode)  # refuses without DCA_LIVE_TRADING=1
         ex = settings.execution
+        problem = live_execution_problem("live", ex)  # the resource may say live over a paper configuration
+        if problem:
+            raise ValueError(f"refusing to trade live: {problem}")
         if ex.venues:  # smart order routing across the configured venues
             return routed_broker(settings, resource.api_url or None), "manual"
         live = LiveCcxtBroker(exchange_from_env(resource.api_url or None), settings.fees.maker, settings.fees.taker,

@@ -11,7 +11,9 @@ per unit of `from_base`) and from which UTC date:
   both price histories are untouched (a new coin's series starts on its own first bar, never stitched).
 
 `continuous_history` applies the first three to bars **as of** a day: only actions effective on or before it,
-so a run for a day before MATIC became POL still sees MATIC (point in time).
+so a run for a day before MATIC became POL still sees MATIC (point in time). `history_as_of` is what every
+feature and factor computation calls (analytics, intelligence and portfolio assets, the backtest's month_targets):
+`continuous_history` when an action applies to the window (`stitch_needed`), the bars untouched otherwise.
 """
 from __future__ import annotations
 
@@ -148,3 +150,38 @@ def continuous_history(bars: pl.DataFrame, actions: pl.DataFrame, as_of: date) -
     # a relabelled bar never replaces the successor's own bar of the same date
     out = out.sort("_moved").unique([key, "date"], keep="first", maintain_order=True)
     return out.select(bars.columns).sort(key, "date")
+
+
+def _bases(bars: pl.DataFrame) -> set[str]:
+    key = "base" if "base" in bars.columns else "symbol"
+    names = bars.get_column(key).unique()
+    return set(names.to_list()) if key == "base" else set(names.str.split("/").list.first().to_list())
+
+
+def stitch_needed(bars: pl.DataFrame, as_of: date, actions: pl.DataFrame | None = None) -> bool:
+    """Whether `continuous_history(bars, actions, as_of)` changes anything: some continuing action in effect on
+    `as_of` has its predecessor among `bars` dated before the action (multipliers: any bar). Reads only the
+    distinct bases, so a window with no such coin costs one `unique` and no join."""
+    if bars.is_empty():
+        return False
+    actions = load_corporate_actions() if actions is None else actions
+    live = in_effect(actions, as_of)
+    if live.is_empty():
+        return False
+    present = _bases(bars) & set(live["from_base"].to_list())
+    if not present:
+        return False
+    first = bars["date"].min()
+    return any(eff is None or eff > first for base, eff in live.select("from_base", "effective_date").iter_rows() if base in present)
+
+
+def history_as_of(bars: pl.DataFrame, as_of: date, actions: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The bars a decision for `as_of` reads: `continuous_history` as of `as_of` (only actions effective on or
+    before it: point in time) when `stitch_needed`, else `bars` itself (the same object, untouched).
+
+    The one entry point of every feature and factor computation: the daily features (analytics features_daily),
+    the monthly tiers, scores and target covariances (intelligence, portfolio assets) and the backtester's
+    month_targets all pass their window through it, so a coin that migrated (MATIC → POL on 2024-09-04, LUNA →
+    LUNC) has one continuous series from the day the action is effective, and nothing changes before."""
+    actions = load_corporate_actions() if actions is None else actions
+    return continuous_history(bars, actions, as_of) if stitch_needed(bars, as_of, actions) else bars

@@ -18,6 +18,7 @@ from dca_pipeline.partitions import MONTHLY, month_start
 from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
+from dca_pipeline.ingestion.corporate_actions import history_as_of
 from dca_pipeline.ingestion.universe import history_before
 
 FACTOR_HISTORY_DAYS = 400  # GARCH needs a year of returns; momentum 180 days
@@ -40,7 +41,7 @@ def asset_tiers(context: AssetExecutionContext, market_caps: pl.DataFrame, confi
     """Each investable coin's tier from its market cap and 30-day mean BRL volume before the month."""
     settings = config.settings()
     month = month_start(context.partition_key)
-    bars = history_before(month, VOLUME_WINDOW_DAYS)
+    bars = history_as_of(history_before(month, VOLUME_WINDOW_DAYS), month - timedelta(days=1))  # corporate actions as of the eve
     if bars.is_empty():
         raise FileNotFoundError(f"no raw bars in the {VOLUME_WINDOW_DAYS} days before {month}: ingest them first")
     tiers = tiers_for_month(bars, market_caps, month, settings)
@@ -70,7 +71,7 @@ def asset_scores(
     """Every factor, its within-tier z-score, the group scores and the weighted composite, as of the month's eve."""
     month = month_start(context.partition_key)
     as_of = month - timedelta(days=1)
-    bars = history_before(month, FACTOR_HISTORY_DAYS)
+    bars = history_as_of(history_before(month, FACTOR_HISTORY_DAYS), as_of)  # corporate actions as of the eve
     db = warehouse.db()
     feats = (
         duck.query(db, "select * from analytics.features_daily where date = ?", [as_of])
@@ -82,7 +83,7 @@ def asset_scores(
     lstm = config.settings().lstm_momentum  # the LSTM momentum flag (off by default): trained here on the month's universe
     factors = compute_factors(bars, feats, asset_tiers, as_of, books=spread.stored_books(as_of))  # books up to the eve only
     if lstm.mode != "off":
-        factors = with_lstm_momentum(factors, history_before(month, lstm.history_days()), as_of, asset_tiers["symbol"].to_list(), lstm)
+        factors = with_lstm_momentum(factors, history_as_of(history_before(month, lstm.history_days()), as_of), as_of, asset_tiers["symbol"].to_list(), lstm)
     scores = score_assets(factors, config.settings().scoring, lstm.momentum_weight())
     shown = ["tier", "symbol", "score", *[f"{g}_score" for g in FACTOR_GROUPS], "factors_missing"]
     context.add_output_metadata(

@@ -7,6 +7,12 @@ sales against the R$35,000.00 monthly exemption for crypto-asset sales (isento w
 Cost basis: a buy adds notional + fee to the asset's cost; a sale removes cost × sold / held (the ledger's
 average-cost replay, `ledger_views.average_cost_steps`) and its gain is notional − fee − removed cost. Operations
 from before the year feed the cost basis but are not listed. Dates are the ledger's (UTC trading day).
+
+Corporate actions (`corporate_action` events, execution/corporate_actions.py) are cost transfers, never sales or
+purchases: a migration's `out` leg removes the old coin's quantity with its whole cost (no gain, no sale value, not
+in the month's sales) and its `in` leg adds the successor's quantity at exactly that removed cost, so MATIC's custo
+médio (fees included) carries over to POL and a later POL sale's gain is measured against it. An airdrop's `in`
+leg adds its coin at zero cost. They are listed as `transferencia_saida` / `transferencia_entrada` / `airdrop`.
 """
 from __future__ import annotations
 
@@ -26,7 +32,10 @@ from dca_pipeline.storage import duck
 
 EXEMPTION_CENTAVOS = 3_500_000  # R$35,000.00 of sales per month
 FILLS_SCHEMA = {"date": pl.Date, "symbol": pl.String, "side": pl.String, "quantity": pl.Decimal(38, 8),
-                "price_brl": pl.Decimal(38, 10), "notional_centavos": pl.Int64, "fee_centavos": pl.Int64}
+                "price_brl": pl.Decimal(38, 10), "notional_centavos": pl.Int64, "fee_centavos": pl.Int64,
+                # corporate-action legs: 'out' / 'in' (null for a fill), the action's id and kind (execution/corporate_actions.py)
+                "leg": pl.String, "action_id": pl.String, "action_kind": pl.String}
+TRANSFER_OPS = {"out": "transferencia_saida", "in": "transferencia_entrada"}
 UNIT_COST_PLACES = Decimal("0.0000000001")  # sub-cent coins need the digits
 _BRL, _QTY, _UNIT = pl.Decimal(38, 2), pl.Decimal(38, 8), pl.Decimal(38, 10)
 OPERATIONS_SCHEMA = {"data": pl.Date, "ativo": pl.String, "operacao": pl.String, "quantidade": _QTY,
@@ -44,34 +53,67 @@ class TaxReport:
 
 
 def ledger_fills(db: Path) -> pl.DataFrame:
-    """Every fill with its fee, in ledger order (the fee event shares the fill's order id and sequence)."""
+    """Every fill with its fee, and every corporate-action leg (notional = the cost the ledger moved, no fee), in
+    ledger order (the fee event shares the fill's order id and sequence)."""
     if not events.exists(db):
         return pl.DataFrame(schema=FILLS_SCHEMA)
     return duck.query(
         db,
         f"""select f.date, f.symbol, f.side, f.quantity::decimal(38, 8) as quantity, f.price_brl::decimal(38, 10) as price_brl,
-                   f.amount_centavos::bigint as notional_centavos, coalesce(fee.amount_centavos, 0)::bigint as fee_centavos
+                   f.amount_centavos::bigint as notional_centavos, coalesce(fee.amount_centavos, 0)::bigint as fee_centavos,
+                   case when f.kind = 'corporate_action' then json_extract_string(f.detail, '$.leg') end as leg,
+                   case when f.kind = 'corporate_action' then json_extract_string(f.detail, '$.action_id') end as action_id,
+                   case when f.kind = 'corporate_action' then json_extract_string(f.detail, '$.action_kind') end as action_kind
             from {TABLE} f left join {TABLE} fee
               on fee.kind = 'fee' and fee.event_id = 'fee:' || substr(f.event_id, length('fill:') + 1)
-            where f.kind = 'fill' order by f.seq""",
-    )
+            where f.kind in ('fill', 'corporate_action') order by f.seq""",
+    ).cast({k: v for k, v in FILLS_SCHEMA.items() if k in ("leg", "action_id", "action_kind")})
+
+
+def _cost_rows(rows: list[dict], moved: dict[tuple, int]):  # noqa: ANN202 - generator of average_cost_steps rows
+    """`average_cost_steps` input, one row per fill or leg, produced lazily: a transfer's `in` leg reads the cost its
+    `out` leg removed (`moved`, filled by the consumer after each out step), so it is built only after that step."""
+    for r in rows:
+        leg = r.get("leg")
+        if leg == "out":  # removes the held cost; "proceeds" = the ledger's cost, the gain is discarded (not a sale)
+            yield r["symbol"], "sell", r["quantity"], r["notional_centavos"]
+        elif leg == "in":  # airdrop: zero cost; migration and the like: exactly what the out leg removed
+            cost = 0 if r.get("action_kind") == "airdrop" else moved.pop((r["action_id"], r["date"], _quote_of(r)), r["notional_centavos"])
+            yield r["symbol"], "buy", r["quantity"], cost
+        else:
+            yield (r["symbol"], r["side"], r["quantity"],
+                   r["notional_centavos"] + r["fee_centavos"] if r["side"] == "buy" else r["notional_centavos"] - r["fee_centavos"])
+
+
+def _quote_of(r: dict) -> str:
+    return r["symbol"].partition("/")[2]  # legs pair by action, date and quote currency (MATIC/BRL -> POL/BRL)
 
 
 def build_tax_report(fills: pl.DataFrame, year: int) -> TaxReport:
     """The year's operations, monthly sales and year-end positions from `fills` (FILLS_SCHEMA, ledger order)."""
-    cost_rows = [
-        (r["symbol"], r["side"], r["quantity"],
-         r["notional_centavos"] + r["fee_centavos"] if r["side"] == "buy" else r["notional_centavos"] - r["fee_centavos"])
-        for r in fills.iter_rows(named=True)
-    ]
+    rows = list(fills.iter_rows(named=True))
+    moved: dict[tuple, int] = {}  # (action id, date, quote) -> cost an out leg removed, for its in leg
     ops, last = [], {}
-    for r, step in zip(fills.iter_rows(named=True), ledger_views.average_cost_steps(cost_rows)):
+    for r, step in zip(rows, ledger_views.average_cost_steps(_cost_rows(rows, moved))):
+        leg = r.get("leg")
+        if leg == "out":
+            moved[(r["action_id"], r["date"], _quote_of(r))] = step.removed_centavos
         if r["date"].year > year:
             break
         last[step.symbol] = step
         if r["date"].year < year:
             continue
         unit = _unit_cost(step.cost_centavos, step.quantity)
+        if leg in ("out", "in"):  # a cost transfer: no value, no fee, no gain, not a sale
+            op = "airdrop" if r.get("action_kind") == "airdrop" else TRANSFER_OPS[leg]
+            ops.append({
+                "data": r["date"], "ativo": r["symbol"].split("/")[0], "operacao": op, "quantidade": r["quantity"],
+                "preco_unitario_brl": None, "valor_brl": None, "taxas_brl": to_brl(0), "quantidade_em_carteira": step.quantity,
+                "custo_total_brl": to_brl(step.cost_centavos), "custo_medio_brl": unit,
+                "custo_baixado_brl": to_brl(step.removed_centavos) if leg == "out" else None, "ganho_brl": None,
+                "_sale_centavos": 0, "_gain_centavos": 0,
+            })
+            continue
         ops.append({
             "data": r["date"], "ativo": r["symbol"].split("/")[0], "operacao": "compra" if r["side"] == "buy" else "venda",
             "quantidade": r["quantity"], "preco_unitario_brl": r["price_brl"], "valor_brl": to_brl(r["notional_centavos"]),

@@ -13,6 +13,7 @@ from dca_pipeline.portfolio.targets import build_targets
 from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
+from dca_pipeline.ingestion.corporate_actions import history_as_of
 from dca_pipeline.ingestion.universe import history_before
 
 
@@ -50,7 +51,7 @@ def target_weights(
     settings = config.settings()
     p = settings.portfolio
     month = month_start(context.partition_key)
-    closes = history_before(month, p.lookback_days).select("symbol", "date", "close")
+    closes = history_as_of(history_before(month, p.lookback_days), month - timedelta(days=1)).select("symbol", "date", "close")
     regime = month_regime(warehouse.db(), month) if p.sizing.regime_scaling else None  # soft input: read if stored
     result = build_targets(month, asset_scores, closes, settings, previous_targets(warehouse.db(), month), regime)
     out, plan = result.weights, result.plan

@@ -104,3 +104,58 @@ def test_quotes_by_hand() -> None:
     none = choose_venue(OrderIntent(D, "o", "A/BRL", "buy", 100), [quote_venue(OrderIntent(D, "o", "A/BRL", "buy", 100), "x", book,
                                                                                 Decimal("0.01"), min_cost_centavos=1_000)])
     assert none.venue is None and "below the venue minimum R$10.00" in none.reason
+
+
+def test_the_reconciliation_asset_reconciles_per_venue_and_names_the_one_that_differs(venues, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    """With routing configured the `reconciliation` asset and its blocking check compare each venue's balances and
+    open orders with the ledger's fills on it: a fill mb has and the ledger lacks fails the check, naming mb."""
+    import yaml
+    from dagster import materialize
+
+    from dca_pipeline.config import DEFAULT_CONFIG_PATH
+    from dca_pipeline.execution.assets import ledger_matches_broker, reconciliation
+    from dca_pipeline.execution.resources import Broker
+    from dca_pipeline.resources import PipelineConfig
+    from dca_pipeline.storage.resources import Warehouse
+
+    mb, fox = venues
+    monkeypatch.setenv("DCA_LIVE_TRADING", "1")
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    raw["broker"] = "live"
+    raw["execution"].update(order_style="market", venues=[
+        {"name": "mb", "api_url": mb.url, "env_prefix": "DCA_MB_", "taker_fee": "0.007"},
+        {"name": "fox", "api_url": fox.url, "env_prefix": "DCA_FOX_", "taker_fee": "0.003"}])
+    cfg = tmp_path / "routed.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    db = warehouse_path()
+    orders = pl.DataFrame({"date": [D], "client_order_id": [CID], "symbol": ["A/BRL"], "side": ["buy"], "amount_centavos": [3_000],
+                           "ref_price_brl": [100.0]})
+    oms.record_plan(db, D, 3_000, orders)
+    oms.execute_day(db, D, _router(mb, fox), GuardContext(db, 10**9, 10**9))  # filled on fox (the first test)
+    resources = {"warehouse": Warehouse(), "config": PipelineConfig(config_path=str(cfg)), "broker": Broker(mode="live")}
+
+    def run():  # noqa: ANN202
+        duck.close_all()
+        result = materialize([reconciliation, ledger_matches_broker], partition_key=str(D), resources=resources, raise_on_error=False)
+        return result.get_asset_check_evaluations()[0]
+
+    clean = run()
+    assert clean.passed and clean.metadata["differences"].value == 0
+    # a market buy of R$20 straight on mb, outside the pipeline: R$20 / 1.007 = R$19.86 (centavos) at 100.00 → 0.1986 A
+    rogue = _router(mb, fox).venues["mb"].broker.place(OrderIntent(D, "rogue-1", "A/BRL", "buy", 2_000))
+    assert rogue.status == "filled" and mb.balances["A"] == Decimal("0.1986")
+    check = run()
+    assert not check.passed and check.metadata["differences"].value == 1
+    assert check.metadata["venues_with_differences"].value == "mb"
+    table = check.metadata["differences_table"].value
+    assert "position A" in table and "0.1986" in table and "| mb" in table and "fox" not in table
+
+
+def test_open_orders_per_venue_by_hand() -> None:
+    from dca_pipeline.execution.routing import open_order_differences
+
+    diffs = open_order_differences({"a", "b"}, {"mb": {"a", "x"}, "fox": {"y"}})
+    assert diffs.select("venue", "item", "difference").rows() == [
+        ("fox", "open order y", "open on the venue only"), ("mb", "open order x", "open on the venue only"),
+        ("", "open order b", "open in the ledger only")]
+    assert open_order_differences({"a"}, {"mb": {"a"}, "fox": set()}).is_empty()

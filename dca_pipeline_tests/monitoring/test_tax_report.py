@@ -71,3 +71,57 @@ def test_cli_writes_the_three_csv_files(capsys) -> None:  # noqa: ANN001
     assert main(["tax-report", "--year", "2021", "--out", str(out / "br"), "--excel-br"]) == 0
     header, first = (out / "br" / "operacoes_2021.csv").read_text().splitlines()[:2]
     assert header.startswith("data;ativo;operacao;quantidade") and ";60,00;0,30;" in first
+
+
+def test_a_migration_carries_matic_cost_with_fees_to_pol_and_is_no_sale() -> None:
+    """MATIC bought twice, migrated to POL on 2024-09-04 by the production path (execution/corporate_actions
+    .apply_day on the event ledger), more POL bought, then POL sold: the gain uses MATIC's custo médio with fees."""
+    import polars as pl
+
+    from dca_pipeline.execution import corporate_actions as ca
+    from dca_pipeline.execution.ledger_protocol import EventLedger
+
+    db = warehouse_path()
+    ev.append_events(db, [ev.contribution_event(date(2024, 8, 1), 1_000_000)])
+    trades = [
+        (date(2024, 8, 10), "m1", "MATIC/BRL", "buy", "1000", "2.00", 200_000, 1_400),  # R$2,000.00 + R$14.00
+        (date(2024, 8, 20), "m2", "MATIC/BRL", "buy", "500", "2.40", 120_000, 840),     # R$1,200.00 + R$8.40
+    ]
+    later = [
+        (date(2024, 9, 10), "p1", "POL/BRL", "buy", "500", "2.00", 100_000, 700),        # R$1,000.00 + R$7.00
+        (date(2024, 10, 15), "p2", "POL/BRL", "sell", "1000", "2.60", 260_000, 1_820),   # R$2,600.00 − R$18.20
+    ]
+
+    def book(rows) -> None:  # noqa: ANN001
+        for day, cid, symbol, side, q, p, notional, fee in rows:
+            ev.append_events(db, [ev.order_event(day, cid, symbol, side, "planned", notional), ev.order_event(day, cid, symbol, side, "sent")])
+            ev.append_events(db, ev.fill_events(day, cid, symbol, side, 1, Decimal(q), Decimal(p), notional, fee))
+
+    book(trades)
+    ledger = EventLedger(db)
+    _, _, legs = ca.apply_day(ledger, date(2024, 9, 4), ledger.holdings(), pl.DataFrame(schema={"symbol": pl.String, "weight": pl.Float64}))
+    assert legs.select("symbol", "leg").rows() == [("MATIC/BRL", "out"), ("POL/BRL", "in")]
+    book(later)
+
+    report = build_tax_report(ledger_fills(db), 2024)
+    ops = report.operations
+    assert ops.select("data", "ativo", "operacao").rows() == [
+        (date(2024, 8, 10), "MATIC", "compra"), (date(2024, 8, 20), "MATIC", "compra"),
+        (date(2024, 9, 4), "MATIC", "transferencia_saida"), (date(2024, 9, 4), "POL", "transferencia_entrada"),
+        (date(2024, 9, 10), "POL", "compra"), (date(2024, 10, 15), "POL", "venda")]
+    # MATIC cost: 2,000.00 + 14.00 + 1,200.00 + 8.40 = R$3,222.40 for 1,500 → R$2.1482666667 a coin
+    out, into = ops.row(2, named=True), ops.row(3, named=True)
+    assert (out["quantidade"], out["custo_baixado_brl"], out["quantidade_em_carteira"], out["custo_total_brl"]) == (
+        Decimal(1500), Decimal("3222.40"), Decimal(0), Decimal("0.00"))
+    assert out["ganho_brl"] is None and out["valor_brl"] is None  # not a sale
+    assert (into["quantidade_em_carteira"], into["custo_total_brl"], into["custo_medio_brl"]) == (
+        Decimal(1500), Decimal("3222.40"), Decimal("2.1482666667"))
+    # + 500 POL for 1,000.00 + 7.00: R$4,229.40 for 2,000 → R$2.1147 a coin
+    assert ops.row(4, named=True)["custo_total_brl"] == Decimal("4229.40") and ops.row(4, named=True)["custo_medio_brl"] == Decimal("2.1147")
+    # selling 1,000 of 2,000 POL removes 4,229.40 / 2 = 2,114.70; gain 2,600.00 − 18.20 − 2,114.70 = 467.10
+    sale = ops.row(5, named=True)
+    assert (sale["custo_baixado_brl"], sale["ganho_brl"]) == (Decimal("2114.70"), Decimal("467.10"))
+    monthly = {r["mes"]: r for r in report.monthly.iter_rows(named=True)}
+    assert (monthly["2024-09"]["vendas_brl"], monthly["2024-09"]["operacoes_venda"]) == (Decimal("0.00"), 0)  # the migration sells nothing
+    assert (monthly["2024-10"]["vendas_brl"], monthly["2024-10"]["ganho_brl"]) == (Decimal("2600.00"), Decimal("467.10"))
+    assert report.positions.rows() == [("POL", Decimal(1000), Decimal("2114.70"), Decimal("2.1147"))]
