@@ -113,21 +113,24 @@ def _hmmlearn_fit_regimes(frame: pl.DataFrame, n_init: int = 5) -> tuple[list[st
             model, score = best
             labels = label_states(model.means_)
             post = model.predict_proba(x)
-            return [labels[s] for s in post.argmax(axis=1)], post, score, cov
+            probs = np.zeros((len(x), 4))  # columns p_bull, p_bear, p_sideways, p_crisis
+            for state, label in enumerate(labels):
+                probs[:, ("bull", "bear", "sideways", "crisis").index(label)] = post[:, state]
+            return [labels[s] for s in post.argmax(axis=1)], probs, score, cov
     raise AssertionError("hmmlearn failed")
 
 
 def test_fit_regimes_equals_the_hmmlearn_version(features: pl.DataFrame) -> None:
     for month in MONTHS:
         frame = _window(features, month)
-        regimes, post, score, cov = _hmmlearn_fit_regimes(frame)
+        regimes, probs, score, cov = _hmmlearn_fit_regimes(frame)
         result = fit_regimes(frame, month - timedelta(days=1))
         assert result.history["regime"].to_list() == regimes
         assert result.log_likelihood == pytest.approx(score, rel=0, abs=1e-6)
         assert result.covariance_type == cov
-        # the probability columns are the posterior columns, permuted by label
-        got = np.sort(result.history.select("p_bull", "p_bear", "p_sideways", "p_crisis").to_numpy(), axis=1)
-        np.testing.assert_allclose(got, np.sort(post, axis=1), rtol=0, atol=1e-6)
+        got = result.history.select("p_bull", "p_bear", "p_sideways", "p_crisis").to_numpy()
+        np.testing.assert_allclose(got, probs, rtol=0, atol=1e-6)
+        assert result.label == regimes[-1]
 
 
 def test_scaled_estep_falls_back_to_log_space_like_hmmlearn() -> None:
