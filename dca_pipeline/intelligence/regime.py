@@ -215,7 +215,7 @@ def _fit_hmm(x: np.ndarray, n_states: int, seed: int, n_iter: int, n_init: int) 
 
     Restarts keep EM's local optima from depending on the seed. Each restart is hmmlearn's
     `GaussianHMM(n_states, cov, n_iter=n_iter, random_state=seed + k).fit(x)` run by the compiled `hmm` module
-    (same initialisation, iterations and stopping rule; tested against hmmlearn), ~20× faster at this size
+    (same initialisation, iterations and stopping rule; tested against hmmlearn), 12–20× faster at this size
     (benchmarks/hmm.py).
     """
     for cov in ("full", "diag"):
