@@ -3,6 +3,7 @@
 Used by the demo command and the end-to-end test; each step is an ordinary Dagster run, so every run shows
 up in the UI's run list and asset catalog when $DAGSTER_HOME is set.
 """
+import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -122,6 +123,7 @@ def prepare_month(month: date, instance: DagsterInstance, log=print) -> tuple[li
     monthly = defs.resolve_job_def("monthly_job")
 
     release_dead_runs(instance, log=log)  # a run killed earlier must not hold a pool slot forever
+    compiling = start_kernel_compilation()  # in parallel with the ingest below
     tags = run_tags()
     log(f"ingesting raw bars and USD/BRL {first_history} .. {days[-1]} (one single-run backfill)")
     ingest.execute_in_process(
@@ -130,9 +132,50 @@ def prepare_month(month: date, instance: DagsterInstance, log=print) -> tuple[li
     eve = month - timedelta(days=1)
     log(f"features for {eve} (the monthly optimization reads the month's eve)")
     daily.execute_in_process(instance=instance, run_config=QUIET, partition_key=eve.isoformat(), tags=tags, asset_selection=[_key("features_daily")])
+    if compiling is not None:
+        compiling.wait()  # the GARCH and HMM kernels are in the cache now (or the steps compile them themselves)
     log(f"monthly optimization for {month:%Y-%m}")
     monthly.execute_in_process(instance=instance, run_config=QUIET, tags=tags, partition_key=month.isoformat())
     return days, tags
+
+
+def compile_kernels() -> None:
+    """Compile (into numba's on-disk cache) every kernel a month needs: the indicator suite, the GARCH fit and the
+    regime HMM, on small synthetic inputs. Run by `start_kernel_compilation` in a second process."""
+    from datetime import date as _date
+
+    import numpy as np
+    import polars as pl
+
+    from dca_pipeline.analytics.indicators import compute_features
+    from dca_pipeline.intelligence.garch import fit_garch11
+    from dca_pipeline.intelligence.hmm import fit_gaussian_hmm
+
+    rng = np.random.default_rng(0)
+    n = 260
+    close = 10 * np.exp(np.cumsum(rng.normal(0, 0.03, n)))
+    compute_features(pl.DataFrame({"symbol": ["A/BRL"] * n, "date": [_date(2020, 1, 1) + timedelta(days=i) for i in range(n)],
+                                   "open": close, "high": close * 1.02, "low": close * 0.98, "close": close,
+                                   "volume": np.full(n, 1e6)}))
+    fit_garch11(np.diff(np.log(close)))
+    x = rng.normal(size=(300, 3))
+    for cov in ("full", "diag"):
+        fit_gaussian_hmm(x, 4, cov, 0).predict_proba(x)
+
+
+def start_kernel_compilation():  # noqa: ANN201 - subprocess.Popen
+    """On a fresh checkout numba compiles the indicator, GARCH and HMM kernels on first use (≈35 s of CPU): do it in a
+    second process while this one ingests the history, so the month's steps load them from numba's on-disk cache
+    (with a warm cache the second process only loads them, ≈3 s of CPU). DCA_COMPILE_KERNELS=0 turns it off."""
+    import subprocess
+    import sys
+
+    from dca_pipeline.paths import PROJECT_ROOT
+
+    if os.environ.get("DCA_COMPILE_KERNELS") == "0":
+        return None
+    return subprocess.Popen([sys.executable, "-W", "ignore", "-c", "from dca_pipeline.runner import compile_kernels; compile_kernels()"],
+                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _key(name: str):  # noqa: ANN202

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
-from dca_pipeline.execution import ledger
+from dca_pipeline.execution import ledger, ledger_views
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.metadata import markdown_table
 from dca_pipeline.partitions import DAILY
@@ -20,16 +20,27 @@ from dca_pipeline.storage.raw_store import read_quarantine
 MISSING_SCHEMA = {"symbol": pl.String, "date": pl.Date, "needed_as": pl.String, "reason": pl.String}
 
 
-def needed_symbols(db, day: date) -> dict[str, str]:  # noqa: ANN001
-    """Symbol → why the day needs its price: `held` (ledger through the eve) and/or `targeted` (month's targets)."""
-    need: dict[str, str] = {}
-    if db.exists():
-        for s in ledger.holdings(db, day - timedelta(days=1))["symbol"].to_list():
-            need[s] = "held"
-        if duck.table_exists(db, "portfolio", "target_weights"):
-            rows = duck.query(db, "select symbol from portfolio.target_weights where month = ? and weight > 0", [day.replace(day=1)])
-            for s in rows["symbol"].to_list():
-                need[s] = "held and targeted" if s in need else "targeted"
+def needed_symbols(db, first: date, last: date) -> dict[date, dict[str, str]]:  # noqa: ANN001
+    """Day → symbol → why the day needs its price, for every day of first..last: `held` (ledger through the eve)
+    and/or `targeted` (the month's targets). One read of the targets; the ledger is read only for days after its
+    first event."""
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    need: dict[date, dict[str, str]] = {d: {} for d in days}
+    if not db.exists():
+        return need
+    opened = ledger_views.first_event_day(db)
+    for d in days:
+        if opened is not None and d > opened:
+            need[d] = {s: "held" for s in ledger.holdings(db, d - timedelta(days=1))["symbol"].to_list()}
+    if duck.table_exists(db, "portfolio", "target_weights"):
+        rows = duck.query(db, "select month, symbol from portfolio.target_weights where month between ? and ? and weight > 0",
+                          [first.replace(day=1), last])
+        targeted: dict[date, list[str]] = {}
+        for month, s in rows.iter_rows():
+            targeted.setdefault(month, []).append(s)
+        for d in days:
+            for s in targeted.get(d.replace(day=1), []):
+                need[d][s] = "held and targeted" if s in need[d] else "targeted"
     return need
 
 
@@ -51,7 +62,7 @@ def prices_for_held_and_targeted(context: AssetCheckExecutionContext, raw_ohlcv_
     keys = context.op_execution_context.partition_key_range
     first, last = date.fromisoformat(keys.start), date.fromisoformat(keys.end)
     db = warehouse.db()
-    needs = {first + timedelta(days=i): needed_symbols(db, first + timedelta(days=i)) for i in range((last - first).days + 1)}
+    needs = needed_symbols(db, first, last)
     missing = missing_needed_prices(raw_ohlcv_1d, needs, read_quarantine(db, "raw_ohlcv_1d", first, last))
     limit = pipeline_config.settings().quality.max_missing_needed_fraction
     blocked = failed_days(needs, missing, limit)

@@ -47,6 +47,13 @@ def cash_centavos(db: Path, through: date = FAR_FUTURE) -> int:
     return int(rows["c"][0])
 
 
+def first_event_day(db: Path) -> date | None:
+    """The date of the ledger's earliest event; None when it has none."""
+    if not _has_events(db):
+        return None
+    return duck.query(db, f"select min(date) as d from {TABLE}")["d"][0]
+
+
 def last_contribution_day(db: Path, before: date | None = None) -> date | None:
     """The last day (before `before`, if given) whose contribution is in the ledger; None when there is none."""
     if not _has_events(db):

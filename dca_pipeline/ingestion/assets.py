@@ -18,7 +18,7 @@ from dca_pipeline.metadata import markdown_table
 from dca_pipeline.ingestion.row_rules import missing_symbol_days, split_valid_ohlcv
 from dca_pipeline.partitions import DAILY, MONTHLY, cadence, month_start
 from dca_pipeline.ingestion.resources import MarketData
-from dca_pipeline.storage.raw_store import read_quarantine, write_quarantine
+from dca_pipeline.storage.raw_store import read_quarantine, write_quarantine_range
 from dca_pipeline.storage.resources import Warehouse
 
 GROUP = "ingestion"
@@ -51,10 +51,7 @@ def raw_ohlcv_1d(context: AssetExecutionContext, market_data: MarketData, wareho
     # partitions run to today; a window wholly outside the replay's data raises DataRangeError naming its range.
     # A day inside it with nothing delivered is judged by the checks (quarantine share, prices for held/targeted).
     valid, quarantined = split_valid_ohlcv(bars)
-    for key in context.partition_keys:
-        write_quarantine(
-            warehouse.db(), "raw_ohlcv_1d", key, quarantined.filter(pl.col("date").cast(pl.String) == key), market_data.source
-        )
+    write_quarantine_range(warehouse.db(), "raw_ohlcv_1d", list(context.partition_keys), quarantined, market_data.source)
     context.add_output_metadata(
         {
             "source": market_data.source,

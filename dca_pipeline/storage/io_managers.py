@@ -70,9 +70,15 @@ class ParquetPartitionIOManager(ConfigurableIOManager):
         col = self._column(context)
         dataset = self._dataset(context)
         keys = _partition_keys(context, col)
-        for key in keys:
-            part = obj.filter(pl.col(col).cast(pl.String) == key) if col in obj.columns else obj
-            parquet_store.write_partition(dataset, key, part, key=col, root=self._root())
+        if col in obj.columns and len(keys) > 1:  # a range: split once, not one filter per key
+            parts = {k: f.drop("__key") for (k,), f in obj.with_columns(pl.col(col).cast(pl.String).alias("__key")).partition_by("__key", as_dict=True).items()}
+            empty = obj.clear()
+            for key in keys:
+                parquet_store.write_partition(dataset, key, parts.get(key, empty), key=col, root=self._root())
+        else:
+            for key in keys:
+                part = obj.filter(pl.col(col).cast(pl.String) == key) if col in obj.columns else obj
+                parquet_store.write_partition(dataset, key, part, key=col, root=self._root())
         folder = parquet_store.dataset_dir(dataset, self._root())
         context.add_output_metadata({"path": str(folder), "rows": len(obj), "partitions_written": len(keys)})
 
@@ -88,7 +94,10 @@ class ParquetPartitionIOManager(ConfigurableIOManager):
                 f"no stored partitions of {context.asset_key.to_user_string()} for {keys[0]}..{keys[-1]}"
                 f" under {parquet_store.dataset_dir(dataset, self._root())}: materialize them first"
             )
-        return pl.concat([pl.read_parquet(f, hive_partitioning=False) for f in present], how="vertical_relaxed")
+        try:  # one multi-file read (files of a dataset share its conformed schema), in parallel
+            return pl.read_parquet(present, hive_partitioning=False)
+        except (pl.exceptions.SchemaError, pl.exceptions.ComputeError):  # older files of another schema
+            return pl.concat([pl.read_parquet(f, hive_partitioning=False) for f in present], how="vertical_relaxed")
 
 
 class WarehouseIOManager(ConfigurableIOManager):

@@ -71,6 +71,27 @@ def replace(db: Path, dataset: str, partition: str, records: pl.DataFrame) -> No
                 cur.unregister("__quarantine")
 
 
+def replace_many(db: Path, dataset: str, partitions: list[str], records: pl.DataFrame) -> None:
+    """`replace` for several partitions of a range in one transaction: their old rows go, `records` (whose
+    `partition` is among them) come in."""
+    if not partitions:
+        return
+    stray = set(records["partition"].unique().to_list()) - set(partitions) if len(records) else set()
+    if stray:
+        raise ValueError(f"quarantine records for partitions outside the range written: {sorted(stray)[:5]}")
+    with duck.transaction(db) as cur:
+        cur.execute(f"create schema if not exists {SCHEMA}")
+        cur.execute(DDL)
+        cur.execute(f'delete from {SCHEMA}.{TABLE} where dataset = ? and "partition" in (select unnest(?::VARCHAR[]))',
+                    [dataset, partitions])
+        if not records.is_empty():
+            cur.register("__quarantine", records.select(list(COLUMNS)).to_arrow())
+            try:
+                cur.execute(f"insert into {SCHEMA}.{TABLE} by name select * from __quarantine")
+            finally:
+                cur.unregister("__quarantine")
+
+
 def read(db: Path, dataset: str, start: date | str | None = None, end: date | str | None = None) -> pl.DataFrame:
     """Quarantined rows of `dataset` with start <= partition <= end (partition keys compare as ISO text)."""
     if not db.exists() or not duck.table_exists(db, SCHEMA, TABLE):

@@ -21,11 +21,18 @@ def read_daily_window(asset: str, start: date, end: date, symbols: list[str] | N
     return frame if len(frame) or frame.columns else pl.DataFrame()
 
 
-def write_quarantine(db: Path, asset: str, key: str, rows: pl.DataFrame, source: str = "") -> int:
-    """Replace the quarantined rows of one partition (an empty frame clears it); returns how many were stored."""
+def write_quarantine_range(db: Path, asset: str, keys: list[str], rows: pl.DataFrame, source: str = "",
+                           column: str = "date") -> int:
+    """Replace the quarantined rows of every partition key of a range in one transaction: each key's rows are those
+    whose `column` (as ISO text) is the key; keys without rows are cleared (an empty frame clears them all).
+    Returns how many were stored."""
     dataset = parquet_store.dataset_for(asset)
-    records = quarantine.to_records(dataset, key, rows, source)
-    quarantine.replace(db, dataset, key, records)
+    parts = rows.with_columns(pl.col(column).cast(pl.String).alias("__key")).partition_by("__key", as_dict=True) if len(rows) else {}
+    frames = []
+    for (key,), part in parts.items():
+        frames.append(quarantine.to_records(dataset, str(key), part.drop("__key"), source))
+    records = pl.concat(frames) if frames else pl.DataFrame(schema=quarantine.COLUMNS)
+    quarantine.replace_many(db, dataset, keys, records)
     return len(records)
 
 

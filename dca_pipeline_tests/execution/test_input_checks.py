@@ -56,8 +56,12 @@ def _run(dropped: list[str] | None):  # noqa: ANN202
 
 def test_needed_symbols_are_held_and_targeted_coins() -> None:
     _setup_ledger_and_targets()
-    assert needed_symbols(warehouse_path(), DAY) == {"X/BRL": "held", "Y/BRL": "targeted"}  # Z has weight 0
-    assert needed_symbols(warehouse_path(), DAY - timedelta(days=1)) == {"Y/BRL": "targeted"}  # nothing held yet
+    eve, nxt = DAY - timedelta(days=1), date(DAY.year + (DAY.month == 12), DAY.month % 12 + 1, 1)
+    needs = needed_symbols(warehouse_path(), eve, nxt)  # a range: one read of the targets, the ledger after its first event
+    assert needs[DAY] == {"X/BRL": "held", "Y/BRL": "targeted"}  # Z has weight 0
+    assert needs[eve] == ({"Y/BRL": "targeted"} if eve.month == DAY.month else {})  # nothing held yet
+    assert needs[nxt] == {"X/BRL": "held"}  # next month: no targets stored for it
+    assert needed_symbols(warehouse_path(), DAY, DAY) == {DAY: needs[DAY]}
 
 
 def test_source_failing_for_the_needed_coins_blocks_the_day_one_missing_coin_warns() -> None:
