@@ -443,8 +443,15 @@ def _exit_proceeds(db, day: date) -> int:  # noqa: ANN001
 
 
 def _contribution(db, day: date) -> int:  # noqa: ANN001
-    rows = duck.query(db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date = ? and kind = 'contribution'", [day])
-    return int(rows["c"][0])
+    """The day's contribution as the event ledger records it (its projection, execution.cash_ledger, is written in
+    a range run's last bulk transaction: a run cut short before it leaves recorded days not projected yet)."""
+    if ev.exists(db):
+        sql = "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.events where date = ? and kind = 'contribution'"
+    elif duck.table_exists(db, "execution", "cash_ledger"):
+        sql = "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date = ? and kind = 'contribution'"
+    else:
+        return 0
+    return int(duck.query(db, sql, [day])["c"][0])
 
 
 @asset(group_name=GROUP, partitions_def=DAILY, deps=[FILLS], pool="exchange_api", kinds={"duckdb"}, owners=["team:trading"])
