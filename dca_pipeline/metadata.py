@@ -37,3 +37,12 @@ def frame_table(frame: pl.DataFrame, rows: int = 200) -> MetadataValue:
     kinds = {pl.Int64: "int", pl.Int32: "int", pl.Float64: "float", pl.Boolean: "bool"}
     schema = TableSchema(columns=[TableColumn(name=c, type=kinds.get(t, "string")) for c, t in head.schema.items()])
     return MetadataValue.table([TableRecord({k: _cell(v) for k, v in row.items()}) for row in head.iter_rows(named=True)], schema=schema)
+
+
+def range_metadata(metadata: dict) -> tuple[dict, dict]:
+    """A range run's metadata split for Dagster, which copies an output's metadata into the materialization of
+    every partition of the range: (the scalars — counts, totals, the range's last values — for every partition,
+    the tables, charts and lists — sized by the range — for its last partition only, which the UI shows as the
+    asset's latest materialization)."""
+    light = {k: v for k, v in metadata.items() if isinstance(v, (bool, int, float, str))}
+    return light, {k: v for k, v in metadata.items() if k not in light}

@@ -40,7 +40,7 @@ from dca_pipeline.execution.positions import POSITION_SCHEMA, next_day_performan
 from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
-from dca_pipeline.metadata import markdown_table
+from dca_pipeline.metadata import markdown_table, range_metadata
 from dca_pipeline.money import to_brl
 from dca_pipeline.partitions import DAILY
 from dca_pipeline.portfolio.assets import target_weights
@@ -134,12 +134,24 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
             if len(days) > 1:
                 context.log.info(f"{day:%Y-%m} done: {i + 1}/{len(days)} days in {time.monotonic() - started:.1f} s")
     if DCA_ORDERS in selected:
-        yield Output(None, "dca_orders", metadata=_summarize(meta["dca_orders"]))
+        yield Output(None, "dca_orders", metadata=_output_metadata(context, DCA_ORDERS, days, meta["dca_orders"]))
     if FILLS in selected:
-        yield Output(None, "fills", metadata=_summarize(meta["fills"]))
+        yield Output(None, "fills", metadata=_output_metadata(context, FILLS, days, meta["fills"]))
     if POSITIONS in selected:
         out = pl.concat(frames) if frames else pl.DataFrame(schema=POSITION_SCHEMA)
-        yield Output(out, "positions", metadata=_summarize(meta["positions"]))
+        yield Output(out, "positions", metadata=_output_metadata(context, POSITIONS, days, meta["positions"]))
+
+
+def _output_metadata(context: AssetExecutionContext, key: AssetKey, days: list[date], rows: list[dict]) -> dict:
+    """The output's metadata: all of it for one day; for a range, the totals on every partition and the tables and
+    charts on the last one only (metadata.range_metadata)."""
+    metadata = _summarize(rows)
+    if len(days) == 1:
+        return metadata
+    light, heavy = range_metadata(metadata)
+    if heavy:
+        context.add_asset_metadata(heavy, asset_key=key, partition_key=days[-1].isoformat())
+    return light | {"range": f"{days[0]}..{days[-1]}"}
 
 
 class _DayLoop:
@@ -366,9 +378,7 @@ def _month_targets(db, day: date, materialized: set[str]) -> pl.DataFrame:  # no
 def _controls(day: date, symbols: list[str], twr: list[float], spent_today: int, spent_month: int) -> Controls:
     """Kill switch, freezes (re-read now), what the day and the month before it already spent, and the TWR history."""
     kill = overrides.kill_switch_state()
-    frozen = {}
-    if kill is None:
-        frozen = {s: r for s in sorted(set(symbols)) if (r := overrides.trading_block_reason(s))}
+    frozen = overrides.freeze_reasons(sorted(set(symbols))) if kill is None else {}
     return Controls(kill_switch=(kill.get("reason") or "(no reason given)") if kill is not None else None,
                     frozen={s: r.split(": ", 1)[-1] for s, r in frozen.items()},
                     spent_today_centavos=spent_today, spent_month_centavos=spent_month, twr_history=tuple(twr))
@@ -433,8 +443,15 @@ def _exit_proceeds(db, day: date) -> int:  # noqa: ANN001
 
 
 def _contribution(db, day: date) -> int:  # noqa: ANN001
-    rows = duck.query(db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date = ? and kind = 'contribution'", [day])
-    return int(rows["c"][0])
+    """The day's contribution as the event ledger records it (its projection, execution.cash_ledger, is written in
+    a range run's last bulk transaction: a run cut short before it leaves recorded days not projected yet)."""
+    if ev.exists(db):
+        sql = "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.events where date = ? and kind = 'contribution'"
+    elif duck.table_exists(db, "execution", "cash_ledger"):
+        sql = "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date = ? and kind = 'contribution'"
+    else:
+        return 0
+    return int(duck.query(db, sql, [day])["c"][0])
 
 
 @asset(group_name=GROUP, partitions_def=DAILY, deps=[FILLS], pool="exchange_api", kinds={"duckdb"}, owners=["team:trading"])

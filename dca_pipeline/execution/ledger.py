@@ -4,7 +4,7 @@ Every write for a day first deletes that day's rows, so re-running a day replace
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -85,6 +85,30 @@ def ledger_totals(db: Path, through: date) -> dict[str, int]:
         db, "select kind, sum(amount_centavos)::bigint as c from execution.cash_ledger where date <= ? group by kind", [through]
     )
     return {k: int(v) for k, v in rows.iter_rows()}
+
+
+def ledger_totals_by_day(db: Path, first: date, last: date) -> dict[date, tuple[dict[str, int], dict[str, int]]]:
+    """For every day of first..last: (`ledger_totals` through the day, the day's own sum of each entry kind), from
+    one read of the entries."""
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    if not _exists(db, "cash_ledger"):
+        return {d: ({}, {}) for d in days}
+    rows = duck.query(  # day null: every entry before `first`
+        db, "select case when date >= ? then date end as day, kind, sum(amount_centavos)::bigint as c "
+            "from execution.cash_ledger where date <= ? group by all", [first, last])
+    before: dict[str, int] = {}
+    by_day: dict[date, dict[str, int]] = {}
+    for d, kind, c in rows.iter_rows():
+        if d is None:
+            before[kind] = int(c)
+        else:
+            by_day.setdefault(d, {})[kind] = int(c)
+    out, totals = {}, before
+    for d in days:
+        own = by_day.get(d, {})
+        totals = {**totals, **{k: totals.get(k, 0) + v for k, v in own.items()}}
+        out[d] = (totals, own)
+    return out
 
 
 def holdings(db: Path, through: date) -> pl.DataFrame:

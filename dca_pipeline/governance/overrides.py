@@ -26,12 +26,16 @@ def control_dir(home: Path | None = None) -> Path:
     return path
 
 
-def _frozen_file(symbol: str, home: Path | None = None) -> Path:
+def _frozen_name(symbol: str) -> str:
     """One file per frozen asset, named after its base (`ADA/BRL` and `ADA` both freeze ADA)."""
     base = symbol.split("/")[0].strip().upper()
     if not base:
         raise ValueError(f"cannot freeze an empty symbol ({symbol!r})")
-    return control_dir(home) / FROZEN_DIR / _SAFE.sub("_", base)
+    return _SAFE.sub("_", base)
+
+
+def _frozen_file(symbol: str, home: Path | None = None) -> Path:
+    return control_dir(home) / FROZEN_DIR / _frozen_name(symbol)
 
 
 def _write_atomic(path: Path, payload: dict) -> None:
@@ -117,6 +121,21 @@ def trading_block_reason(symbol: str, home: Path | None = None) -> str | None:
     if frozen is not None:
         return f"{symbol} frozen: {frozen.get('reason', '(no reason given)')}"
     return None
+
+
+def freeze_reasons(symbols: list[str], home: Path | None = None) -> dict[str, str]:
+    """The frozen ones of `symbols` with `trading_block_reason`'s text for a freeze, from one listing of the freeze
+    folder (the kill switch is the caller's to read)."""
+    folder = control_dir(home) / FROZEN_DIR
+    try:
+        names = set(os.listdir(folder))
+    except FileNotFoundError:
+        return {}
+    out = {}
+    for symbol in symbols:
+        if _frozen_name(symbol) in names and (frozen := _read(folder / _frozen_name(symbol))) is not None:
+            out[symbol] = f"{symbol} frozen: {frozen.get('reason', '(no reason given)')}"
+    return out
 
 
 def pre_send_block_reasons(symbol: str, home: Path | None = None) -> list[str]:

@@ -1,6 +1,7 @@
 """Monitoring asset: daily performance (invested, value, cash, P&L, TWR) and the ledger reconciliation check."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import polars as pl
 from dagster import AssetCheckResult, AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, MetadataValue, asset, asset_check
@@ -8,6 +9,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, BackfillPolicy, Con
 from dca_pipeline.execution import ledger, ledger_views
 from dca_pipeline.execution.positions import next_day_performance
 from dca_pipeline.monitoring.explain import performance_explained
+from dca_pipeline.metadata import range_metadata
 from dca_pipeline.money import to_brl
 from dca_pipeline.partitions import DAILY, cadence
 from dca_pipeline.resources import PipelineConfig
@@ -72,17 +74,18 @@ def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFram
     first, end = window.start.date(), window.end.date()
     db = warehouse.db()
     prev_value, prev_twr = _previous(db, first)
+    last = end - timedelta(days=1)
+    entries = ledger.ledger_totals_by_day(db, first, last)  # one read of the cash entries for the range
+    values: dict[date, Decimal] = {}  # each day's positions value (sum of its rows)
+    for day, value in positions.select("date", "market_value_brl").iter_rows() if len(positions) else ():
+        values[day] = values.get(day, 0) + value
     rows = []
     for i in range((end - first).days):
         day = first + timedelta(days=i)
-        held = positions.filter(pl.col("date") == day) if len(positions) else positions
-        totals = ledger.ledger_totals(db, day)
+        totals, own = entries[day]
         cash = sum(totals.values())
-        positions_value = int(sum(held["market_value_brl"].to_list(), 0) * 100) if len(held) else 0
-        flow = duck.query(
-            db, "select coalesce(sum(amount_centavos), 0)::bigint as c from execution.cash_ledger where date = ? and kind = 'contribution'", [day]
-        )["c"][0]
-        perf = next_day_performance(prev_value, prev_twr, int(flow), positions_value + cash, cash, totals.get("contribution", 0))
+        positions_value = int(values.get(day, 0) * 100)
+        perf = next_day_performance(prev_value, prev_twr, own.get("contribution", 0), positions_value + cash, cash, totals.get("contribution", 0))
         prev_value, prev_twr = perf.value_centavos, perf.twr
         rows.append({
             "date": day,
@@ -96,8 +99,13 @@ def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFram
             "twr": perf.twr,
         })
     frame = pl.DataFrame(rows, schema=PERFORMANCE_SCHEMA)
-    context.add_output_metadata({k: (float(v) if v is not None and k != "date" else str(v)) for k, v in rows[-1].items()} | {"days": len(rows)}
-                                | performance_explained(db, frame))  # curves vs BTC-only DCA, drawdown (monitoring/explain.py)
+    metadata = {k: (float(v) if v is not None and k != "date" else str(v)) for k, v in rows[-1].items()} | {"days": len(rows)} \
+        | performance_explained(db, frame)  # curves vs BTC-only DCA, drawdown (monitoring/explain.py)
+    if len(rows) > 1:  # a range: the charts and table on its last partition only (metadata.range_metadata)
+        metadata, charts = range_metadata(metadata)
+        context.add_asset_metadata(charts, partition_key=last.isoformat())
+        metadata["range"] = f"{first}..{last}"
+    context.add_output_metadata(metadata)
     return frame
 
 

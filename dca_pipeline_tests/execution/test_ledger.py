@@ -50,3 +50,27 @@ def test_cash_reconciles_with_contributions_costs_and_fees() -> None:
     assert totals["contribution"] == 5_000
     assert cash + int(held["cost_centavos"].sum()) + fees == 5_000
     assert cash == 0  # R$30 + R$20 orders spent it all
+
+
+def test_ledger_totals_by_day_match_the_day_by_day_totals(tmp_path) -> None:  # noqa: ANN001
+    db = tmp_path / "w.duckdb"
+    rows = [  # (date, kind, centavos): one entry before the range, days with and without entries inside it
+        (date(2021, 1, 1), "contribution", 5_000), (date(2021, 1, 1), "buy", -4_000), (date(2021, 1, 1), "fee", -28),
+        (date(2021, 1, 3), "contribution", 3_000), (date(2021, 1, 3), "contribution", 226), (date(2021, 1, 3), "fee", -7),
+        (date(2021, 1, 5), "buy", -1_000),  # after the range: never counted
+    ]
+    frame = pl.DataFrame([{"date": d, "entry_id": f"e{i}", "kind": k, "amount_centavos": c, "amount_brl": Decimal(c) / 100,
+                           "client_order_id": None} for i, (d, k, c) in enumerate(rows)], schema=ledger.CASH_SCHEMA)
+    with duck.transaction(db) as cur:
+        duck.replace_rows(cur, "execution", "cash_ledger", frame, None)
+    got = ledger.ledger_totals_by_day(db, date(2021, 1, 2), date(2021, 1, 4))
+    by_hand = {
+        date(2021, 1, 2): ({"contribution": 5_000, "buy": -4_000, "fee": -28}, {}),
+        date(2021, 1, 3): ({"contribution": 8_226, "buy": -4_000, "fee": -35}, {"contribution": 3_226, "fee": -7}),
+        date(2021, 1, 4): ({"contribution": 8_226, "buy": -4_000, "fee": -35}, {}),
+    }
+    assert got == by_hand
+    assert {d: t for d, (t, _) in got.items()} == {d: ledger.ledger_totals(db, d) for d in got}  # the day-by-day read agrees
+    assert ledger.ledger_totals_by_day(tmp_path / "empty.duckdb", date(2021, 1, 2), date(2021, 1, 3)) == {
+        date(2021, 1, 2): ({}, {}), date(2021, 1, 3): ({}, {})}
+    duck.close_all()

@@ -94,3 +94,13 @@ def test_pre_send_guard_shape() -> None:
     assert overrides.pre_send_block_reasons("ADA/BRL") == []
     overrides.freeze_asset("ADA/BRL", "audit")
     assert overrides.pre_send_block_reasons("ADA/BRL") == ["ADA/BRL frozen: audit"]
+
+
+def test_freeze_reasons_lists_the_frozen_symbols_from_one_read() -> None:
+    assert overrides.freeze_reasons(["ADA/BRL", "DOT/BRL"]) == {}  # nothing frozen, no freeze folder yet
+    overrides.freeze_asset("DOT", "delisting announced", actor="user")
+    reasons = overrides.freeze_reasons(["ADA/BRL", "DOT/BRL", "DOT/USDT", "LINK/BRL"])
+    assert reasons == {"DOT/BRL": "DOT/BRL frozen: delisting announced", "DOT/USDT": "DOT/USDT frozen: delisting announced"}
+    assert reasons["DOT/BRL"] == overrides.trading_block_reason("DOT/BRL")  # the per-order question's words
+    overrides.unfreeze_asset("DOT")
+    assert overrides.freeze_reasons(["DOT/BRL"]) == {}
