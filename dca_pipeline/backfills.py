@@ -12,9 +12,19 @@ Dagster's own *Materialize* button can only infer partitions downstream of the s
 holding daily and monthly roots (raw bars and market caps) has no common root partitioning; so the UI entry point is
 the job `materialize_with_upstream_job` (launch it from its Launchpad with the asset and the first and last partition).
 """
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from dagster import AssetKey, Config, DagsterInstance, OpExecutionContext, PartitionKeyRange, in_process_executor, job, op
+from dagster import (
+    AssetKey,
+    Config,
+    DagsterInstance,
+    JobDefinition,
+    OpExecutionContext,
+    PartitionKeyRange,
+    in_process_executor,
+    job,
+    op,
+)
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
@@ -90,20 +100,24 @@ class WithUpstreamConfig(Config):
     last_partition: str = "2025-06-30"
 
 
-@op(description="Submits one asset backfill of the asset's partitions and every missing upstream partition they need")
-def backfill_with_upstream(context: OpExecutionContext, config: WithUpstreamConfig) -> str:
-    graph = context.repository_def.asset_graph
-    key = AssetKey.from_user_string(config.asset)
-    pdef = graph.get(key).partitions_def
-    partition_keys = pdef.get_partition_keys_in_range(PartitionKeyRange(config.first_partition, config.last_partition))
-    backfill_id, subset = launch_backfill(graph, context.instance, key, partition_keys, tags={"dagster/from_run": context.run_id})
-    for asset, parts in describe(subset).items():
-        context.log.info(f"{asset}: {parts}")
-    context.add_output_metadata({"backfill_id": backfill_id, **describe(subset)})
-    return backfill_id
+def with_upstream_job(asset_graph: Callable[[], object]) -> JobDefinition:
+    """The Launchpad job: `asset_graph` returns the code location's asset graph (definitions.py passes its own)."""
 
+    @op(description="Submits one asset backfill of the asset's partitions and every missing upstream partition they need")
+    def backfill_with_upstream(context: OpExecutionContext, config: WithUpstreamConfig) -> str:
+        graph = asset_graph()
+        key = AssetKey.from_user_string(config.asset)
+        pdef = graph.get(key).partitions_def
+        partition_keys = pdef.get_partition_keys_in_range(PartitionKeyRange(config.first_partition, config.last_partition))
+        backfill_id, subset = launch_backfill(graph, context.instance, key, partition_keys, tags={"dagster/from_run": context.run_id})
+        for asset, parts in describe(subset).items():
+            context.log.info(f"{asset}: {parts}")
+        context.add_output_metadata({"backfill_id": backfill_id, **describe(subset)})
+        return backfill_id
 
-@job(executor_def=in_process_executor, description="Launchpad: materialize an asset's partitions (default: a month of dca_orders) with every upstream "
-                 "partition they need, as one asset backfill (Overview → Backfills shows its progress)")
-def materialize_with_upstream_job() -> None:
-    backfill_with_upstream()
+    @job(executor_def=in_process_executor, description="Launchpad: materialize an asset's partitions (default: a month of "
+         "dca_orders) with every upstream partition they need, as one asset backfill (Overview → Backfills shows its progress)")
+    def materialize_with_upstream_job() -> None:
+        backfill_with_upstream()
+
+    return materialize_with_upstream_job
