@@ -11,10 +11,14 @@ import logging
 import shutil
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey, DagsterInstance
 
 from dca_pipeline.paths import PROJECT_ROOT
 
+# slow: seven runs, each a fresh process per step (the code location's multiprocess executor), and 13 months of raw
+# bars, a month of features and the regime fit; 342–492 s under load from other sessions, far above a minute
+pytestmark = pytest.mark.slow
 DAYS = ["2018-02-01", "2018-02-02", "2018-02-03"]
 
 
@@ -95,7 +99,9 @@ def test_month_of_orders_with_upstream_on_fresh_instance(tmp_path: Path, monkeyp
 
     from dca_pipeline.paths import warehouse_path as db_path
 
-    decided = duck.query(db_path(), "select distinct date::varchar as d from execution.day_decisions order by d")["d"].to_list()
-    assert decided == DAYS
+    # each day's plan is recorded (its contribution is the plan's first event); February 2018's optimization finds no
+    # eligible asset (21 coins tiered and scored, "everything stays in cash"), so the days place no order
+    planned = duck.query(db_path(), "select date::varchar as d from execution.events where kind = 'contribution' order by d")
+    assert planned["d"].to_list() == DAYS
     duck.close_all()
     shutil.rmtree(home, ignore_errors=True)
