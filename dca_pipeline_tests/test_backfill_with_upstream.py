@@ -16,9 +16,6 @@ from dagster import AssetKey, DagsterInstance
 
 from dca_pipeline.paths import PROJECT_ROOT
 
-# slow: seven runs, each a fresh process per step (the code location's multiprocess executor), and 13 months of raw
-# bars, a month of features and the regime fit; 342–492 s under load from other sessions, far above a minute
-pytestmark = pytest.mark.slow
 DAYS = ["2018-02-01", "2018-02-02", "2018-02-03"]
 
 
@@ -52,6 +49,41 @@ def _instance(home: Path) -> DagsterInstance:
     return DagsterInstance.from_config(str(home))
 
 
+def _span(first: str, last: str) -> str:
+    return f"{first}...{last} ({len(_days(first, last))})" if first != last else first
+
+
+def test_the_backfill_target_is_every_missing_upstream_partition(tmp_path: Path) -> None:
+    """June 2025 of dca_orders on a fresh instance: the regime reads 1100 days before June, i.e. the 40 whole months
+    from 2022-02 (1100/28 rounded up), the orders the 400 days up to each day, the scores May's features; once June's
+    targets are stored, only the days' own window of raw bars (400 days before 2025-06-01 is 2024-04-27) remains."""
+    from dagster import AssetMaterialization
+
+    from dca_pipeline.backfills import describe, upstream_closure
+    from dca_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    june = sorted(_days("2025-06-01", "2025-06-30"))
+    with DagsterInstance.ephemeral() as instance:
+        assert describe(upstream_closure(graph, instance, AssetKey("dca_orders"), june)) == {
+            "asset_scores": "2025-06-01", "asset_tiers": "2025-06-01", "dca_orders": _span("2025-06-01", "2025-06-30"),
+            "features_daily": _span("2025-05-01", "2025-05-31"), "market_caps": "2025-06-01",
+            "market_regime": "2025-06-01", "raw_ohlcv_1d": _span("2022-02-01", "2025-06-30"), "target_weights": "2025-06-01",
+        }
+        instance.report_runless_asset_event(AssetMaterialization("target_weights", partition="2025-06-01"))
+        assert describe(upstream_closure(graph, instance, AssetKey("dca_orders"), june)) == {
+            "dca_orders": _span("2025-06-01", "2025-06-30"), "raw_ohlcv_1d": _span("2024-04-27", "2025-06-30"),
+        }
+        for day in _days("2024-04-27", "2025-06-15"):  # half the window stored: only the rest is asked for
+            instance.report_runless_asset_event(AssetMaterialization("raw_ohlcv_1d", partition=day))
+        assert describe(upstream_closure(graph, instance, AssetKey("dca_orders"), june)) == {
+            "dca_orders": _span("2025-06-01", "2025-06-30"), "raw_ohlcv_1d": _span("2025-06-16", "2025-06-30"),
+        }
+
+
+# slow: seven runs, each a fresh process per step (the code location's multiprocess executor), and 13 months of raw
+# bars, a month of features and the regime fit; 342–492 s under load from other sessions, far above a minute
+@pytest.mark.slow
 def test_month_of_orders_with_upstream_on_fresh_instance(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     from dagster._core.execution.backfill import BulkActionStatus
     from dagster._core.test_utils import create_test_daemon_workspace_context
