@@ -109,7 +109,7 @@ def with_upstream_job(asset_graph: Callable[[], object]) -> JobDefinition:
         key = AssetKey.from_user_string(config.asset)
         pdef = graph.get(key).partitions_def
         partition_keys = pdef.get_partition_keys_in_range(PartitionKeyRange(config.first_partition, config.last_partition))
-        backfill_id, subset = launch_backfill(graph, context.instance, key, partition_keys, tags={"dagster/from_run": context.run_id})
+        backfill_id, subset = launch_backfill(graph, context.instance, key, partition_keys, tags={"dca/launched_by_run": context.run_id})
         for asset, parts in describe(subset).items():
             context.log.info(f"{asset}: {parts}")
         context.add_output_metadata({"backfill_id": backfill_id, **describe(subset)})
