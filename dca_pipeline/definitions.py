@@ -20,6 +20,7 @@ from dca_pipeline.ingestion.resources import MarketData
 from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.secrets import install_redaction
 from dca_pipeline.recovery import recovering
+from dca_pipeline.backfills import with_upstream_job
 
 # low → high; the layers' modules, not their Definitions (Dagster's loader allows one at module scope)
 LAYERS = [storage, governance, ingestion, analytics, intelligence, portfolio, execution, monitoring]
@@ -36,6 +37,8 @@ defs = Definitions.merge(
     *(layer.defs for layer in LAYERS),
     Definitions(
         resources=RESOURCES,
+        # a partition range of an asset plus its missing upstream partitions, as one asset backfill (backfills.py)
+        jobs=[with_upstream_job(lambda: defs.resolve_asset_graph())],
         # Ad-hoc materializations from the UI run a process per step (parallel where the graph allows); DuckDB
         # access waits for the file lock and releases it when each step ends. The scheduled jobs run in process.
         executor=recovering(multiprocess_executor.configured({"max_concurrent": 2})),  # frees dead runs' pool slots first

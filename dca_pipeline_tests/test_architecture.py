@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("execution", ("execution",)),
     ("backtest", ("backtest",)),
     ("monitoring", ("monitoring",)),
-    ("top", ("definitions", "cli", "demo", "runner", "")),  # "" = the package's own __init__
+    ("top", ("definitions", "cli", "demo", "runner", "backfills", "")),  # "" = the package's own __init__
 ]
 STRICT_GROUND = ("config", "money", "paths", "charts")  # import nothing else of the package at all
 SETTINGS_LOADERS = {"cached_settings", "load_settings", "Settings"}

@@ -3,13 +3,13 @@
 from datetime import date, timedelta
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetCheckResult, asset, asset_check
+from dagster import AssetCheckResult, AssetDep, AssetExecutionContext, BackfillPolicy, asset, asset_check
 
 from dca_pipeline.analytics import statistics, transforms
 from dca_pipeline.analytics.indicators import FEATURE_WINDOW_DAYS, compute_features
 from dca_pipeline.ingestion.corporate_actions import history_as_of
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
-from dca_pipeline.partitions import DAILY, cadence
+from dca_pipeline.partitions import DAILY, cadence, days_up_to
 from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.storage.raw_store import read_daily_window
 
@@ -18,7 +18,6 @@ DAILY_TABLE = dict(
     group_name="analytics",
     tags=cadence("daily"),
     partitions_def=DAILY,
-    deps=[raw_ohlcv_1d],
     io_manager_key="warehouse_io_manager",
     metadata={"schema": "analytics", "partition_column": "date"},
     pool="duckdb_warehouse",
@@ -26,6 +25,13 @@ DAILY_TABLE = dict(
     owners=["team:data"],
 )
 LOOKBACK_DAYS = FEATURE_WINDOW_DAYS  # SMA 200 and 90-day volatility need this much history, with room for gaps
+RISK_WINDOW_DAYS = 365
+CORRELATION_WINDOW_DAYS = 90
+
+
+def raw_window(days: int) -> list[AssetDep]:
+    """The dependency on the stored raw bars of the `days` days ending on the partition's day."""
+    return [AssetDep(raw_ohlcv_1d, partition_mapping=days_up_to(days))]
 
 
 def features_for_day(day: date, lower_q: float = 0.01, upper_q: float = 0.99) -> tuple[pl.DataFrame, int]:
@@ -40,12 +46,14 @@ def features_for_day(day: date, lower_q: float = 0.01, upper_q: float = 0.99) ->
     return features.filter(pl.col("date") == day), clipped
 
 
-@asset(**DAILY_TABLE)
+@asset(**DAILY_TABLE, deps=raw_window(LOOKBACK_DAYS), backfill_policy=BackfillPolicy.single_run())
 def features_daily(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
-    """Every indicator (trend, momentum, volatility, volume), log return (raw and winsorized), 30/90-day vol."""
-    day = date.fromisoformat(context.partition_key)
+    """Every indicator (trend, momentum, volatility, volume), log return (raw and winsorized), 30/90-day vol.
+    One day per scheduled run; a backfill range (e.g. the month before a monthly optimization) runs in one run."""
     a = config.settings().analytics
-    features, clipped = features_for_day(day, a.winsor_lower_q, a.winsor_upper_q)
+    days = [date.fromisoformat(k) for k in context.partition_keys]
+    computed = [features_for_day(day, a.winsor_lower_q, a.winsor_upper_q) for day in days]
+    features, clipped = pl.concat([f for f, _ in computed], how="diagonal_relaxed"), sum(c for _, c in computed)
     clipped_today = int((features["log_return_w"] != features["log_return"]).sum())
     context.add_output_metadata(
         {
@@ -54,6 +62,7 @@ def features_daily(context: AssetExecutionContext, config: PipelineConfig) -> pl
             "symbols": len(features),
             "with_sma_200": int(features["sma_200"].is_not_null().sum()),
             "history_window_days": LOOKBACK_DAYS,
+            **({"days": len(days)} if len(days) > 1 else {}),
         }
     )
     return features
@@ -70,11 +79,7 @@ def features_in_range(features_daily: pl.DataFrame) -> AssetCheckResult:
     return AssetCheckResult(passed=bad.is_empty(), metadata={"out_of_range_rows": len(bad)})
 
 
-RISK_WINDOW_DAYS = 365
-CORRELATION_WINDOW_DAYS = 90
-
-
-@asset(**DAILY_TABLE)
+@asset(**DAILY_TABLE, deps=raw_window(RISK_WINDOW_DAYS + 1))
 def risk_metrics(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
     """Per symbol over the last 365 days: 30/90-day vol, Sharpe and Sortino (risk-free = the configured CDI),
     max drawdown, historical VaR 95/99 and CVaR 95 of daily log returns."""
@@ -88,7 +93,7 @@ def risk_metrics(context: AssetExecutionContext, config: PipelineConfig) -> pl.D
     return metrics
 
 
-@asset(**DAILY_TABLE)
+@asset(**DAILY_TABLE, deps=raw_window(CORRELATION_WINDOW_DAYS + 1))
 def correlation_matrix(context: AssetExecutionContext) -> pl.DataFrame:
     """Pairwise 90-day correlation of daily log returns (long: date, symbol_a, symbol_b, correlation)."""
     day = date.fromisoformat(context.partition_key)

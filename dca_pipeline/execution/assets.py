@@ -9,6 +9,7 @@ import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
+    AssetDep,
     AssetExecutionContext,
     AssetKey,
     AssetOut,
@@ -42,7 +43,7 @@ from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.metadata import markdown_table, range_metadata
 from dca_pipeline.money import to_brl
-from dca_pipeline.partitions import DAILY
+from dca_pipeline.partitions import DAILY, days_up_to
 from dca_pipeline.portfolio.assets import target_weights
 from dca_pipeline.execution.resources import Broker
 from dca_pipeline.ingestion.resources import MarketData
@@ -55,6 +56,9 @@ GROUP = "execution"
 POSITIONS = AssetKey("positions")
 DCA_ORDERS = AssetKey("dca_orders")
 FILLS = AssetKey("fills")
+# a day reads the stored bars of the MARKET_LOOKBACK_DAYS before it and itself (MarketTape), and its month's targets
+# (the default daily → monthly mapping: the month that holds the day)
+RAW_WINDOW = AssetDep(raw_ohlcv_1d, partition_mapping=days_up_to(MARKET_LOOKBACK_DAYS + 1))
 
 
 def _days(context: AssetExecutionContext) -> list[date]:
@@ -78,7 +82,7 @@ def _days(context: AssetExecutionContext) -> list[date]:
                               kinds={"polars", "duckdb"}, owners=["team:trading"], metadata={"schema": "execution", "partition_column": "date"},
                               description="Holdings after the day's fills, valued at each symbol's last close on or before the day."),
     },
-    deps=[target_weights, raw_ohlcv_1d],
+    deps=[target_weights, RAW_WINDOW],
     internal_asset_deps={"dca_orders": {target_weights.key, raw_ohlcv_1d.key}, "fills": {DCA_ORDERS},
                          "positions": {FILLS, raw_ohlcv_1d.key}},
     partitions_def=DAILY,

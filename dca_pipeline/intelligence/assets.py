@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, MetadataValue, asset, asset_check
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetDep, AssetExecutionContext, MetadataValue, asset, asset_check
 
 from dca_pipeline.analytics.assets import features_daily
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
@@ -14,7 +14,7 @@ from dca_pipeline.intelligence.lstm_momentum import with_lstm_momentum
 from dca_pipeline.intelligence.scores import FACTOR_GROUPS, compute_factors, score_assets
 from dca_pipeline.intelligence.tiers import VOLUME_WINDOW_DAYS, empty_tier_warning, empty_tiers, tiers_for_month
 from dca_pipeline.metadata import markdown_table
-from dca_pipeline.partitions import MONTHLY, month_start
+from dca_pipeline.partitions import MONTH_BEFORE, MONTHLY, days_before_month, month_start
 from dca_pipeline.resources import PipelineConfig
 from dca_pipeline.storage.resources import Warehouse
 from dca_pipeline.storage import duck
@@ -27,7 +27,6 @@ WAREHOUSE_META = {"schema": "intelligence", "partition_column": "month"}
 MONTHLY_TABLE = dict(
     group_name="intelligence",
     partitions_def=MONTHLY,
-    deps=[raw_ohlcv_1d],
     io_manager_key="warehouse_io_manager",
     metadata=WAREHOUSE_META,
     pool="duckdb_warehouse",
@@ -36,7 +35,12 @@ MONTHLY_TABLE = dict(
 )
 
 
-@asset(**MONTHLY_TABLE)
+def raw_before_month(days: int) -> AssetDep:
+    """The dependency on the stored raw bars of the `days` days before the month (whole months covering them)."""
+    return AssetDep(raw_ohlcv_1d, partition_mapping=days_before_month(days))
+
+
+@asset(**MONTHLY_TABLE, deps=[raw_before_month(VOLUME_WINDOW_DAYS)])
 def asset_tiers(context: AssetExecutionContext, market_caps: pl.DataFrame, config: PipelineConfig) -> pl.DataFrame:
     """Each investable coin's tier from its market cap and 30-day mean BRL volume before the month."""
     settings = config.settings()
@@ -64,7 +68,7 @@ def asset_tiers(context: AssetExecutionContext, market_caps: pl.DataFrame, confi
     return tiers
 
 
-@asset(**{**MONTHLY_TABLE, "deps": [raw_ohlcv_1d, features_daily]})
+@asset(**MONTHLY_TABLE, deps=[raw_before_month(FACTOR_HISTORY_DAYS), AssetDep(features_daily, partition_mapping=MONTH_BEFORE)])
 def asset_scores(
     context: AssetExecutionContext, asset_tiers: pl.DataFrame, warehouse: Warehouse, config: PipelineConfig
 ) -> pl.DataFrame:
@@ -114,7 +118,7 @@ def scores_complete(context, asset_scores: pl.DataFrame, warehouse: Warehouse) -
     )
 
 
-@asset(**{**MONTHLY_TABLE, "kinds": {"hmmlearn", "polars", "duckdb"}})
+@asset(**{**MONTHLY_TABLE, "kinds": {"hmmlearn", "polars", "duckdb"}}, deps=[raw_before_month(REGIME_HISTORY_DAYS)])
 def market_regime(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
     """Bull / bear / sideways / crisis from a Gaussian HMM on market return, volatility and correlation,
     fit only on data before the month; states are named by their fitted means, not their index."""

@@ -3,11 +3,13 @@
 from datetime import date, timedelta
 
 import polars as pl
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, MetadataValue, asset, asset_check
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetDep, AssetExecutionContext, MetadataValue, asset, asset_check
 
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.metadata import markdown_table
-from dca_pipeline.partitions import MONTHLY, month_start
+from dca_pipeline.intelligence.assets import market_regime
+from dca_pipeline.intelligence.lookbacks import REGIME_HISTORY_DAYS
+from dca_pipeline.partitions import MONTHLY, days_before_month, month_start
 from dca_pipeline.portfolio.explain import target_weights_metadata
 from dca_pipeline.portfolio.targets import build_targets
 from dca_pipeline.resources import PipelineConfig
@@ -16,6 +18,10 @@ from dca_pipeline.storage import duck
 from dca_pipeline.ingestion.corporate_actions import history_as_of
 from dca_pipeline.ingestion.universe import history_before
 
+# the closes the optimizer may read before the month, as declared to Dagster: the settings are not read at import, so
+# this covers portfolio.lookback_days up to the regime model's three years (default 365); a longer configured
+# lookback reads bars that `ingest_history_job` must have stored
+DECLARED_LOOKBACK_DAYS = REGIME_HISTORY_DAYS
 
 
 def previous_targets(db, month: date) -> pl.DataFrame:  # noqa: ANN001
@@ -37,7 +43,9 @@ def month_regime(db, month: date) -> str | None:  # noqa: ANN001
 @asset(
     group_name="portfolio",
     partitions_def=MONTHLY,
-    deps=[raw_ohlcv_1d],
+    # the optimizer's closes before the month (portfolio.lookback_days, see DECLARED_LOOKBACK_DAYS) and the month's
+    # regime (read when regime scaling is on; declared so that it is built first)
+    deps=[AssetDep(raw_ohlcv_1d, partition_mapping=days_before_month(DECLARED_LOOKBACK_DAYS)), market_regime],
     io_manager_key="warehouse_io_manager",
     metadata={"schema": "portfolio", "partition_column": "month"},
     pool="duckdb_warehouse",
