@@ -50,41 +50,59 @@ class BlockedDay:
     checks: tuple[str, ...]  # "asset:check" of each failed blocking check
 
 
+def _blocked_or_raise(result, what: str, day: date) -> BlockedDay | None:  # noqa: ANN001
+    """None for a successful run; the failed blocking checks of a run they stopped; any other failure raises."""
+    if result.success:
+        return None
+    failed_checks = tuple(sorted({f"{e.asset_key.to_user_string()}:{e.check_name}" for e in result.get_asset_check_evaluations()
+                                  if not e.passed and e.severity == AssetCheckSeverity.ERROR}))
+    errors = [e for e in result.all_events if e.is_step_failure
+              and e.step_failure_data.error is not None and e.step_failure_data.error.cls_name != "DagsterAssetCheckFailedError"]
+    if errors or not failed_checks:
+        first = errors[0].step_failure_data.error if errors else None
+        raise RuntimeError(f"{what} failed ({errors[0].step_key if errors else 'no failed check'}): "
+                           f"{first.message if first else result.run_id}")
+    return BlockedDay(day, failed_checks)
+
+
 def run_day(job, instance: DagsterInstance, day: date, tags: dict[str, str]) -> BlockedDay | None:  # noqa: ANN001
     """Run one daily partition. A blocking check that fails blocks only this day (returned); any other
     failure is an error and raises."""
     result = job.execute_in_process(instance=instance, run_config=QUIET, tags=tags, partition_key=day.isoformat(),
                                     raise_on_error=False)
-    if result.success:
-        return None
-    failed_checks = tuple(sorted(f"{e.asset_key.to_user_string()}:{e.check_name}" for e in result.get_asset_check_evaluations()
-                                 if not e.passed and e.severity == AssetCheckSeverity.ERROR))
-    errors = [e for e in result.all_events if e.is_step_failure
-              and e.step_failure_data.error is not None and e.step_failure_data.error.cls_name != "DagsterAssetCheckFailedError"]
-    if errors or not failed_checks:
-        first = errors[0].step_failure_data.error if errors else None
-        raise RuntimeError(f"daily run {day} failed ({errors[0].step_key if errors else 'no failed check'}): "
-                           f"{first.message if first else result.run_id}")
-    return BlockedDay(day, failed_checks)
+    return _blocked_or_raise(result, f"daily run {day}", day)
 
 
-def run_month(month: date, instance: DagsterInstance, log=print) -> list[BlockedDay]:  # noqa: ANN001
-    """Materialize the monthly partition and every daily partition of `month` (data must exist for them).
+def run_month(month: date, instance: DagsterInstance, log=print, one_run: bool = True) -> list[BlockedDay]:  # noqa: ANN001
+    """Materialize the monthly partition and every daily partition of `month` (data must exist for them): the days
+    as one single-run backfill (`one_run`), else one run per day.
 
     A day stopped by a blocking check blocks only itself: the following days run from the ledger as usual.
     Returns the blocked days (listed at the end by the demo)."""
     days, tags = prepare_month(month, instance, log)
-    return run_days(days, instance, tags, log)
+    return run_days(days, instance, tags, log, one_run=one_run)
 
 
 def run_days(days: list[date], instance: DagsterInstance, tags: dict[str, str] | None = None, log=print,  # noqa: ANN001
-             job=None) -> list[BlockedDay]:  # noqa: ANN001
-    """Run each day's partition of `job` (default: the project's daily_job) in order, one run per day; a day
-    stopped by a blocking check blocks only itself and the next day runs from the ledger. Returns the blocked days."""
+             job=None, one_run: bool = False) -> list[BlockedDay]:  # noqa: ANN001
+    """Run the days' partitions of `job` (default: the project's daily_job) in order and return the blocked days.
+
+    One run per day by default (what the schedule does). With `one_run`, the days go first as one single-run
+    backfill of the range (the execution assets then plan and book them in bulk, execution/range_book.py); if a
+    blocking check stops that run, nothing downstream of it ran, and the days are run one by one so that a
+    blocked day blocks only itself and the next day runs from the ledger (a day already recorded stands)."""
     if job is None:
         from dca_pipeline.definitions import defs
 
         job = defs.resolve_job_def("daily_job")
+    if one_run and len(days) > 1:
+        log(f"daily runs {days[0]} .. {days[-1]} (one single-run backfill)")
+        result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False,
+                                        tags={**(tags or {}), RANGE_START: days[0].isoformat(), RANGE_END: days[-1].isoformat()})
+        stop = _blocked_or_raise(result, f"daily runs {days[0]} .. {days[-1]}", days[0])
+        if stop is None:
+            return []
+        log(f"a blocking check stopped the range ({', '.join(stop.checks)}): running its days one by one")
     blocked = []
     for day in days:
         log(f"daily run {day}")

@@ -79,32 +79,41 @@ def features_in_range(features_daily: pl.DataFrame) -> AssetCheckResult:
     return AssetCheckResult(passed=bad.is_empty(), metadata={"out_of_range_rows": len(bad)})
 
 
-@asset(**DAILY_TABLE, deps=raw_window(RISK_WINDOW_DAYS + 1))
-def risk_metrics(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
-    """Per symbol over the last 365 days: 30/90-day vol, Sharpe and Sortino (risk-free = the configured CDI),
-    max drawdown, historical VaR 95/99 and CVaR 95 of daily log returns."""
-    day = date.fromisoformat(context.partition_key)
-    rf = float(config.settings().portfolio.risk_free_rate)
+def risk_metrics_for_day(day: date, rf: float) -> pl.DataFrame:
+    """Per symbol listed on `day`, over the 365 days up to it (continuous history as of the day)."""
     history = history_as_of(read_daily_window("raw_ohlcv_1d", day - timedelta(days=RISK_WINDOW_DAYS), day), day)
     listed_today = history.filter(pl.col("date") == day).select("symbol")
     metrics = statistics.risk_metrics(history.join(listed_today, on="symbol"), RISK_WINDOW_DAYS, rf)
-    metrics = metrics.with_columns(pl.lit(day).alias("date"), pl.lit(rf).alias("risk_free_rate"))
-    context.add_output_metadata({"symbols": len(metrics), "risk_free_rate": rf})
-    return metrics
+    return metrics.with_columns(pl.lit(day).alias("date"), pl.lit(rf).alias("risk_free_rate"))
 
 
-@asset(**DAILY_TABLE, deps=raw_window(CORRELATION_WINDOW_DAYS + 1))
-def correlation_matrix(context: AssetExecutionContext) -> pl.DataFrame:
-    """Pairwise 90-day correlation of daily log returns (long: date, symbol_a, symbol_b, correlation)."""
-    day = date.fromisoformat(context.partition_key)
+def correlation_for_day(day: date) -> pl.DataFrame:
+    """Pairwise correlation of daily log returns over the 90 days up to `day` (long: date, symbol_a, symbol_b, correlation)."""
     history = history_as_of(read_daily_window("raw_ohlcv_1d", day - timedelta(days=CORRELATION_WINDOW_DAYS), day), day)
     returns = history.sort("symbol", "date").with_columns(
         (pl.col("close") / pl.col("close").shift(1)).log().over("symbol").alias("r")
     )
     wide = transforms.align_daily(returns.drop_nulls("r"), "r", day - timedelta(days=CORRELATION_WINDOW_DAYS - 1), day)
-    corr = statistics.pairwise_correlation(wide, CORRELATION_WINDOW_DAYS // 2).select(
+    return statistics.pairwise_correlation(wide, CORRELATION_WINDOW_DAYS // 2).select(
         pl.lit(day).alias("date"), "symbol_a", "symbol_b", "correlation"
     )
+
+
+@asset(**DAILY_TABLE, deps=raw_window(RISK_WINDOW_DAYS + 1), backfill_policy=BackfillPolicy.single_run())
+def risk_metrics(context: AssetExecutionContext, config: PipelineConfig) -> pl.DataFrame:
+    """Per symbol over the last 365 days: 30/90-day vol, Sharpe and Sortino (risk-free = the configured CDI),
+    max drawdown, historical VaR 95/99 and CVaR 95 of daily log returns. A range runs its days in one run."""
+    rf = float(config.settings().portfolio.risk_free_rate)
+    metrics = pl.concat([risk_metrics_for_day(date.fromisoformat(k), rf) for k in context.partition_keys], how="diagonal_relaxed")
+    context.add_output_metadata({"symbols": metrics["symbol"].n_unique() if len(metrics) else 0, "risk_free_rate": rf})
+    return metrics
+
+
+@asset(**DAILY_TABLE, deps=raw_window(CORRELATION_WINDOW_DAYS + 1), backfill_policy=BackfillPolicy.single_run())
+def correlation_matrix(context: AssetExecutionContext) -> pl.DataFrame:
+    """Pairwise 90-day correlation of daily log returns (long: date, symbol_a, symbol_b, correlation). A range runs
+    its days in one run."""
+    corr = pl.concat([correlation_for_day(date.fromisoformat(k)) for k in context.partition_keys], how="diagonal_relaxed")
     context.add_output_metadata(
         {"pairs": len(corr), "average_correlation": float(corr["correlation"].mean() or 0.0) if len(corr) else 0.0}
     )

@@ -3,7 +3,8 @@ job quarantines that day, places no order on it, places orders on the days aroun
 lines list it.
 
 It starts from the session's prepared January 2021 (history, eve features and targets built once, conftest)
-and runs the days around the hole through `runner.run_days`, the loop the demo and `run_month` use: the
+and runs the days around the hole through `runner.run_days` as the demo does (one single-run backfill of the days,
+stopped by the hole's blocking checks, then day by day): the
 days before the 13th add nothing to what is proved (the ledger carries day to day the same way)."""
 import shutil
 from datetime import date, timedelta
@@ -36,7 +37,10 @@ def holed(january_2021, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN0
         data / "ohlcv_1d_usd.parquet")
     home = copy_home(january_2021.prepared, tmp / "dca_home")
     with env(DCA_DATA_DIR=str(data), DCA_HOME=str(home)), DagsterInstance.ephemeral() as instance:
-        blocked = run_days(DAYS, record_month_targets(instance), log=lambda _m: None)
+        logs: list[str] = []  # as the demo: the days as one single-run backfill first, then day by day when it is stopped
+        blocked = run_days(DAYS, record_month_targets(instance), log=logs.append, one_run=True)
+    assert logs[0] == f"daily runs {DAYS[0]} .. {DAYS[-1]} (one single-run backfill)"
+    assert logs[1].startswith("a blocking check stopped the range (raw_ohlcv_1d:") and logs[2] == f"daily run {DAYS[0]}"
     return home / "warehouse.duckdb", bars, blocked
 
 
