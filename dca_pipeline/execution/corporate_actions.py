@@ -39,6 +39,9 @@ LEG_SCHEMA = {
 }
 
 
+HOLDINGS_SCHEMA = {"symbol": pl.String, "quantity": pl.Decimal(38, 8), "cost_centavos": pl.Int64}
+
+
 def _split(symbol: str) -> tuple[str, str]:
     base, _, quote = symbol.partition("/")
     return base, quote
@@ -89,7 +92,7 @@ def apply_legs(holdings: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
         sign = -1 if leg == "out" else 1
         held[s] = (old_q + sign * Decimal(q), old_c + sign * int(c))
     rows = [(s, q, c) for s, (q, c) in sorted(held.items()) if q]
-    return pl.DataFrame(rows, schema={"symbol": pl.String, "quantity": pl.Decimal(38, 8), "cost_centavos": pl.Int64}, orient="row")
+    return pl.DataFrame(rows, schema=HOLDINGS_SCHEMA, orient="row")
 
 
 def remap_targets(targets: pl.DataFrame, actions: pl.DataFrame, day: date) -> pl.DataFrame:
@@ -126,6 +129,11 @@ def apply_day(book: Books, day: date, holdings: pl.DataFrame, targets: pl.DataFr
     """Book the day's corporate actions on `book` (holdings = its positions before the day) and return
     (holdings after them, the targets remapped, the legs booked)."""
     actions = load_corporate_actions() if actions is None else actions
+    bases = set(actions["from_base"].to_list())
+    if not any(_split(x)[0] in bases for x in holdings["symbol"].to_list() + targets["symbol"].to_list()):
+        # no coin held or targeted is the subject of any action: no legs, targets as they are (the daily common case)
+        held = holdings.select("symbol", "quantity", "cost_centavos").filter(pl.col("quantity") != 0).sort("symbol")
+        return held.cast(HOLDINGS_SCHEMA), targets, pl.DataFrame(schema=LEG_SCHEMA)  # type: ignore[arg-type]
     legs = holding_legs(day, holdings, actions)
     if len(legs):
         book.record_corporate_actions(day, legs)
