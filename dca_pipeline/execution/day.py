@@ -129,7 +129,10 @@ def value_centavos(quantity: Decimal, price: float) -> int:
 def delisting_exits(day: date, holdings: pl.DataFrame, market: MarketView, settings: Settings) -> pl.DataFrame:
     """Every held coin whose last bar is more than `delisting.after_days` before `day`, exited by the policy."""
     policy, after = settings.delisting.policy, settings.delisting.after_days
-    last = {s: (d, c) for s, d, c in market.bars.select("symbol", "date", "close").iter_rows()}
+    if holdings.is_empty():
+        return pl.DataFrame(schema=EXIT_SCHEMA)
+    held = market.bars.filter(pl.col("symbol").is_in(holdings["symbol"].to_list()))
+    last = {s: (d, c) for s, d, c in held.select("symbol", "date", "close").iter_rows()}
     rows = []
     for symbol, quantity, cost in holdings.select("symbol", "quantity", "cost_centavos").iter_rows():
         if not quantity:
@@ -238,8 +241,9 @@ def simulate_day(day: date, book: Ledger, market: MarketView, next_open: pl.Data
 
 def book_value_centavos(book: Ledger, market: MarketView) -> int:
     """Cash plus every open position at its last close (half-even centavos, as the positions asset)."""
-    close = dict(market.bars.select("symbol", "close").iter_rows())
-    return book.cash_centavos() + sum(value_centavos(q, close[s]) for s, q, _ in book.holdings().iter_rows())
+    holdings = book.holdings()
+    close = dict(market.bars.filter(pl.col("symbol").is_in(holdings["symbol"].to_list())).select("symbol", "close").iter_rows())
+    return book.cash_centavos() + sum(value_centavos(q, close[s]) for s, q, _ in holdings.iter_rows())
 
 
 def _guarded(day: date, orders: pl.DataFrame, state: DayState, holdings: pl.DataFrame, cash: int, ctx: GuardContext,
