@@ -40,7 +40,7 @@ test: install install-lstm
 	echo "test run time: $$($(ELAPSED)) s"; exit $$rc
 
 test-slow: install install-lstm  # the subprocess test of six kill -9 of a real day's dagster CLI run (docs/operations.md)
-	$(VENV)/bin/python -m pytest -m slow
+	$(VENV)/bin/python -m pytest -m slow -n 0
 
 dev: install install-lstm
 	$(VENV)/bin/dagster dev -w workspace.yaml

@@ -1,4 +1,5 @@
 """Every test runs with temporary $DCA_HOME and $DAGSTER_HOME, and never touches the network."""
+import os
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,10 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def january_2021(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    """January 2021 built once through the real jobs (see months.py); copy a home before writing to it."""
-    from dca_pipeline_tests.months import build_month
+    """January 2021 built once through the real jobs (see months.py); copy a home before writing to it. Under
+    pytest-xdist the first worker that needs it builds it and the others wait for it and share it."""
+    from dca_pipeline_tests.months import build_month, build_month_once
 
-    return build_month(tmp_path_factory.mktemp("january_2021"))
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return build_month(tmp_path_factory.mktemp("january_2021"))
+    return build_month_once(tmp_path_factory.getbasetemp().parent / "january_2021")

@@ -1,13 +1,14 @@
 """January 2021 through the real jobs, built once per test session and shared (conftest's `january_2021`).
 
 Building the month (three years of raw history for the regime model, the eve's features, the monthly
-optimisation, 31 daily runs) is the suite's most expensive setup; the end-to-end tests, the blocked-day test,
+optimisation, the 31 days: 24 as one single-run backfill, then 7 one run each) is the suite's most expensive setup; the end-to-end tests, the blocked-day test,
 the rebalance-sells month and the real-day kill test all start from it. A test that writes copies the home
 it starts from (`copy_home`), so the shared state never changes.
 """
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from dca_pipeline.runner import BlockedDay, prepare_month, run_days
 from dca_pipeline.storage import duck
 
 MONTH = date(2021, 1, 1)
+PER_DAY = 7  # the month's last days run one by one, as the schedule runs them
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,25 @@ def build_month(root: Path, month: date = MONTH) -> BuiltMonth:
         days, tags = prepare_month(month, instance, log=lambda _m: None)
         duck.close_all()
         prepared = copy_home(work, root / "prepared")
-        blocked = run_days(days, instance, tags, log=lambda _m: None)
+        # the first days as one single-run backfill (the demo's and the UI backfill's path), the last PER_DAY days
+        # one run each (the schedule's path), continuing from the ledger the range left: the end-to-end test then
+        # compares the month built by both paths with the backtest to the centavo
+        blocked = run_days(days[:-PER_DAY], instance, tags, log=lambda _m: None, one_run=True)
+        blocked += run_days(days[-PER_DAY:], instance, tags, log=lambda _m: None)
     return BuiltMonth(prepared, work, days, blocked)
+
+
+def build_month_once(root: Path, month: date = MONTH) -> BuiltMonth:
+    """`build_month` shared by the test session's processes (pytest-xdist workers): the first to take the lock
+    builds the month under `root`, the others wait and read what it built; nobody writes to it afterwards."""
+    from filelock import FileLock
+
+    built = root / "built.pickle"
+    with FileLock(f"{root}.lock"):
+        if not built.is_file():
+            root.mkdir(parents=True, exist_ok=True)
+            built.write_bytes(pickle.dumps(build_month(root, month)))
+    return pickle.loads(built.read_bytes())
 
 
 def record_month_targets(instance: DagsterInstance, month: date = MONTH) -> DagsterInstance:

@@ -17,11 +17,20 @@ MONTH = date(2021, 1, 1)
 DAYS = month_days(MONTH)
 
 
-@pytest.fixture
-def db(january_2021, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: ANN001
-    """The session's January 2021 (conftest): read only here, copied by the test that reruns a day."""
+@pytest.fixture(scope="module")
+def month_home(january_2021, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
+    """A copy of the session's January 2021 (conftest) for this module's readers: the shared home is never opened
+    in place (DuckDB takes a file lock, and another test process may be copying it)."""
+    from dca_pipeline_tests.months import copy_home
+
     assert january_2021.days == DAYS and january_2021.blocked == []
-    monkeypatch.setenv("DCA_HOME", str(january_2021.home))
+    return copy_home(january_2021.home, tmp_path_factory.mktemp("e2e") / "dca_home")
+
+
+@pytest.fixture
+def db(month_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Read only here; the test that reruns a day makes its own copy."""
+    monkeypatch.setenv("DCA_HOME", str(month_home))
     return warehouse_path()
 
 

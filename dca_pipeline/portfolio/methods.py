@@ -306,6 +306,9 @@ def _recursive_bisection(cov: np.ndarray, order: np.ndarray) -> np.ndarray:
     return w
 
 
+PROJECTION_ATTEMPTS = ((1e6, {}), (1.0, {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}), (1.0, {}))
+
+
 def project(target: np.ndarray, symbols: list[str], c: PortfolioConstraints) -> np.ndarray:
     """Nearest normalized weights to `target` (least squares) satisfying caps, tier bounds and turnover."""
     import cvxpy as cp
@@ -324,11 +327,18 @@ def project(target: np.ndarray, symbols: list[str], c: PortfolioConstraints) -> 
         cons.append(cp.norm1(x - p) <= l1 - gone)
     if l1 is None and np.all(target <= hi + TOL) and all(_tiers_ok(target, symbols, c, lower, upper)):
         return target  # already feasible: HRP / risk parity untouched
-    # scaled: the solver's absolute gap tolerance would otherwise allow ~1e-4 errors on a tiny distance
-    cp.Problem(cp.Minimize(1e6 * cp.sum_squares(x - target)), cons).solve(solver=SOLVER)
-    if x.value is None:
-        raise InfeasibleConstraints(f"projection onto the constraints failed: {c.describe()}")
-    return np.asarray(x.value, float)
+    # scaled: the solver's absolute gap tolerance would otherwise allow ~1e-4 errors on a tiny distance. The
+    # scaling can leave the interior point method numerically stuck on a far target (solver_error): then the
+    # unscaled distance with tight tolerances, then with the solver's defaults
+    for scale, options in PROJECTION_ATTEMPTS:
+        try:
+            problem = cp.Problem(cp.Minimize(scale * cp.sum_squares(x - target)), cons)
+            problem.solve(solver=SOLVER, **options)
+        except cp.error.SolverError:
+            continue
+        if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and x.value is not None:
+            return np.asarray(x.value, float)
+    raise InfeasibleConstraints(f"projection onto the constraints failed: {c.describe()}")
 
 
 def _tiers_ok(x: np.ndarray, symbols: list[str], c: PortfolioConstraints, lower: dict, upper: dict) -> list[bool]:

@@ -88,3 +88,19 @@ def test_conflicts_are_named_and_fallback_is_applied(problem: tuple, policy: str
     assert (values >= 0).all() and values.sum() <= c.invested + TOL
     if policy == "cash":  # caps are never raised under `cash`
         assert all(r.weights[s] <= c.caps[s] + TOL for s in r.weights)
+
+
+def test_projection_of_a_far_target_does_not_stall_the_solver() -> None:
+    """A case hypothesis found: HRP puts 87% in one coin of three, each its own tier; the scaled projection left
+    CLARABEL at solver_error. Expected by hand: S0 is cut to its tier's upper bound, S1 (whose target is furthest
+    below its tier's floor once the sum is fixed) sits on its floor, S2 takes the rest."""
+    from dca_pipeline.portfolio.methods import project
+
+    c = PortfolioConstraints(
+        caps={"S0": 0.8308551504219779, "S1": 0.6172547227166886, "S2": 0.5518901268613335},
+        tier_of={"S0": "t1", "S1": "t0", "S2": "t2"},
+        tier_bounds={"t0": (0.2777646252225099, 0.33949009749417874), "t1": (0.37388481768989007, 0.45697033273208787),
+                     "t2": (0.2483505570876001, 0.3035395697737335)},
+        invested=1.0, min_assets=1, previous={}, turnover_cap=None)
+    x = project(np.array([0.87458753, 0.06584139, 0.05957108]), ["S0", "S1", "S2"], c)
+    assert x == pytest.approx([0.45697033273208787, 0.2777646252225099, 1 - 0.45697033273208787 - 0.2777646252225099], abs=1e-7)
