@@ -1,8 +1,9 @@
 """A day's execution against the order-book paper broker, as a script the kill test runs (and SIGKILLs).
 
-usage: python -m dca_pipeline_tests.execution.kill_day DB_PATH PAUSE_SECONDS [--go]  (with --go it prints
-"ready" once imported and starts the day when a line arrives on stdin; the paper exchange's account
-lives next to the warehouse, `<db>.broker.sqlite`, and survives the kill like a real exchange's books)
+The test starts each victim as a fork of a fork server that imported this module once (forked.py). The paper exchange's account lives next to the warehouse,
+`<db>.broker.sqlite`, and survives the kill like a real exchange's books.
+
+usage: python -m dca_pipeline_tests.execution.kill_day DB_PATH PAUSE_SECONDS
 """
 from __future__ import annotations
 
@@ -61,9 +62,4 @@ def run(db: Path, pause: float) -> None:
 
 
 if __name__ == "__main__":
-    import pandas  # noqa: F401 - duckdb imports it on the first parametrized query; load it before the timed part
-
-    print("ready", flush=True)
-    if sys.argv[3:] == ["--go"]:  # started ahead of its trial: imports done, wait for the word
-        sys.stdin.readline()
     run(Path(sys.argv[1]), float(sys.argv[2]))

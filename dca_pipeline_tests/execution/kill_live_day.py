@@ -1,6 +1,8 @@
 """A day's execution with the live broker (real ccxt client) against a loopback Mercado Bitcoin v4 server that
 lives in the test process and keeps its order book across this process's death.
 
+The test starts each victim as a fork of a fork server that imported this module once (forked.py).
+
 usage: python -m dca_pipeline_tests.execution.kill_live_day DB_PATH SERVER_URL PAUSE_SECONDS
 """
 from __future__ import annotations
@@ -45,7 +47,4 @@ def run(db: Path, url: str, pause: float) -> None:
 
 
 if __name__ == "__main__":
-    import pandas  # noqa: F401 - loaded before the timed part (duckdb imports it on the first parametrized query)
-
-    print("ready", flush=True)
     run(Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]))

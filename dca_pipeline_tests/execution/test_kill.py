@@ -1,11 +1,7 @@
 """SIGKILL a day's execution at random points (seeded) and rerun it: the paper exchange, whose account
 survives the kill, received each client order id exactly once; no lost fill; the ledger matches an
 uninterrupted run with the identity intact, and ledger and exchange reconcile."""
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,11 +11,10 @@ from dca_pipeline.execution import ledger_views
 from dca_pipeline.execution.reconcile import ledger_side, paper_broker_side, reconcile
 from dca_pipeline.storage import duck
 
-from . import kill_day
+from . import forked, kill_day
 from .conftest import assert_identity
 
 COLUMNS = "event_id, date, kind, client_order_id, symbol, side, status, quantity, price_brl, amount_centavos, cash_centavos, detail"
-REPO = Path(__file__).resolve().parents[2]
 PAUSE = 0.02
 TRIALS = 40
 
@@ -40,8 +35,9 @@ def _sent_not_recorded(db: Path) -> set[str]:
 
 def test_killed_runs_resume_to_the_same_ledger_and_the_exchange_sees_each_order_once(tmp_path: Path) -> None:
     reference = tmp_path / "reference.duckdb"
+    forked.start(kill_day.run, tmp_path / "warm-up.duckdb", 0.0).join()  # starts the fork server (it imports once)
     started = time.monotonic()
-    kill_day.run(reference, PAUSE)
+    forked.start(kill_day.run, reference, PAUSE).join()  # started as the victims are
     window = time.monotonic() - started  # kills land uniformly within an uninterrupted run's duration
     expected = _events(reference)
     expected_account = kill_day.account_for(reference).dump()
@@ -49,28 +45,15 @@ def test_killed_runs_resume_to_the_same_ledger_and_the_exchange_sees_each_order_
     fills = expected.filter(expected["kind"] == "fill").height
     assert fills > len(kill_day.SYMBOLS)  # several fills per order: kills land between them too
     rng = random.Random(20261204)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     killed_mid_run = in_flight = 0
-
-    def start(trial: int) -> tuple[Path, subprocess.Popen]:
-        db = tmp_path / f"trial{trial}.duckdb"
-        return db, subprocess.Popen([sys.executable, "-m", "dca_pipeline_tests.execution.kill_day", str(db), str(PAUSE), "--go"],
-                                    cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    upcoming = start(0)
     for trial in range(TRIALS):
-        db, proc = upcoming
-        assert proc.stdout.readline().strip() == "ready"  # imported; the day starts on "go"
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
+        db = tmp_path / f"trial{trial}.duckdb"
+        proc = forked.start(kill_day.run, db, PAUSE)
         time.sleep(rng.uniform(0, window))
-        if proc.poll() is None:
+        if proc.is_alive():
             killed_mid_run += 1
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdin.close()
-        proc.stdout.close()
-        upcoming = start(trial + 1) if trial + 1 < TRIALS else None  # the next process imports while this one is checked
+        proc.kill()  # SIGKILL
+        proc.join()
         duck.close_all()
         in_flight += bool(_sent_not_recorded(db))  # killed between "order sent" and "order recorded"
         kill_day.run(db, 0.0)  # rerun to completion
@@ -84,5 +67,5 @@ def test_killed_runs_resume_to_the_same_ledger_and_the_exchange_sees_each_order_
         assert ledger_views.identity(db) == ledger_views.identity(reference)
         assert_identity(db)
         duck.close_all()
-    assert killed_mid_run >= 30  # ≥ 30 kill points really interrupted the runs
-    assert in_flight >= 3  # and several landed after the exchange booked an order, before the ledger knew
+    assert killed_mid_run >= 30, f"{killed_mid_run} of {TRIALS} kills hit a running day"  # ≥ 30 kill points really interrupted the runs
+    assert in_flight >= 3, f"{in_flight} kills between sent and recorded"  # and several landed after the exchange booked an order, before the ledger knew

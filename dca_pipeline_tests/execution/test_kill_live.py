@@ -1,11 +1,7 @@
 """SIGKILL the live broker's day at random points against the loopback Mercado Bitcoin server (which survives
 the client's death, as an exchange does) and rerun: the exchange received each client order id once, and its
 own order count equals the ledger's."""
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,11 +12,10 @@ import pytest
 from dca_pipeline.execution import ledger_views
 from dca_pipeline.storage import duck
 
-from . import kill_live_day
+from . import forked, kill_live_day
 from .conftest import assert_identity
 from .mb_loopback import MbServer
 
-REPO = Path(__file__).resolve().parents[2]
 PAUSE = 0.05
 TRIALS = 12
 
@@ -32,30 +27,27 @@ def creds(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_killed_live_runs_never_place_an_order_twice(tmp_path: Path, creds) -> None:  # noqa: ANN001
-    for warm in (True, False):  # the first run pays ccxt's import: time the second
-        reference_server = MbServer()
-        try:
-            started = time.monotonic()
-            kill_live_day.run(tmp_path / f"reference{warm}.duckdb", reference_server.url, PAUSE)
-            window = time.monotonic() - started
-            expected = ledger_views.order_states(tmp_path / f"reference{warm}.duckdb").select("client_order_id", "status", "filled_quantity")
-        finally:
-            reference_server.shutdown()
+    forked.start(int).join()  # starts the fork server (it imports ccxt and the execution layer once)
+    reference_server = MbServer()
+    try:
+        started = time.monotonic()
+        forked.start(kill_live_day.run, tmp_path / "reference.duckdb", reference_server.url, PAUSE).join()  # as the victims
+        window = time.monotonic() - started
+        expected = ledger_views.order_states(tmp_path / "reference.duckdb").select("client_order_id", "status", "filled_quantity")
+    finally:
+        reference_server.shutdown()
     assert len(expected) == len(kill_live_day.SYMBOLS) and set(expected["status"]) == {"filled"}
     rng = random.Random(20261204)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     killed_mid_run = 0
     for trial in range(TRIALS):
         server = MbServer()
         try:
             db = tmp_path / f"live{trial}.duckdb"
-            proc = subprocess.Popen([sys.executable, "-m", "dca_pipeline_tests.execution.kill_live_day", str(db), server.url, str(PAUSE)],
-                                    cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
-            assert proc.stdout.readline().strip() == "ready"
+            proc = forked.start(kill_live_day.run, db, server.url, PAUSE)
             time.sleep(rng.uniform(0, window))
-            killed_mid_run += proc.poll() is None
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            killed_mid_run += proc.is_alive()
+            proc.kill()  # SIGKILL
+            proc.join()
             duck.close_all()
             kill_live_day.run(db, server.url, 0.0)  # rerun to completion
             per_id = Counter(o["externalId"] for o in server.orders)
