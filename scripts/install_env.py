@@ -24,8 +24,6 @@ from pathlib import Path
 
 UV = "uv==0.13.9"
 TARGET = ["-c", "constraints.txt", "-e", ".[dev]"]
-ROOT = Path(__file__).resolve().parents[1]
-PROJECT_PACKAGES = ["dca_pipeline", "dca_pipeline_tests", "benchmarks", "scripts"]
 _SECTION_RANK = {"global": 0, "install": 1, ":env:": 2}
 
 
@@ -89,7 +87,7 @@ def install_with_uv() -> bool:
         print(f"install: uv unavailable ({err}); falling back to pip", file=sys.stderr)
         return False
     uv = python.parent / "uv"
-    cmd = [str(uv), "pip", "install", "-q", "--compile-bytecode", "--python", str(python), *args, *TARGET]
+    cmd = [str(uv), "pip", "install", "-q", "--python", str(python), *args, *TARGET]
     result = subprocess.run(cmd, env={**os.environ, **env})
     if result.returncode != 0:
         print(f"install: uv failed (exit {result.returncode}); falling back to pip", file=sys.stderr)
@@ -123,20 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("DCA_INSTALLER") == "pip" or not install_with_uv():
         tool = "pip"
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", *TARGET], check=True)
-    compile_project()
-    print(f"install: packages installed with {tool} and compiled in {time.perf_counter() - t0:.1f} s")
+    print(f"install: packages installed with {tool} in {time.perf_counter() - t0:.1f} s")
     return 0
-
-
-def compile_project() -> None:
-    """Byte-compile the project's own modules (the packages are compiled by the installer: pip does by default,
-    uv with --compile-bytecode). Where PYTHONDONTWRITEBYTECODE is set, nothing else would write a .pyc, and every
-    process — each Dagster step, each CLI call — would compile every module it imports from source again
-    (`import dagster` 1.6 s instead of 0.6 s on this machine); a .pyc is still read there, and recompiled in
-    memory when its source changed."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", *(str(ROOT / p) for p in PROJECT_PACKAGES)],
-                   check=True,
-                   stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":
