@@ -6,6 +6,10 @@ VENV ?= .venv
 MONTH ?= 2025-06
 export DAGSTER_HOME ?= $(CURDIR)
 export DCA_HOME ?= $(CURDIR)/.dca
+# Python's bytecode cache stays on for what make runs (.venv and __pycache__ are git-ignored): with
+# PYTHONDONTWRITEBYTECODE set, every process — each Dagster step, CLI call, test worker — would compile every
+# module it imports from source again (`import dagster` 1.6 s instead of 0.6 s on this machine)
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install install-lstm demo test test-slow dev clean
 
