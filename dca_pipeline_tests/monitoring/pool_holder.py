@@ -3,8 +3,10 @@ SIGKILLs it while it holds the slot, then runs it again.
 
 usage: python -m dca_pipeline_tests.monitoring.pool_holder POOL SECONDS  (DAGSTER_HOME = the instance)
 """
+import os
 import sys
 import time
+from pathlib import Path
 
 from dagster import DagsterInstance, Definitions, asset, define_asset_job, execute_job, in_process_executor, reconstructable
 
@@ -14,7 +16,8 @@ from dca_pipeline.recovery import recovering
 def _holder(pool: str):  # noqa: ANN202
     @asset(name=f"hold_{pool}", pool=pool, config_schema={"seconds": float})
     def hold(context) -> None:  # noqa: ANN001
-        print("holding", flush=True)
+        print("holding", flush=True)  # into the step's compute log
+        (Path(os.environ["DAGSTER_HOME"]) / "holding").touch()  # for the test, which cannot see that log
         time.sleep(context.op_config["seconds"])
 
     return hold

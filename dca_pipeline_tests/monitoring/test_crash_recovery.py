@@ -15,11 +15,24 @@ from dca_pipeline.recovery import RUN_WORKER_TAG, worker_alive, worker_token
 from dca_pipeline.paths import PROJECT_ROOT
 
 
-def _start(home: Path, pool: str, seconds: float) -> subprocess.Popen:
+def _start(home: Path, pool: str, seconds: float, out=subprocess.PIPE) -> subprocess.Popen:  # noqa: ANN001
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.Popen([sys.executable, "-m", "dca_pipeline_tests.monitoring.pool_holder", pool, str(seconds)],
-                            cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
+
+
+def _wait_until_holding(victim: subprocess.Popen, home: Path, log: Path, timeout: float = 180) -> None:
+    """The step touches `holding` once inside (its slot claimed). Its print goes to Dagster's compute log, whose
+    mirror onto the process's stdout (`tail -F`) was seen to miss the line, so the test waits for the file."""
+    deadline = time.monotonic() + timeout
+    while not (home / "holding").exists():
+        if victim.poll() is not None:
+            pytest.fail(f"the run ended before holding its pool:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            os.killpg(victim.pid, signal.SIGKILL)
+            pytest.fail(f"the run did not hold its pool within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("pool", ["exchange_api", "duckdb_warehouse"])
@@ -27,13 +40,10 @@ def test_a_run_killed_holding_a_pool_slot_does_not_block_the_next(tmp_path: Path
     home = tmp_path / "instance"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # the project's instance config
-    victim = _start(home, pool, 600)
-    for line in victim.stdout:  # Dagster's log lines, then ours once inside the step (the slot is claimed)
-        if line.strip() == "holding":
-            break
-    else:
-        os.killpg(victim.pid, signal.SIGKILL)
-        pytest.fail("the run ended before holding its pool")
+    log = tmp_path / "victim.log"
+    with log.open("w") as out:
+        victim = _start(home, pool, 600, out)
+    _wait_until_holding(victim, home, log)
     with DagsterInstance.from_config(str(home)) as instance:
         claimed = instance.event_log_storage.get_concurrency_info(pool).claimed_slots
         assert len(claimed) == 1  # the victim holds the pool's only slot
