@@ -76,10 +76,20 @@ class DayState:
 @dataclass(frozen=True)
 class MarketView:
     """Each symbol's last bar on or before the day (symbol, date = the price's date, close, volume); `as_of`
-    is when freshness is judged (the live clock, or the day's close for a replay, a backfill and the backtest)."""
+    is when freshness is judged (the live clock, or the day's close for a replay, a backfill and the backtest).
+
+    `last()`: the same bars as a dict symbol → (date, close), built once per view (given by `MarketTape.view`,
+    else read from `bars`; a symbol's last row wins), for the day core's per-symbol lookups."""
 
     bars: pl.DataFrame
     as_of: datetime | None = None
+    by_symbol: dict[str, tuple[date, float]] | None = field(default=None, compare=False, repr=False)
+
+    def last(self) -> dict[str, tuple[date, float]]:
+        if self.by_symbol is None:
+            b = self.bars
+            object.__setattr__(self, "by_symbol", dict(zip(b["symbol"].to_list(), zip(b["date"].to_list(), b["close"].to_list()))))
+        return self.by_symbol  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,7 @@ class MarketTape:
             self.i += 1
         oldest = day - timedelta(days=MARKET_LOOKBACK_DAYS)
         rows = [(s, *x) for s, x in sorted(self.last.items()) if x[0] >= oldest]
-        return MarketView(pl.DataFrame(rows, schema=MARKET_SCHEMA, orient="row"), as_of)
+        return MarketView(pl.DataFrame(rows, schema=MARKET_SCHEMA, orient="row"), as_of, {r[0]: (r[1], r[2]) for r in rows})
 
 
 def value_centavos(quantity: Decimal, price: float) -> int:
@@ -131,8 +141,7 @@ def delisting_exits(day: date, holdings: pl.DataFrame, market: MarketView, setti
     policy, after = settings.delisting.policy, settings.delisting.after_days
     if holdings.is_empty():
         return pl.DataFrame(schema=EXIT_SCHEMA)
-    held = market.bars.filter(pl.col("symbol").is_in(holdings["symbol"].to_list()))
-    last = {s: (d, c) for s, d, c in held.select("symbol", "date", "close").iter_rows()}
+    last = market.last()
     rows = []
     for symbol, quantity, cost in holdings.select("symbol", "quantity", "cost_centavos").iter_rows():
         if not quantity:
@@ -170,19 +179,21 @@ def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFra
     for x in exits.iter_rows(named=True):
         cash += x["proceeds_centavos"] - x["fee_centavos"]
         decisions.append(_decision(day, x["symbol"], "sell", "exit", x["proceeds_centavos"], x["reason"]))
-    holdings = state.holdings.filter(~pl.col("symbol").is_in(list(gone)) & (pl.col("quantity") != 0))
+    holdings = state.holdings
+    if gone or not all(q is not None and q != 0 for q in holdings["quantity"].to_list()):  # else the filter keeps every row
+        holdings = holdings.filter(~pl.col("symbol").is_in(list(gone)) & (pl.col("quantity") != 0))
 
     bars = market.bars
-    prices = bars.select("symbol", "close")
     today = bars.filter(pl.col("date") == day)
     as_of = market.as_of or bar_close_time(day)
-    targets = targets.filter(pl.col("weight") > 0)
+    if not all(w is not None and w > 0 for w in targets["weight"].to_list()):  # else the filter keeps every row
+        targets = targets.filter(pl.col("weight") > 0)
     stale: dict[str, str] = {}
     if settings.flags.skip_buy_on_stale_prices:
-        times = {s: bar_close_time(d) for s, d in bars.select("symbol", "date").iter_rows()}
-        stale = stale_prices({s: times.get(s) for s in targets["symbol"].to_list()}, as_of,
-                             timedelta(hours=settings.flags.max_price_age_hours))
-    priced = set(prices["symbol"].to_list())
+        last = market.last()
+        stale = stale_prices({s: bar_close_time(last[s][0]) if s in last else None for s in targets["symbol"].to_list()},
+                             as_of, timedelta(hours=settings.flags.max_price_age_hours))
+    priced = set(market.last())
     for s in targets["symbol"].to_list():
         if s in stale:
             decisions.append(_decision(day, s, "buy", "skipped", None, f"stale price: {stale[s]}"))
@@ -193,33 +204,37 @@ def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFra
     c = state.controls
     spendable = min(cash - state.open_buys_centavos, daily_cap - c.spent_today_centavos,
                     monthly_cap - c.spent_month_centavos)  # the caps shape the plan; the guards still check it
-    orders, skipped = plan_buys(day, targets, holdings, prices, cash, settings.min_order_centavos, buyable=fresh,
+    orders, skipped = plan_buys(day, targets, holdings, bars, cash, settings.min_order_centavos, buyable=fresh,
                                 spend_limit_centavos=spendable)
     decisions += [_decision(day, s, "buy", "skipped", None, why) for s, why in sorted(skipped.items())]
     orders = orders.with_columns(pl.lit(None, pl.Decimal(38, 8)).alias("quantity"))
     if settings.portfolio.rebalance.allow_sells:  # off by default: DCA rebalances with new cash only
-        sells, sell_why = plan_rebalance_sells(day, targets, holdings, prices.filter(pl.col("symbol").is_in(list(fresh))), cash,
+        sells, sell_why = plan_rebalance_sells(day, targets, holdings, bars.select("symbol", "close").filter(pl.col("symbol").is_in(list(fresh))), cash,
                                           settings.budget_centavos, settings.portfolio.rebalance.drift_threshold,
                                           settings.min_order_centavos)
         orders = pl.concat([orders, sells], how="diagonal_relaxed") if len(sells) else orders
         if not len(sells) and day.day == 1:
             decisions.append(_decision(day, "", "sell", "none", None, f"rebalance: {sell_why}"))
 
-    breaker = drawdown_breaker(list(state.controls.twr_history), settings.risk.max_drawdown_halt)
+    breaker = drawdown_breaker(state.controls.twr_history, settings.risk.max_drawdown_halt)
     ctx = guard_context(None, settings, today, breaker.tripped)
-    orders = orders.sort("client_order_id")
+    ids = orders["client_order_id"].to_list()
+    if any(a is None or b is None or a >= b for a, b in zip(ids, ids[1:])):  # else already in send order
+        orders = orders.sort("client_order_id")
     if breaker.tripped:
         why = f"drawdown breaker: {breaker.drawdown:.1%} beyond -{breaker.threshold:.0%}"
         decisions += [_decision(day, o["symbol"], o["side"], "skipped", o["amount_centavos"], why) for o in orders.iter_rows(named=True)]
         orders = orders.clear()
     kept = _guarded(day, orders, state, holdings, cash, ctx, decisions)
-    orders = orders.filter(pl.col("client_order_id").is_in(kept))
+    if len(kept) < len(orders):  # one id kept per order that passed: all kept, nothing to drop
+        orders = orders.filter(pl.col("client_order_id").is_in(kept))
     why_sell = f"rebalance: {sell_why}" if settings.portfolio.rebalance.allow_sells else ""
     for o in orders.iter_rows(named=True):
         reason = why_sell if o["side"] == "sell" else f"underweight by R${o['deficit_brl']:.2f} (target {o['target_weight']:.4f})"
         decisions.append(_decision(day, o["symbol"], o["side"], o["side"], o["amount_centavos"], reason))
-    return DayPlan(day, contribution, exits, orders.select(list(PLAN_ORDER_SCHEMA)).cast(PLAN_ORDER_SCHEMA),  # type: ignore[arg-type]
-                   pl.DataFrame(decisions, schema=DECISION_SCHEMA), breaker, ctx)
+    if orders.columns != list(PLAN_ORDER_SCHEMA) or orders.dtypes != list(PLAN_ORDER_SCHEMA.values()):
+        orders = orders.select(list(PLAN_ORDER_SCHEMA)).cast(PLAN_ORDER_SCHEMA)  # type: ignore[arg-type]
+    return DayPlan(day, contribution, exits, orders, pl.DataFrame(decisions, schema=DECISION_SCHEMA), breaker, ctx)
 
 
 def simulate_day(day: date, book: Ledger, market: MarketView, next_open: pl.DataFrame, targets: pl.DataFrame,
@@ -242,15 +257,15 @@ def simulate_day(day: date, book: Ledger, market: MarketView, next_open: pl.Data
 def book_value_centavos(book: Ledger, market: MarketView) -> int:
     """Cash plus every open position at its last close (half-even centavos, as the positions asset)."""
     holdings = book.holdings()
-    close = dict(market.bars.filter(pl.col("symbol").is_in(holdings["symbol"].to_list())).select("symbol", "close").iter_rows())
-    return book.cash_centavos() + sum(value_centavos(q, close[s]) for s, q, _ in holdings.iter_rows())
+    last = market.last()
+    return book.cash_centavos() + sum(value_centavos(q, last[s][1]) for s, q, _ in holdings.iter_rows())
 
 
 def _guarded(day: date, orders: pl.DataFrame, state: DayState, holdings: pl.DataFrame, cash: int, ctx: GuardContext,
              decisions: list[dict]) -> list[str]:
     """Client ids of the orders that pass the pre-send checks, each judged after the ones sent before it."""
     c = state.controls
-    held = {s: Decimal(q) for s, q in holdings.select("symbol", "quantity").iter_rows()}
+    held = {s: Decimal(q) for s, q in zip(holdings["symbol"].to_list(), holdings["quantity"].to_list())}
     spent_day, spent_month, available = c.spent_today_centavos, c.spent_month_centavos, cash - state.open_buys_centavos
     kept = []
     for o in orders.iter_rows(named=True):

@@ -90,7 +90,7 @@ def guard_context(db: Path | None, settings: Settings, day_bars: pl.DataFrame, b
     prices = dict(zip(day_bars["symbol"].to_list(), day_bars["close"].to_list())) if len(day_bars) else {}
     volume = {}
     if len(day_bars):
-        for s, v, c in day_bars.select("symbol", "volume", "close").iter_rows():
+        for s, v, c in zip(day_bars["symbol"].to_list(), day_bars["volume"].to_list(), day_bars["close"].to_list()):
             if v is not None and c is not None and v == v:
                 volume[s] = v * c
     return GuardContext(
