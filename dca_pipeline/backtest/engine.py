@@ -285,7 +285,8 @@ def run_backtest(
                     all_tca.append(execute_orders(plan.orders, nxt_bars, ExecutionParams.from_settings(settings, "market_open"))[0])
                 breaker_days += plan.breaker.tripped
                 spent_month += int(fills.filter(pl.col("side") == "buy")["amount_centavos"].sum()) if len(fills) else 0
-                all_orders.append(plan.orders.with_columns(pl.col("client_order_id").replace_strict(status, default="new").alias("status")))
+                all_orders.append(plan.orders.with_columns(pl.col("client_order_id").replace_strict(status, default="new").alias("status"))
+                                  if len(plan.orders) else plan.orders)
                 all_fills.append(fills)
                 all_exits.append(plan.exits)
                 all_decisions.append(plan.decisions)
