@@ -55,7 +55,7 @@ def _join(base: str, quote: str) -> str:
 def holding_legs(day: date, holdings: pl.DataFrame, actions: pl.DataFrame) -> pl.DataFrame:
     """The day's corporate-action legs for `holdings` (symbol, quantity, cost_centavos), in table order; a later
     action sees the holdings after the earlier ones (LUNA → LUNC, then the LUNA2 airdrop on the LUNC held)."""
-    held = {s: (Decimal(q), int(c)) for s, q, c in holdings.select("symbol", "quantity", "cost_centavos").iter_rows() if q}
+    held = {s: (Decimal(q), int(c)) for s, q, c in holdings[["symbol", "quantity", "cost_centavos"]].iter_rows() if q}
     rows: list[dict] = []
     for a in actions.iter_rows(named=True):
         eff = a["effective_date"]
@@ -103,8 +103,8 @@ def apply_legs(holdings: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
     """Holdings after the legs (what the book shows once they are booked), same columns as `holdings`."""
     if legs.is_empty() and _in_book_form(holdings, costs=True):  # the rebuild below would give the same frame
         return holdings
-    held = {s: (Decimal(q), int(c)) for s, q, c in holdings.select("symbol", "quantity", "cost_centavos").iter_rows()}
-    for s, leg, q, c in legs.select("symbol", "leg", "quantity", "cost_centavos").iter_rows():
+    held = {s: (Decimal(q), int(c)) for s, q, c in holdings[["symbol", "quantity", "cost_centavos"]].iter_rows()}
+    for s, leg, q, c in legs[["symbol", "leg", "quantity", "cost_centavos"]].iter_rows():
         old_q, old_c = held.get(s, (Decimal(0), 0))
         sign = -1 if leg == "out" else 1
         held[s] = (old_q + sign * Decimal(q), old_c + sign * int(c))

@@ -34,7 +34,7 @@ from dca_pipeline.execution.orders import ORDER_SCHEMA, client_order_id, plan_bu
 from dca_pipeline.execution.ledger_protocol import Ledger
 from dca_pipeline.execution.corporate_actions import apply_day as apply_corporate_actions
 from dca_pipeline.execution.risk import BreakerDecision, drawdown_breaker
-from dca_pipeline.execution.wiring import guard_context, spend_caps_centavos
+from dca_pipeline.execution.wiring import guard_context, guard_context_of_rows, spend_caps_centavos
 from dca_pipeline.governance.degradation import bar_close_time, stale_prices
 from dca_pipeline.money import fee_centavos, owed_contribution_centavos
 
@@ -82,17 +82,19 @@ class MarketView:
     """Each symbol's last bar on or before the day (symbol, date = the price's date, close, volume); `as_of`
     is when freshness is judged (the live clock, or the day's close for a replay, a backfill and the backtest).
 
-    `last()`: the same bars as a dict symbol → (date, close), built once per view (given by `MarketTape.view`,
-    else read from `bars`; a symbol's last row wins), for the day core's per-symbol lookups."""
+    `last()`: the same bars as a dict symbol → (date, close, volume), built once per view (given by
+    `MarketTape.view`, else read from `bars`; a symbol's last row wins; volume None without a volume column), for
+    the day core's per-symbol lookups."""
 
     bars: pl.DataFrame
     as_of: datetime | None = None
-    by_symbol: dict[str, tuple[date, float]] | None = field(default=None, compare=False, repr=False)
+    by_symbol: dict[str, tuple[date, float, float | None]] | None = field(default=None, compare=False, repr=False)
 
-    def last(self) -> dict[str, tuple[date, float]]:
+    def last(self) -> dict[str, tuple[date, float, float | None]]:
         if self.by_symbol is None:
             b = self.bars
-            object.__setattr__(self, "by_symbol", dict(zip(b["symbol"].to_list(), zip(b["date"].to_list(), b["close"].to_list()))))
+            volume = b["volume"].to_list() if "volume" in b.columns else [None] * len(b)
+            object.__setattr__(self, "by_symbol", dict(zip(b["symbol"].to_list(), zip(b["date"].to_list(), b["close"].to_list(), volume))))
         return self.by_symbol  # type: ignore[return-value]
 
 
@@ -132,7 +134,7 @@ class MarketTape:
             self.i += 1
         oldest = day - timedelta(days=MARKET_LOOKBACK_DAYS)
         rows = [(s, *x) for s, x in sorted(self.last.items()) if x[0] >= oldest]
-        return MarketView(pl.DataFrame(rows, schema=MARKET_SCHEMA, orient="row"), as_of, {r[0]: (r[1], r[2]) for r in rows})
+        return MarketView(pl.DataFrame(rows, schema=MARKET_SCHEMA, orient="row"), as_of, {r[0]: r[1:] for r in rows})
 
 
 def value_centavos(quantity: Decimal, price: float) -> int:
@@ -147,12 +149,12 @@ def delisting_exits(day: date, holdings: pl.DataFrame, market: MarketView, setti
         return _NO_EXITS.clear()
     last = market.last()
     rows = []
-    for symbol, quantity, cost in holdings.select("symbol", "quantity", "cost_centavos").iter_rows():
+    for symbol, quantity, cost in holdings[["symbol", "quantity", "cost_centavos"]].iter_rows():  # [cols]: eager, no query
         if not quantity:
             continue
         if symbol not in last:
             raise ValueError(f"no price on or before {day} for held symbol {symbol}: widen the market view's window")
-        price_date, close = last[symbol]
+        price_date, close = last[symbol][:2]
         if (day - price_date).days <= after:
             continue
         price = close if policy == "last_price" else 0.0
@@ -188,7 +190,6 @@ def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFra
         holdings = holdings.filter(~pl.col("symbol").is_in(list(gone)) & (pl.col("quantity") != 0))
 
     bars = market.bars
-    today = bars.filter(pl.col("date") == day)
     as_of = market.as_of or bar_close_time(day)
     if not all(w is not None and w > 0 for w in targets["weight"].to_list()):  # else the filter keeps every row
         targets = targets.filter(pl.col("weight") > 0)
@@ -221,7 +222,11 @@ def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFra
             decisions.append(_decision(day, "", "sell", "none", None, f"rebalance: {sell_why}"))
 
     breaker = drawdown_breaker(state.controls.twr_history, settings.risk.max_drawdown_halt)
-    ctx = guard_context(None, settings, today, breaker.tripped)
+    last = market.last()
+    if "volume" in bars.columns and len(last) == len(bars):  # one row per symbol: the day's rows straight from the view
+        ctx = guard_context_of_rows(None, settings, [(s, c, v) for s, (d, c, v) in last.items() if d == day], breaker.tripped)
+    else:
+        ctx = guard_context(None, settings, bars.filter(pl.col("date") == day), breaker.tripped)
     ids = orders["client_order_id"].to_list()
     if any(a is None or b is None or a >= b for a, b in zip(ids, ids[1:])):  # else already in send order
         orders = orders.sort("client_order_id")

@@ -116,9 +116,10 @@ def execute_orders(orders: pl.DataFrame, next_bars: pl.DataFrame, params: Execut
     if not len(orders):  # what the market_open path yields for no orders
         return _NO_FILLS.clear(), {}
     if params.model == "market_open":
-        fills, status = paper_fills(orders, next_bars.select("symbol", "open"), params.taker_fee, params.slippage_bps)
-        return fills.with_columns(pl.lit("taker").alias("liquidity"), pl.lit(1, pl.Int64).alias("slices"),
-                                  pl.lit("daily").alias("hours")), status
+        fills, status = paper_fills(orders, next_bars[["symbol", "open"]], params.taker_fee, params.slippage_bps)
+        n = len(fills)  # the three constant columns stacked on eagerly (with_columns runs a query per call)
+        return fills.hstack([pl.Series("liquidity", ["taker"] * n, pl.String), pl.Series("slices", [1] * n, pl.Int64),
+                             pl.Series("hours", ["daily"] * n, pl.String)]), status
     day: date = orders["date"][0]
     wanted = orders["symbol"].unique().to_list()  # derive hours only for the symbols traded
     bars = window_hours(next_bars.filter(pl.col("symbol").is_in(wanted)),
