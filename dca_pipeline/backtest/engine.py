@@ -284,7 +284,7 @@ def run_backtest(
                 if model != "market_open" and len(plan.orders):  # the same orders as next-open market orders, not booked
                     all_tca.append(execute_orders(plan.orders, nxt_bars, ExecutionParams.from_settings(settings, "market_open"))[0])
                 breaker_days += plan.breaker.tripped
-                spent_month += int(fills.filter(pl.col("side") == "buy")["amount_centavos"].sum()) if len(fills) else 0
+                spent_month += sum(a for s, a in zip(fills["side"].to_list(), fills["amount_centavos"].to_list()) if s == "buy")
                 all_orders.append(_with_status(plan.orders, status))
                 all_fills.append(fills)
                 all_exits.append(plan.exits)

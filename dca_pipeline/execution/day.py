@@ -133,8 +133,11 @@ class MarketTape:
                 self.last[row[0]] = (d, row[1], row[2] if self.has_volume else None)
             self.i += 1
         oldest = day - timedelta(days=MARKET_LOOKBACK_DAYS)
-        rows = [(s, *x) for s, x in sorted(self.last.items()) if x[0] >= oldest]
-        return MarketView(pl.DataFrame(rows, schema=MARKET_SCHEMA, orient="row"), as_of, {r[0]: r[1:] for r in rows})
+        seen = {s: x for s, x in sorted(self.last.items()) if x[0] >= oldest}
+        columns = zip(*((s, *x) for s, x in seen.items())) if seen else [()] * len(MARKET_SCHEMA)
+        # built column by column (the frame pl.DataFrame(rows, schema=MARKET_SCHEMA, orient="row") gives, faster)
+        bars = pl.DataFrame([pl.Series(name, list(values), dtype, strict=False) for (name, dtype), values in zip(MARKET_SCHEMA.items(), columns)])
+        return MarketView(bars, as_of, seen)
 
 
 def value_centavos(quantity: Decimal, price: float) -> int:
