@@ -279,13 +279,13 @@ def run_backtest(
                 market = tape.view(day)
                 nxt = by_day.get(day + timedelta(days=1))
                 controls = Controls(spent_month_centavos=spent_month, twr_history=tuple(twr_history))
-                nxt_bars = nxt.select("symbol", "open", "high", "low", "close") if nxt is not None else no_open
+                nxt_bars = nxt[["symbol", "open", "high", "low", "close"]] if nxt is not None else no_open
                 plan, fills, status = simulate_day(day, book, market, nxt_bars, targets, settings, controls, hourly)
                 if model != "market_open" and len(plan.orders):  # the same orders as next-open market orders, not booked
                     all_tca.append(execute_orders(plan.orders, nxt_bars, ExecutionParams.from_settings(settings, "market_open"))[0])
                 breaker_days += plan.breaker.tripped
-                spent_month += int(fills.filter(pl.col("side") == "buy")["amount_centavos"].sum()) if len(fills) else 0
-                all_orders.append(plan.orders.with_columns(pl.col("client_order_id").replace_strict(status, default="new").alias("status")))
+                spent_month += sum(a for s, a in zip(fills["side"].to_list(), fills["amount_centavos"].to_list()) if s == "buy")
+                all_orders.append(_with_status(plan.orders, status))
                 all_fills.append(fills)
                 all_exits.append(plan.exits)
                 all_decisions.append(plan.decisions)
@@ -345,6 +345,17 @@ def run_backtest(
         timings=timings,
         tca=tca,
     )
+
+
+def _with_status(orders: pl.DataFrame, status: dict[str, str]) -> pl.DataFrame:
+    """The orders with `status` set from the fill outcome per client_order_id (`new` when it has none), built
+    eagerly: a copy with the column replaced (with_columns would run a query per simulated day)."""
+    if not len(orders):
+        return orders
+    out = orders.clone()
+    ids = out["client_order_id"].to_list()
+    out.replace_column(out.get_column_index("status"), pl.Series("status", [None if i is None else status.get(i, "new") for i in ids], pl.String))
+    return out
 
 
 def _stored_hours(source: MarketDataSource, start: date, end: date) -> pl.DataFrame | None:

@@ -40,6 +40,7 @@ LEG_SCHEMA = {
 
 
 HOLDINGS_SCHEMA = {"symbol": pl.String, "quantity": pl.Decimal(38, 8), "cost_centavos": pl.Int64}
+_NO_LEGS = pl.DataFrame(schema=LEG_SCHEMA)  # `.clear()` copies it in ≈1 µs, pl.DataFrame(schema=...) takes ≈100+
 
 
 def _split(symbol: str) -> tuple[str, str]:
@@ -54,7 +55,7 @@ def _join(base: str, quote: str) -> str:
 def holding_legs(day: date, holdings: pl.DataFrame, actions: pl.DataFrame) -> pl.DataFrame:
     """The day's corporate-action legs for `holdings` (symbol, quantity, cost_centavos), in table order; a later
     action sees the holdings after the earlier ones (LUNA → LUNC, then the LUNA2 airdrop on the LUNC held)."""
-    held = {s: (Decimal(q), int(c)) for s, q, c in holdings.select("symbol", "quantity", "cost_centavos").iter_rows() if q}
+    held = {s: (Decimal(q), int(c)) for s, q, c in holdings[["symbol", "quantity", "cost_centavos"]].iter_rows() if q}
     rows: list[dict] = []
     for a in actions.iter_rows(named=True):
         eff = a["effective_date"]
@@ -81,13 +82,29 @@ def holding_legs(day: date, holdings: pl.DataFrame, actions: pl.DataFrame) -> pl
                 rows.append({**common, "symbol": target, "leg": "in", "quantity": credited, "cost_centavos": 0, "reason": why})
                 old_q, old_c = held.get(target, (Decimal(0), 0))
                 held[target] = (old_q + credited, old_c)
-    return pl.DataFrame(rows, schema=LEG_SCHEMA)
+    return pl.DataFrame(rows, schema=LEG_SCHEMA) if rows else _NO_LEGS.clear()
+
+
+def _in_book_form(holdings: pl.DataFrame, costs: bool = False) -> bool:
+    """Whether `holdings` already is what normalising it yields: exactly HOLDINGS_SCHEMA's columns and types,
+    symbols strictly increasing, no zero or null quantity (`costs`: no null cost either). Then selecting,
+    dropping zero quantities, sorting by symbol and casting (or rebuilding it row by row) change nothing."""
+    if holdings.columns != list(HOLDINGS_SCHEMA) or holdings.dtypes != list(HOLDINGS_SCHEMA.values()):
+        return False
+    symbols = holdings["symbol"].to_list()
+    if any(a is None or b is None or a >= b for a, b in zip(symbols, symbols[1:])) or None in symbols[:1]:
+        return False
+    if not all(q is not None and q != 0 for q in holdings["quantity"].to_list()):
+        return False
+    return not costs or holdings["cost_centavos"].null_count() == 0
 
 
 def apply_legs(holdings: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
     """Holdings after the legs (what the book shows once they are booked), same columns as `holdings`."""
-    held = {s: (Decimal(q), int(c)) for s, q, c in holdings.select("symbol", "quantity", "cost_centavos").iter_rows()}
-    for s, leg, q, c in legs.select("symbol", "leg", "quantity", "cost_centavos").iter_rows():
+    if legs.is_empty() and _in_book_form(holdings, costs=True):  # the rebuild below would give the same frame
+        return holdings
+    held = {s: (Decimal(q), int(c)) for s, q, c in holdings[["symbol", "quantity", "cost_centavos"]].iter_rows()}
+    for s, leg, q, c in legs[["symbol", "leg", "quantity", "cost_centavos"]].iter_rows():
         old_q, old_c = held.get(s, (Decimal(0), 0))
         sign = -1 if leg == "out" else 1
         held[s] = (old_q + sign * Decimal(q), old_c + sign * int(c))
@@ -132,8 +149,10 @@ def apply_day(book: Books, day: date, holdings: pl.DataFrame, targets: pl.DataFr
     bases = set(actions["from_base"].to_list())
     if not any(_split(x)[0] in bases for x in holdings["symbol"].to_list() + targets["symbol"].to_list()):
         # no coin held or targeted is the subject of any action: no legs, targets as they are (the daily common case)
+        if _in_book_form(holdings):  # as the ledgers give them (MemoryLedger.holdings): nothing to normalise
+            return holdings, targets, _NO_LEGS.clear()
         held = holdings.select("symbol", "quantity", "cost_centavos").filter(pl.col("quantity") != 0).sort("symbol")
-        return held.cast(HOLDINGS_SCHEMA), targets, pl.DataFrame(schema=LEG_SCHEMA)  # type: ignore[arg-type]
+        return held.cast(HOLDINGS_SCHEMA), targets, _NO_LEGS.clear()  # type: ignore[arg-type]
     legs = holding_legs(day, holdings, actions)
     if len(legs):
         book.record_corporate_actions(day, legs)

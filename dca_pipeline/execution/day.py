@@ -34,7 +34,7 @@ from dca_pipeline.execution.orders import ORDER_SCHEMA, client_order_id, plan_bu
 from dca_pipeline.execution.ledger_protocol import Ledger
 from dca_pipeline.execution.corporate_actions import apply_day as apply_corporate_actions
 from dca_pipeline.execution.risk import BreakerDecision, drawdown_breaker
-from dca_pipeline.execution.wiring import guard_context, spend_caps_centavos
+from dca_pipeline.execution.wiring import guard_context, guard_context_of_rows, spend_caps_centavos
 from dca_pipeline.governance.degradation import bar_close_time, stale_prices
 from dca_pipeline.money import fee_centavos, owed_contribution_centavos
 
@@ -45,6 +45,10 @@ EXIT_SCHEMA = {"date": pl.Date, "client_order_id": pl.String, "symbol": pl.Strin
                "price_brl": pl.Float64, "last_close_brl": pl.Float64, "price_date": pl.Date, "policy": pl.String,
                "proceeds_centavos": pl.Int64, "fee_centavos": pl.Int64, "cost_centavos": pl.Int64, "reason": pl.String}
 MARKET_SCHEMA = {"symbol": pl.String, "date": pl.Date, "close": pl.Float64, "volume": pl.Float64}
+# empty frames of the day's usual "nothing" results: `.clear()` returns a fresh copy in ≈1 µs, the same frame
+# pl.DataFrame(schema=...) builds in ≈100-300 µs (mostly parsing the schema)
+_NO_EXITS = pl.DataFrame(schema=EXIT_SCHEMA)
+_NO_ORDERS = pl.DataFrame(schema=PLAN_ORDER_SCHEMA)
 MARKET_LOOKBACK_DAYS = 400  # a coin's last bar is seen this long (held ones are exited long before, see delisting)
 
 
@@ -76,10 +80,22 @@ class DayState:
 @dataclass(frozen=True)
 class MarketView:
     """Each symbol's last bar on or before the day (symbol, date = the price's date, close, volume); `as_of`
-    is when freshness is judged (the live clock, or the day's close for a replay, a backfill and the backtest)."""
+    is when freshness is judged (the live clock, or the day's close for a replay, a backfill and the backtest).
+
+    `last()`: the same bars as a dict symbol → (date, close, volume), built once per view (given by
+    `MarketTape.view`, else read from `bars`; a symbol's last row wins; volume None without a volume column), for
+    the day core's per-symbol lookups."""
 
     bars: pl.DataFrame
     as_of: datetime | None = None
+    by_symbol: dict[str, tuple[date, float, float | None]] | None = field(default=None, compare=False, repr=False)
+
+    def last(self) -> dict[str, tuple[date, float, float | None]]:
+        if self.by_symbol is None:
+            b = self.bars
+            volume = b["volume"].to_list() if "volume" in b.columns else [None] * len(b)
+            object.__setattr__(self, "by_symbol", dict(zip(b["symbol"].to_list(), zip(b["date"].to_list(), b["close"].to_list(), volume))))
+        return self.by_symbol  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -117,8 +133,11 @@ class MarketTape:
                 self.last[row[0]] = (d, row[1], row[2] if self.has_volume else None)
             self.i += 1
         oldest = day - timedelta(days=MARKET_LOOKBACK_DAYS)
-        rows = [(s, *x) for s, x in sorted(self.last.items()) if x[0] >= oldest]
-        return MarketView(pl.DataFrame(rows, schema=MARKET_SCHEMA, orient="row"), as_of)
+        seen = {s: x for s, x in sorted(self.last.items()) if x[0] >= oldest}
+        columns = zip(*((s, *x) for s, x in seen.items())) if seen else [()] * len(MARKET_SCHEMA)
+        # built column by column (the frame pl.DataFrame(rows, schema=MARKET_SCHEMA, orient="row") gives, faster)
+        bars = pl.DataFrame([pl.Series(name, list(values), dtype, strict=False) for (name, dtype), values in zip(MARKET_SCHEMA.items(), columns)])
+        return MarketView(bars, as_of, seen)
 
 
 def value_centavos(quantity: Decimal, price: float) -> int:
@@ -130,16 +149,15 @@ def delisting_exits(day: date, holdings: pl.DataFrame, market: MarketView, setti
     """Every held coin whose last bar is more than `delisting.after_days` before `day`, exited by the policy."""
     policy, after = settings.delisting.policy, settings.delisting.after_days
     if holdings.is_empty():
-        return pl.DataFrame(schema=EXIT_SCHEMA)
-    held = market.bars.filter(pl.col("symbol").is_in(holdings["symbol"].to_list()))
-    last = {s: (d, c) for s, d, c in held.select("symbol", "date", "close").iter_rows()}
+        return _NO_EXITS.clear()
+    last = market.last()
     rows = []
-    for symbol, quantity, cost in holdings.select("symbol", "quantity", "cost_centavos").iter_rows():
+    for symbol, quantity, cost in holdings[["symbol", "quantity", "cost_centavos"]].iter_rows():  # [cols]: eager, no query
         if not quantity:
             continue
         if symbol not in last:
             raise ValueError(f"no price on or before {day} for held symbol {symbol}: widen the market view's window")
-        price_date, close = last[symbol]
+        price_date, close = last[symbol][:2]
         if (day - price_date).days <= after:
             continue
         price = close if policy == "last_price" else 0.0
@@ -149,7 +167,7 @@ def delisting_exits(day: date, holdings: pl.DataFrame, market: MarketView, setti
                      "quantity": Decimal(quantity), "price_brl": price, "last_close_brl": close, "price_date": price_date,
                      "policy": policy, "proceeds_centavos": proceeds, "fee_centavos": fee, "cost_centavos": int(cost),
                      "reason": f"delisting: no bar since {price_date} ({(day - price_date).days} days > {after}); {policy}"})
-    return pl.DataFrame(rows, schema=EXIT_SCHEMA)
+    return pl.DataFrame(rows, schema=EXIT_SCHEMA) if rows else _NO_EXITS.clear()
 
 
 def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFrame, settings: Settings) -> DayPlan:
@@ -170,19 +188,20 @@ def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFra
     for x in exits.iter_rows(named=True):
         cash += x["proceeds_centavos"] - x["fee_centavos"]
         decisions.append(_decision(day, x["symbol"], "sell", "exit", x["proceeds_centavos"], x["reason"]))
-    holdings = state.holdings.filter(~pl.col("symbol").is_in(list(gone)) & (pl.col("quantity") != 0))
+    holdings = state.holdings
+    if gone or not all(q is not None and q != 0 for q in holdings["quantity"].to_list()):  # else the filter keeps every row
+        holdings = holdings.filter(~pl.col("symbol").is_in(list(gone)) & (pl.col("quantity") != 0))
 
     bars = market.bars
-    prices = bars.select("symbol", "close")
-    today = bars.filter(pl.col("date") == day)
     as_of = market.as_of or bar_close_time(day)
-    targets = targets.filter(pl.col("weight") > 0)
+    if not all(w is not None and w > 0 for w in targets["weight"].to_list()):  # else the filter keeps every row
+        targets = targets.filter(pl.col("weight") > 0)
     stale: dict[str, str] = {}
     if settings.flags.skip_buy_on_stale_prices:
-        times = {s: bar_close_time(d) for s, d in bars.select("symbol", "date").iter_rows()}
-        stale = stale_prices({s: times.get(s) for s in targets["symbol"].to_list()}, as_of,
-                             timedelta(hours=settings.flags.max_price_age_hours))
-    priced = set(prices["symbol"].to_list())
+        last = market.last()
+        stale = stale_prices({s: bar_close_time(last[s][0]) if s in last else None for s in targets["symbol"].to_list()},
+                             as_of, timedelta(hours=settings.flags.max_price_age_hours))
+    priced = set(market.last())
     for s in targets["symbol"].to_list():
         if s in stale:
             decisions.append(_decision(day, s, "buy", "skipped", None, f"stale price: {stale[s]}"))
@@ -193,33 +212,41 @@ def plan_day(day: date, state: DayState, market: MarketView, targets: pl.DataFra
     c = state.controls
     spendable = min(cash - state.open_buys_centavos, daily_cap - c.spent_today_centavos,
                     monthly_cap - c.spent_month_centavos)  # the caps shape the plan; the guards still check it
-    orders, skipped = plan_buys(day, targets, holdings, prices, cash, settings.min_order_centavos, buyable=fresh,
+    orders, skipped = plan_buys(day, targets, holdings, bars, cash, settings.min_order_centavos, buyable=fresh,
                                 spend_limit_centavos=spendable)
     decisions += [_decision(day, s, "buy", "skipped", None, why) for s, why in sorted(skipped.items())]
-    orders = orders.with_columns(pl.lit(None, pl.Decimal(38, 8)).alias("quantity"))
+    orders = orders.with_columns(pl.lit(None, pl.Decimal(38, 8)).alias("quantity")) if len(orders) else _NO_ORDERS.clear()
     if settings.portfolio.rebalance.allow_sells:  # off by default: DCA rebalances with new cash only
-        sells, sell_why = plan_rebalance_sells(day, targets, holdings, prices.filter(pl.col("symbol").is_in(list(fresh))), cash,
+        sells, sell_why = plan_rebalance_sells(day, targets, holdings, bars.select("symbol", "close").filter(pl.col("symbol").is_in(list(fresh))), cash,
                                           settings.budget_centavos, settings.portfolio.rebalance.drift_threshold,
                                           settings.min_order_centavos)
         orders = pl.concat([orders, sells], how="diagonal_relaxed") if len(sells) else orders
         if not len(sells) and day.day == 1:
             decisions.append(_decision(day, "", "sell", "none", None, f"rebalance: {sell_why}"))
 
-    breaker = drawdown_breaker(list(state.controls.twr_history), settings.risk.max_drawdown_halt)
-    ctx = guard_context(None, settings, today, breaker.tripped)
-    orders = orders.sort("client_order_id")
+    breaker = drawdown_breaker(state.controls.twr_history, settings.risk.max_drawdown_halt)
+    last = market.last()
+    if "volume" in bars.columns and len(last) == len(bars):  # one row per symbol: the day's rows straight from the view
+        ctx = guard_context_of_rows(None, settings, [(s, c, v) for s, (d, c, v) in last.items() if d == day], breaker.tripped)
+    else:
+        ctx = guard_context(None, settings, bars.filter(pl.col("date") == day), breaker.tripped)
+    ids = orders["client_order_id"].to_list()
+    if any(a is None or b is None or a >= b for a, b in zip(ids, ids[1:])):  # else already in send order
+        orders = orders.sort("client_order_id")
     if breaker.tripped:
         why = f"drawdown breaker: {breaker.drawdown:.1%} beyond -{breaker.threshold:.0%}"
         decisions += [_decision(day, o["symbol"], o["side"], "skipped", o["amount_centavos"], why) for o in orders.iter_rows(named=True)]
         orders = orders.clear()
     kept = _guarded(day, orders, state, holdings, cash, ctx, decisions)
-    orders = orders.filter(pl.col("client_order_id").is_in(kept))
+    if len(kept) < len(orders):  # one id kept per order that passed: all kept, nothing to drop
+        orders = orders.filter(pl.col("client_order_id").is_in(kept))
     why_sell = f"rebalance: {sell_why}" if settings.portfolio.rebalance.allow_sells else ""
     for o in orders.iter_rows(named=True):
         reason = why_sell if o["side"] == "sell" else f"underweight by R${o['deficit_brl']:.2f} (target {o['target_weight']:.4f})"
         decisions.append(_decision(day, o["symbol"], o["side"], o["side"], o["amount_centavos"], reason))
-    return DayPlan(day, contribution, exits, orders.select(list(PLAN_ORDER_SCHEMA)).cast(PLAN_ORDER_SCHEMA),  # type: ignore[arg-type]
-                   pl.DataFrame(decisions, schema=DECISION_SCHEMA), breaker, ctx)
+    if orders.columns != list(PLAN_ORDER_SCHEMA) or orders.dtypes != list(PLAN_ORDER_SCHEMA.values()):
+        orders = orders.select(list(PLAN_ORDER_SCHEMA)).cast(PLAN_ORDER_SCHEMA)  # type: ignore[arg-type]
+    return DayPlan(day, contribution, exits, orders, pl.DataFrame(decisions, schema=DECISION_SCHEMA), breaker, ctx)
 
 
 def simulate_day(day: date, book: Ledger, market: MarketView, next_open: pl.DataFrame, targets: pl.DataFrame,
@@ -242,15 +269,15 @@ def simulate_day(day: date, book: Ledger, market: MarketView, next_open: pl.Data
 def book_value_centavos(book: Ledger, market: MarketView) -> int:
     """Cash plus every open position at its last close (half-even centavos, as the positions asset)."""
     holdings = book.holdings()
-    close = dict(market.bars.filter(pl.col("symbol").is_in(holdings["symbol"].to_list())).select("symbol", "close").iter_rows())
-    return book.cash_centavos() + sum(value_centavos(q, close[s]) for s, q, _ in holdings.iter_rows())
+    last = market.last()
+    return book.cash_centavos() + sum(value_centavos(q, last[s][1]) for s, q, _ in holdings.iter_rows())
 
 
 def _guarded(day: date, orders: pl.DataFrame, state: DayState, holdings: pl.DataFrame, cash: int, ctx: GuardContext,
              decisions: list[dict]) -> list[str]:
     """Client ids of the orders that pass the pre-send checks, each judged after the ones sent before it."""
     c = state.controls
-    held = {s: Decimal(q) for s, q in holdings.select("symbol", "quantity").iter_rows()}
+    held = {s: Decimal(q) for s, q in zip(holdings["symbol"].to_list(), holdings["quantity"].to_list())}
     spent_day, spent_month, available = c.spent_today_centavos, c.spent_month_centavos, cash - state.open_buys_centavos
     kept = []
     for o in orders.iter_rows(named=True):

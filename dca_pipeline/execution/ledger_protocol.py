@@ -60,6 +60,9 @@ class MemoryLedger:
     realized: dict[str, int] = field(default_factory=dict)
     corporate_actions: set[str] = field(default_factory=set)  # ids of the legs booked (a rerun books nothing)
     last_contributed: date | None = None
+    # the last holdings frame and the rows it was built from: a day's valuation and the next day's plan read the
+    # same book, so the second call returns a copy of the first frame instead of building it again
+    _holdings_cache: tuple[list, pl.DataFrame] | None = field(default=None, init=False, repr=False, compare=False)
 
     def contribute(self, day: date, centavos: int) -> None:
         self.cash += centavos
@@ -112,7 +115,11 @@ class MemoryLedger:
 
     def holdings(self) -> pl.DataFrame:
         rows = [(s, q, self.cost[s]) for s, q in sorted(self.quantity.items()) if q != 0]
-        return pl.DataFrame(rows, schema=HOLDINGS_SCHEMA, orient="row")
+        if self._holdings_cache is not None and self._holdings_cache[0] == rows:  # equal rows: an identical frame
+            return self._holdings_cache[1].clone()
+        frame = pl.DataFrame(rows, schema=HOLDINGS_SCHEMA, orient="row")
+        self._holdings_cache = (rows, frame)
+        return frame.clone()
 
     def positions(self) -> pl.DataFrame:
         rows = [(s, self.quantity[s], self.cost[s], self.realized.get(s, 0)) for s in sorted(self.quantity)]

@@ -20,6 +20,7 @@ ORDER_SCHEMA = {
     "deficit_brl": pl.Float64,
     "ref_price_brl": pl.Float64,
 }
+_NO_ORDERS = pl.DataFrame(schema=ORDER_SCHEMA)  # `.clear()` copies it in ≈1 µs, pl.DataFrame(schema=...) takes ≈100+
 
 
 def client_order_id(day: date, symbol: str, side: str = "buy") -> str:
@@ -95,7 +96,7 @@ def plan_buys(
                 "ref_price_brl": px[symbol],
             }
         )
-    return pl.DataFrame(rows, schema=ORDER_SCHEMA), skipped
+    return (pl.DataFrame(rows, schema=ORDER_SCHEMA) if rows else _NO_ORDERS.clear()), skipped
 
 
 def total_ordered_centavos(orders: pl.DataFrame) -> int:

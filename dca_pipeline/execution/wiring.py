@@ -2,6 +2,7 @@
 guard context (caps, limits and the day's market facts) from the settings."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -85,14 +86,20 @@ def spend_caps_centavos(settings: Settings) -> tuple[int, int]:
 
 def guard_context(db: Path | None, settings: Settings, day_bars: pl.DataFrame, breaker_tripped: bool) -> GuardContext:
     """Limits from the settings; prices and 24h BRL volume (volume × close) from the day's bars."""
+    rows = zip(day_bars["symbol"].to_list(), day_bars["close"].to_list(), day_bars["volume"].to_list()) if len(day_bars) else ()
+    return guard_context_of_rows(db, settings, rows, breaker_tripped)
+
+
+def guard_context_of_rows(db: Path | None, settings: Settings, day_rows: Iterable[tuple[str, float, float | None]],
+                          breaker_tripped: bool) -> GuardContext:
+    """`guard_context` of the day's bars given as (symbol, close, volume) rows, in the bars' order."""
     daily, monthly = spend_caps_centavos(settings)
     ex = settings.execution
-    prices = dict(zip(day_bars["symbol"].to_list(), day_bars["close"].to_list())) if len(day_bars) else {}
-    volume = {}
-    if len(day_bars):
-        for s, v, c in day_bars.select("symbol", "volume", "close").iter_rows():
-            if v is not None and c is not None and v == v:
-                volume[s] = v * c
+    prices, volume = {}, {}
+    for s, c, v in day_rows:
+        prices[s] = c
+        if v is not None and c is not None and v == v:
+            volume[s] = v * c
     return GuardContext(
         db, daily, monthly, prices=prices, volume_24h_brl=volume, max_volume_share=ex.max_volume_share,
         max_position_centavos=int(ex.max_position_brl * 100) if ex.max_position_brl is not None else None,

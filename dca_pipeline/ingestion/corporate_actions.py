@@ -108,7 +108,8 @@ def in_effect(actions: pl.DataFrame, as_of: date, kinds: tuple[str, ...] = CONTI
 def successor_map(actions: pl.DataFrame, as_of: date) -> dict[str, tuple[str, float]]:
     """from_base → (final base, cumulative ratio) for every continuing action in effect on `as_of` (chains
     followed: A → B → C gives A → C with the ratios multiplied)."""
-    step = {f: (t, r) for f, t, r in in_effect(actions, as_of).select("from_base", "to_base", "ratio").iter_rows()}
+    step = {f: (t, r) for k, f, t, r, eff in actions[["kind", "from_base", "to_base", "ratio", "effective_date"]].iter_rows()
+            if k in CONTINUING and (eff is None or eff <= as_of)}  # in_effect's rows, without a filter per call
     out: dict[str, tuple[str, float]] = {}
     for base in step:
         target, ratio, seen = base, 1.0, {base}
