@@ -11,9 +11,10 @@ Prints: backfill seconds, backtest seconds, their ratio (wall clock and CPU time
 machine), the ratio of the daily loops alone, and Dagster's own share — the same single-run backfill through
 empty assets of the same shape — with the backfill's time without it.
 
-Dagster records one planned and one materialization event per partition and asset (365 × 4 here). Setting
-DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1 in the environment makes the planned events one per asset
-(Dagster's option; the trade-off: a failed run does not mark its partitions failed).
+The backfill runs on an on-disk instance made from the project's dagster.yaml (`--instance project`, the
+default: what `make dev` and the demo use), or with Dagster's stock SQLite event log (`--instance stock`), or in
+memory (`--instance ephemeral`, which no user runs). Dagster records one planned and one materialization event
+per partition and asset (365 × 4 here); Dagster's share is printed for all three instances.
 """
 import argparse
 import cProfile
@@ -32,13 +33,14 @@ def main() -> None:
     parser.add_argument("--start", default="2021-01-01")
     parser.add_argument("--end", default="2021-12-31")
     parser.add_argument("--profile", default="", help="write a cProfile of the backfill to this file")
+    parser.add_argument("--instance", choices=INSTANCES, default="project", help="where Dagster keeps the run's events")
     args = parser.parse_args()
     start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
     tmp = Path(tempfile.mkdtemp(prefix="dca_bench_"))
     os.environ["DCA_HOME"], os.environ["DAGSTER_HOME"] = str(tmp / "dca_home"), str(tmp / "dagster_home")
     (tmp / "dagster_home").mkdir()
 
-    from dagster import DagsterInstance, materialize
+    from dagster import materialize
 
     from dca_pipeline.analytics.assets import features_daily
     from dca_pipeline.backtest import run_backtest
@@ -58,7 +60,7 @@ def main() -> None:
     settings = load_settings()
     resources = dict(defs.resources)
     months = _months(start, end)
-    with DagsterInstance.ephemeral() as instance:
+    with open_instance(args.instance, tmp / "dagster_home") as instance:
         run = lambda assets, **kw: materialize(assets, instance=instance, resources=resources, run_config=QUIET, **kw)  # noqa: E731
         first = max(settings.history_start, start - timedelta(days=history_days_needed(settings)))
         t0 = time.perf_counter()
@@ -98,13 +100,41 @@ def main() -> None:
     print(f"  of which monthly targets: {monthly:.1f} s; daily loop: {loop:.1f} s")
     print(f"ratio backfill / backtest daily loop: {backfill / loop:.2f}x")
 
-    floor, floor_cpu = dagster_floor(start, end)
-    print(f"Dagster's own share: the same run with empty assets of the same shape (4 daily assets, {days} partitions, "
-          f"ephemeral instance): {floor:.1f} s (CPU {floor_cpu:.1f} s)")
-    print(f"backfill without that share: {backfill - floor:.1f} s = {(backfill - floor) / backtest:.2f}x the backtest")
+    print(f"Dagster's own share: the same run with empty assets of the same shape (4 daily assets, {days} partitions):")
+    floors = {}
+    for kind in INSTANCES:
+        floors[kind] = dagster_floor(start, end, kind, tmp / f"floor_{kind}")
+        print(f"  {kind:9s} instance ({INSTANCES[kind]}): {floors[kind][0]:.1f} s (CPU {floors[kind][1]:.1f} s)", flush=True)
+    floor = floors[args.instance][0]
+    print(f"backfill ({args.instance} instance) without that share: {backfill - floor:.1f} s = "
+          f"{(backfill - floor) / backtest:.2f}x the backtest")
 
 
-def dagster_floor(start: date, end: date) -> tuple[float, float]:
+INSTANCES = {"project": "on disk, the project's dagster.yaml: dca_pipeline.event_storage",
+             "stock": "on disk, Dagster's stock SQLite event log",
+             "ephemeral": "in memory"}
+
+
+def open_instance(kind: str, home: Path):  # noqa: ANN201
+    """A DagsterInstance of `kind` (INSTANCES) in `home`; the on-disk ones take the project's dagster.yaml, `stock`
+    without its event_log_storage entry. DAGSTER_HOME is pointed at `home` (the project's storage reads it)."""
+    import re
+
+    from dagster import DagsterInstance
+
+    if kind == "ephemeral":
+        return DagsterInstance.ephemeral()
+    home.mkdir(parents=True, exist_ok=True)
+    text = (Path(__file__).resolve().parents[1] / "dagster.yaml").read_text()
+    if kind == "stock":
+        text = re.sub(r"(?ms)^event_log_storage:\n(?:[ #].*?\n|\n)*?(?=^\S)", "", text)
+        assert "event_log_storage" not in text.replace("# ", "")
+    (home / "dagster.yaml").write_text(text)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.from_config(str(home))
+
+
+def dagster_floor(start: date, end: date, kind: str = "ephemeral", home: Path | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of a single-run backfill of `start`..`end` through assets shaped like ours — a multi-asset
     with two Nothing outputs and one stored output, and a downstream asset — that do nothing: what Dagster itself
     spends (the run, one planned and one materialization event per partition per asset)."""
@@ -125,11 +155,15 @@ def dagster_floor(start: date, end: date) -> tuple[float, float]:
     def perf(context, c):  # noqa: ANN001, ANN202
         return 1
 
-    with DagsterInstance.ephemeral() as instance:
+    saved = os.environ.get("DAGSTER_HOME")
+    with open_instance(kind, home or Path(tempfile.mkdtemp(prefix="dca_floor_"))) as instance:
         t0, c0 = time.perf_counter(), time.process_time()
         materialize([day, perf], instance=instance, resources={"mem": InMemoryIOManager()}, run_config=QUIET,
                     tags={RANGE_START: start.isoformat(), RANGE_END: end.isoformat()})
-        return time.perf_counter() - t0, time.process_time() - c0
+        elapsed = time.perf_counter() - t0, time.process_time() - c0
+    if saved is not None:
+        os.environ["DAGSTER_HOME"] = saved
+    return elapsed
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / "dca_pipeline"
 
 # Low → high. A module may import its own layer and lower ones, never a higher one (not even inside a function).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("ground", ("config", "money", "paths", "secrets", "metadata", "partitions", "resources", "layers", "recovery", "charts")),
+    ("ground", ("config", "money", "paths", "secrets", "metadata", "partitions", "resources", "layers", "recovery", "event_storage", "charts")),
     ("storage", ("storage",)),
     ("quality", ("quality",)),  # Great Expectations suites and their runner (used by every layer's gx_checks)
     ("governance", ("governance",)),

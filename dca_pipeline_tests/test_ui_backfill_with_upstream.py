@@ -61,10 +61,11 @@ def _until(driver, predicate, seconds: float, step: float = 2.0) -> str:  # noqa
 
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are not installed")
-def test_month_of_orders_materialized_from_the_ui_with_its_upstream(tmp_path: Path) -> None:
+def test_month_of_orders_materialized_from_the_ui_with_its_upstream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "instance"  # a fresh instance with the project's settings
     home.mkdir()
     (home / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())  # pools, run monitoring
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the project's event log storage finds its files there
     env = {"DCA_HOME": str(tmp_path / "dca_home")}
     web, url = start_webserver(home, env)
     daemon = subprocess.Popen(

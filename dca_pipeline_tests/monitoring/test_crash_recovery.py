@@ -36,9 +36,10 @@ def _wait_until_holding(victim: subprocess.Popen, home: Path, log: Path, timeout
 
 
 @pytest.mark.parametrize("pool", ["exchange_api", "duckdb_warehouse"])
-def test_a_run_killed_holding_a_pool_slot_does_not_block_the_next(tmp_path: Path, pool: str) -> None:
+def test_a_run_killed_holding_a_pool_slot_does_not_block_the_next(tmp_path: Path, pool: str, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "instance"
     home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the project's event log storage finds its files there
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # the project's instance config
     log = tmp_path / "victim.log"
     with log.open("w") as out:

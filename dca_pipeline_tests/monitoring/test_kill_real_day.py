@@ -55,9 +55,10 @@ def _tables(dca_home: Path) -> dict[str, object]:
 
 
 @pytest.mark.slow
-def test_six_kills_of_a_real_day_then_a_plain_rerun(january_2021, tmp_path: Path) -> None:  # noqa: ANN001
+def test_six_kills_of_a_real_day_then_a_plain_rerun(january_2021, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     home = tmp_path / "instance"
     home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the project's event log storage finds its files there
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
     # the month's history, eve features and targets, built once per session (conftest); no day has run in it
     undisturbed = copy_home(january_2021.prepared, tmp_path / "undisturbed")
