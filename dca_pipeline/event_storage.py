@@ -56,15 +56,19 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         event_log_storage:
           module: dca_pipeline.event_storage
           class: BatchedSqliteEventLogStorage
-          config:
-            dagster_home: {env: DAGSTER_HOME}
+          config: {}   # dagster_home: defaults to $DAGSTER_HOME
 
     The databases go where Dagster's default storage puts them, `$DAGSTER_HOME/history/runs` (absolute:
     Dagster requires DAGSTER_HOME to be), so switching between this class and the stock one keeps the history.
     """
 
-    def __init__(self, dagster_home: str, inst_data: ConfigurableClassData | None = None, *,
+    def __init__(self, dagster_home: str | None = None, inst_data: ConfigurableClassData | None = None, *,
                  batch_size: int = DEFAULT_BATCH_SIZE, synchronous: str = "NORMAL") -> None:
+        dagster_home = dagster_home or os.environ.get("DAGSTER_HOME")
+        if not dagster_home:
+            raise ValueError(
+                "dca_pipeline's dagster.yaml keeps Dagster's event log under $DAGSTER_HOME/history/runs, and DAGSTER_HOME "
+                "is not set: run `make dev` (which sets it to the repository), or `export DAGSTER_HOME=$PWD` first")
         if not os.path.isabs(dagster_home):
             raise ValueError(f"event_log_storage dagster_home must be an absolute path, got {dagster_home!r}")
         if synchronous.upper() not in SYNCHRONOUS:
@@ -80,7 +84,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
-        return {"dagster_home": StringSource,
+        return {"dagster_home": Field(StringSource, is_required=False),
                 "batch_size": Field(IntSource, is_required=False, default_value=DEFAULT_BATCH_SIZE),
                 "synchronous": Field(StringSource, is_required=False, default_value="NORMAL")}
 

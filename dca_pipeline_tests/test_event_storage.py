@@ -126,3 +126,14 @@ def test_bad_config_is_refused(config: dict, message: str, monkeypatch: pytest.M
     monkeypatch.delenv(BATCH_ENV, raising=False)
     with pytest.raises(ValueError, match=message):
         BatchedSqliteEventLogStorage(**config)
+
+
+def test_without_dagster_home_the_error_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dagster dev` with no DAGSTER_HOME reads ./dagster.yaml into a temporary instance: our storage cannot know
+    that folder, so it stops with the fix instead of writing events somewhere else."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv(BATCH_ENV, raising=False)
+    with pytest.raises(ValueError, match=r"DAGSTER_HOME is not set: run `make dev`"):
+        BatchedSqliteEventLogStorage()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert BatchedSqliteEventLogStorage()._base_dir == str(tmp_path / "history" / "runs")
