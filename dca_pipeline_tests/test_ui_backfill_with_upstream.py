@@ -60,6 +60,24 @@ def _until(driver, predicate, seconds: float, step: float = 2.0) -> str:  # noqa
     return text
 
 
+def _click(driver, xpath: str, tmp_path: Path, seconds: float = 60) -> None:  # noqa: ANN001
+    """Click `xpath`; the first-visit community dialog can open after the page is ready and cover the button, so
+    a covered click dismisses dialogs and tries again (a screenshot of what covered it is kept on failure)."""
+    from selenium.common.exceptions import ElementClickInterceptedException
+
+    deadline = time.monotonic() + seconds
+    while True:
+        skip_dialogs(driver)
+        try:
+            driver.find_element("xpath", xpath).click()
+            return
+        except ElementClickInterceptedException:
+            if time.monotonic() > deadline:
+                driver.save_screenshot(str(tmp_path / "click_intercepted.png"))
+                raise
+            time.sleep(1)
+
+
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are not installed")
 def test_month_of_orders_materialized_from_the_ui_with_its_upstream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "instance"  # a fresh instance with the project's settings
@@ -79,7 +97,7 @@ def test_month_of_orders_materialized_from_the_ui_with_its_upstream(tmp_path: Pa
         _until(driver, lambda t: "Launch Run" in t, 120)
         driver.execute_script("document.querySelector('.CodeMirror').CodeMirror.setValue(arguments[0]);", CONFIG)
         time.sleep(2)  # the Launchpad validates the config before enabling the button
-        driver.find_element("xpath", "//button[normalize-space()='Launch Run']").click()
+        _click(driver, "//button[normalize-space()='Launch Run']", tmp_path)
         time.sleep(5)
         driver.save_screenshot(str(tmp_path / "launched.png"))
 
