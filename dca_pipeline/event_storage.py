@@ -8,7 +8,9 @@ and the stock class pays for each of them separately:
 1. **One engine per shard and process, pooled connections.** The stock class builds an engine and opens a new
    SQLite connection for every read and write (`NullPool`), so every event parses the schema again. Here the
    engine is kept per shard (`index`, one per run) and per process id (a forked child never uses its parent's
-   connections), and SQLAlchemy's pool keeps them open. Access stays serialized by the storage's own lock.
+   connections), and SQLAlchemy's pool keeps them open. Access stays serialized by the storage's own lock. The
+   schema questions Dagster asks per event (has the index this table, that column?) are answered once, when the
+   answer is yes.
 2. **`PRAGMA synchronous=NORMAL`** (the databases are in WAL mode, set by Dagster). A commit no longer waits for
    an fsync; SQLite stays consistent, and a `kill -9` of any process loses nothing (the WAL is in the OS's
    cache). Only a power loss or kernel crash may drop the last transactions: those events are gone as if the
@@ -35,7 +37,7 @@ from typing import Any
 from dagster import Field, IntSource, StringSource
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -77,6 +79,8 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             raise ValueError(f"event_log_storage batch_size must be >= 0, got {batch_size}")
         self._synchronous = synchronous.upper()
         self._engines: dict[tuple[str, int], Engine] = {}
+        self._tables_found: set[str] = set()
+        self._asset_key_cols_found: set[str] = set()
         if batch_size:
             # Dagster reads the variable at each event (dagster/_core/instance/utils.py), in this process
             os.environ.setdefault(BATCH_ENV, str(batch_size))
@@ -117,6 +121,27 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        """Dagster asks this for every asset event (does the index have the tags table?) and answers with a new
+        engine and connection each time. Tables only appear (`dagster instance migrate`), so a table once found is
+        remembered; a missing one is asked again. Not under the storage's lock: it is called while that is held."""
+        if table_name in self._tables_found:
+            return True
+        with self._engine(INDEX_SHARD_NAME).connect() as conn:
+            found = bool(conn.dialect.has_table(conn, table_name))
+        if found:
+            self._tables_found.add(table_name)
+        return found
+
+    def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
+        """Asked for every asset event by reading the asset-key table's columns; a column once found is remembered."""
+        if column_name in self._asset_key_cols_found:
+            return True
+        found = super()._has_asset_key_col_on_connection(conn, column_name)
+        if found:
+            self._asset_key_cols_found.add(column_name)
+        return found
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """The statements of `store_event` for each event, in order, in one transaction per shard."""
