@@ -4,6 +4,7 @@ range (single-run backfill), through the day core (execution/day.py) and the eve
 import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -31,7 +32,7 @@ from dca_pipeline.execution.explain import orders_metadata
 from dca_pipeline.execution.day import EXIT_SCHEMA, MARKET_LOOKBACK_DAYS, Controls, DayPlan, DayState, MarketTape, MarketView, month_bounds, plan_day
 from dca_pipeline.execution.ledger_protocol import EventLedger
 from dca_pipeline.execution import corporate_actions
-from dca_pipeline.execution.wiring import guard_context, make_broker, paper_account, paper_engine
+from dca_pipeline.execution.wiring import StoredIntraday, guard_context, make_broker, paper_account, paper_engine
 from dca_pipeline.execution.range_book import RangeBook
 from dca_pipeline.execution.reconcile import reconcile
 from dca_pipeline.execution.input_checks import prices_for_held_and_targeted  # noqa: F401 - loaded with this module's checks
@@ -40,6 +41,7 @@ from dca_pipeline.execution.orders import total_ordered_centavos
 from dca_pipeline.execution.positions import POSITION_SCHEMA, next_day_performance, value_positions
 from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
+from dca_pipeline.ingestion.corporate_actions import load_corporate_actions
 from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.metadata import markdown_table, range_metadata
 from dca_pipeline.money import to_brl
@@ -170,6 +172,27 @@ class _DayLoop:
         self.bars = {d: g for (d,), g in bars.partition_by("date", as_dict=True).items()} if bars is not None and len(bars) else {}
         self.empty_bars = bars.clear() if bars is not None else None
         self.targets: dict[date, pl.DataFrame] = {}
+        self._control: Path | None = None
+        self._intraday: StoredIntraday | None = None
+        self._actions: pl.DataFrame | None = None
+
+    def control(self) -> Path:
+        """The overrides' control folder (found once; its files are read again every day)."""
+        if self._control is None:
+            self._control = overrides.control_dir()
+        return self._control
+
+    def intraday(self) -> StoredIntraday:
+        """The stored intraday partitions the paper engines read, listed once for the run."""
+        if self._intraday is None:
+            self._intraday = StoredIntraday()
+        return self._intraday
+
+    def actions(self) -> pl.DataFrame:
+        """The corporate-actions table, loaded once for the run."""
+        if self._actions is None:
+            self._actions = load_corporate_actions()
+        return self._actions
 
     def day_bars(self, day: date) -> pl.DataFrame:
         return self.bars.get(day, self.empty_bars)
@@ -207,14 +230,14 @@ def _book_day(context: AssetExecutionContext, book: RangeBook, day: date, settin
         raise FileNotFoundError(f"no stored raw_ohlcv_1d bars for {day}: materialize raw_ohlcv_1d first")
     held = book.holdings()
     targets = loop.month_targets(day)
-    held, targets, _ = corporate_actions.apply_day(book, day, held, targets)  # migrations/airdrops first
+    held, targets, _ = corporate_actions.apply_day(book, day, held, targets, loop.actions())  # migrations/airdrops first
     first, _ = month_bounds(day)
     controls = _controls(day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr, book.spent_between(day, day),
-                         book.spent_between(first, day - timedelta(days=1)))
+                         book.spent_between(first, day - timedelta(days=1)), loop.control())
     state = DayState(held, book.cash_centavos(), book.open_buys, controls, book.book.last_contribution_day())
     plan = plan_day(day, state, market, targets, settings)
     book.record_plan(day, plan)
-    engine = paper_engine(settings, loop.day_bars(day + timedelta(days=1)))
+    engine = paper_engine(settings, loop.day_bars(day + timedelta(days=1)), stored=loop.intraday())
     tripped = drawdown_breaker(loop.twr, settings.risk.max_drawdown_halt).tripped
     book.execute(day, plan.orders, engine, guard_context(book.db, settings, loop.day_bars(day), tripped))
     return _planned(context, day, state, plan)
@@ -379,10 +402,13 @@ def _month_targets(db, day: date, materialized: set[str]) -> pl.DataFrame:  # no
     return duck.query(db, "select symbol, weight from portfolio.target_weights where month = ? order by symbol", [month])
 
 
-def _controls(day: date, symbols: list[str], twr: list[float], spent_today: int, spent_month: int) -> Controls:
-    """Kill switch, freezes (re-read now), what the day and the month before it already spent, and the TWR history."""
-    kill = overrides.kill_switch_state()
-    frozen = overrides.freeze_reasons(sorted(set(symbols))) if kill is None else {}
+def _controls(day: date, symbols: list[str], twr: list[float], spent_today: int, spent_month: int,
+              control: Path | None = None) -> Controls:
+    """Kill switch, freezes (re-read now), what the day and the month before it already spent, and the TWR history
+    (`control`: the control folder, when the run has found it)."""
+    control = control or overrides.control_dir()
+    kill = overrides.kill_switch_state(control=control)
+    frozen = overrides.freeze_reasons(sorted(set(symbols)), control=control) if kill is None else {}
     return Controls(kill_switch=(kill.get("reason") or "(no reason given)") if kill is not None else None,
                     frozen={s: r.split(": ", 1)[-1] for s, r in frozen.items()},
                     spent_today_centavos=spent_today, spent_month_centavos=spent_month, twr_history=tuple(twr))
