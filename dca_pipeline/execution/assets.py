@@ -38,7 +38,7 @@ from dca_pipeline.execution.reconcile import reconcile
 from dca_pipeline.execution.input_checks import prices_for_held_and_targeted  # noqa: F401 - loaded with this module's checks
 from dca_pipeline.execution.tca import post_trade_costs
 from dca_pipeline.execution.orders import total_ordered_centavos
-from dca_pipeline.execution.positions import POSITION_SCHEMA, next_day_performance, value_positions
+from dca_pipeline.execution.positions import POSITION_SCHEMA, next_day_performance, position_rows
 from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
 from dca_pipeline.ingestion.corporate_actions import load_corporate_actions
@@ -110,14 +110,14 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
     recorded = _recorded_days(db, days[0], days[-1])
     book = _range_book(db, settings, broker, selected, [d for d in days if d not in recorded])
     meta: dict[str, list] = {"dca_orders": [], "fills": [], "positions": []}
-    frames = []
+    positions: list[dict] = []  # every valued day's rows (POSITION_SCHEMA), one frame at the end
     started = time.monotonic()
     for i, day in enumerate(days):
         as_of = datetime.now(timezone.utc) if settings.source != "replay" else None  # live: judged by the clock
         market = tape.view(day, as_of)
         if book is not None and day not in recorded:  # in memory, written in bulk (execution/range_book.py)
             meta["dca_orders"].append(_book_day(context, book, day, settings, loop, market, tape.has_bars(day)))
-            pos = value_positions(day, book.holdings(), market.bars.select("symbol", "close", "date"))
+            pos = position_rows(day, book.holdings(), market.last())
             cash, contribution = book.cash_centavos(), meta["dca_orders"][-1]["contribution"]
         else:  # one order at a time through the order manager (live, manual approval, a recorded day's rerun)
             _flush(book, meta["fills"])
@@ -131,7 +131,7 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
             if book is not None:
                 book.reseed(day + timedelta(days=1))
         if pos is not None:
-            frames.append(pos)
+            positions += pos
             meta["positions"].append(_positions_meta(day, pos))
             if len(days) > 1:
                 loop.advance(pos, cash, contribution)
@@ -144,7 +144,7 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
     if FILLS in selected:
         yield Output(None, "fills", metadata=_output_metadata(context, FILLS, days, meta["fills"]))
     if POSITIONS in selected:
-        out = pl.concat(frames) if frames else pl.DataFrame(schema=POSITION_SCHEMA)
+        out = pl.DataFrame(positions, schema=POSITION_SCHEMA)
         yield Output(out, "positions", metadata=_output_metadata(context, POSITIONS, days, meta["positions"]))
 
 
@@ -203,9 +203,9 @@ class _DayLoop:
             self.targets[month] = _month_targets(self.db, day, self.targets_materialized)
         return self.targets[month]
 
-    def advance(self, positions_frame: pl.DataFrame, cash: int, contribution: int) -> None:
-        """Chain the day's TWR from its positions and cash after the day and the day's contribution."""
-        value = cash + int(sum(positions_frame["market_value_brl"].to_list(), 0) * 100) if len(positions_frame) else cash
+    def advance(self, positions: list[dict], cash: int, contribution: int) -> None:
+        """Chain the day's TWR from its positions (`position_rows`) and cash after the day and the day's contribution."""
+        value = cash + int(sum((r["market_value_brl"] for r in positions), 0) * 100) if positions else cash
         perf = next_day_performance(self.prev_value, self.prev_twr, contribution, value, cash, 0)
         self.prev_value, self.prev_twr = value, perf.twr
         self.twr.append(perf.twr)
@@ -307,15 +307,16 @@ def _fills_step(db, day: date, settings, broker: Broker, bars: pl.DataFrame, loo
     return {"day": day, "states": states, "filled": projection.day_fills(db, day), "costs": costs, "pending": oms.pending_ids(db, day)}
 
 
-def _positions_step(db, day: date, market: MarketView) -> pl.DataFrame:  # noqa: ANN001
-    """Holdings after the day, each at its last close on or before it (a stale one flagged by `price_date`)."""
-    return value_positions(day, ledger.holdings(db, day), market.bars.select("symbol", "close", "date"))
+def _positions_step(db, day: date, market: MarketView) -> list[dict]:  # noqa: ANN001
+    """Holdings after the day, each at its last close on or before it (a stale one flagged by `price_date`), as
+    `position_rows`."""
+    return position_rows(day, ledger.holdings(db, day), market.last())
 
 
-def _positions_meta(day: date, out: pl.DataFrame) -> dict:
-    return {"day": day, "symbols": len(out),
-            "market_value_brl": float(sum(out["market_value_brl"].to_list(), 0)) if len(out) else 0.0,
-            "stale_prices": int((out["price_date"] < day).sum()) if len(out) else 0}
+def _positions_meta(day: date, rows: list[dict]) -> dict:
+    return {"day": day, "symbols": len(rows),
+            "market_value_brl": float(sum((r["market_value_brl"] for r in rows), 0)) if rows else 0.0,
+            "stale_prices": sum(r["price_date"] < day for r in rows)}
 
 
 def _summarize(rows: list[dict]) -> dict:
@@ -430,9 +431,9 @@ def _stored_exits(db, day: date) -> pl.DataFrame:  # noqa: ANN001
 
 def _alert_stale(plan: DayPlan, day: date, carried_centavos: int) -> None:
     """Graceful degradation: a WARNING alert naming the coins skipped on stale prices (their cash carried forward)."""
+    if not any(r is not None and r.startswith("stale price") for r in plan.decisions["reason"].to_list()):
+        return  # the common case, without a filter query
     stale = plan.decisions.filter(pl.col("reason").str.starts_with("stale price"))
-    if stale.is_empty():
-        return
     symbols = tuple(stale["symbol"].to_list())
     decision = BuyDecision(False, f"stale prices for {len(symbols)} target(s): {', '.join(symbols)}", symbols,
                            carry_forward_centavos=carried_centavos)
