@@ -244,17 +244,17 @@ def _book_day(context: AssetExecutionContext, book: RangeBook, day: date, settin
 
 
 def _flush(book: RangeBook | None, fills_meta: list[dict]) -> None:
-    """Write the book's pending days and add their fills metadata (one row per day, as the order manager's path)."""
+    """Write the book's pending days and add their fills metadata: one row for them all, with `days` — the rows
+    the order manager's path gives one per day, concatenated (each frame's rows of those days, stably in day order)."""
     done = book.flush() if book is not None else None
     if done is None:
         return
-    states = done.states.partition_by("date", as_dict=True)
-    fills = done.fills.partition_by("date", as_dict=True)
-    for day in done.days:
-        st = states.get((day,), done.states.clear())
-        fills_meta.append({"day": day, "states": st, "filled": fills.get((day,), done.fills.clear()),
-                           "costs": post_trade_costs(st, done.arrival),
-                           "pending": st.filter(pl.col("status") == "pending_approval")["client_order_id"].to_list()})
+    days = pl.Series(done.days, dtype=pl.Date)
+    st = done.states.filter(pl.col("date").is_in(days)).sort("date", maintain_order=True)
+    fills_meta.append({"day": done.days[-1], "days": len(done.days), "states": st,
+                       "filled": done.fills.filter(pl.col("date").is_in(days)).sort("date", maintain_order=True),
+                       "costs": post_trade_costs(st, done.arrival),
+                       "pending": st.filter(pl.col("status") == "pending_approval")["client_order_id"].to_list()})
 
 
 def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: _DayLoop, market: MarketView,  # noqa: ANN001
@@ -332,7 +332,7 @@ def _summarize(rows: list[dict]) -> dict:
         states = pl.concat([r["states"] for r in rows])
         counts = dict(states.group_by("status").len().iter_rows()) if len(states) else {}
         return {
-            "days": len(rows),
+            "days": sum(r.get("days", 1) for r in rows),  # a range's flush gives one row for several days
             "fills": len(filled),
             "expired": int(counts.get("expired", 0)),
             "statuses": {k: int(v) for k, v in counts.items()},
