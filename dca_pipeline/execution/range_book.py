@@ -51,6 +51,7 @@ class RangeBook:
 
     def __init__(self, db: Path, account: PaperAccount, first: date) -> None:
         self.db, self.account = Path(db), account
+        self.control = control_dir()  # the overrides' folder, found once: its files are re-read for every order
         self.reseed(first)
 
     def reseed(self, day: date) -> None:
@@ -114,12 +115,11 @@ class RangeBook:
                    for o in orders.sort("client_order_id").iter_rows(named=True)]
         reports = engine.place_many(intents) if intents else {}
         first, last = month_bounds(day)
-        control = control_dir() if intents else None  # found once; its files are re-read for every order
         for order in intents:
             if order.ref_price:
                 self.arrival[order.client_order_id] = order.ref_price
             facts = GuardFacts(
-                blocks=tuple(pre_send_block_reasons(order.symbol, control=control)),
+                blocks=tuple(pre_send_block_reasons(order.symbol, control=self.control)),
                 cash_available_centavos=self.book.cash - self.open_buys,
                 spent_day_centavos=self.spent.get(day, 0), spent_month_centavos=self.spent_between(first, last),
                 held=dict(self.book.quantity), cash_total_centavos=self.book.cash,
