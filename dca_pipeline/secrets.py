@@ -123,24 +123,37 @@ def _file_content(path: str) -> str:
     return cached[1]
 
 
-def _is_secret_name(name: str) -> bool:
-    """Project variables (DCA_*) named like a secret, plus any listed in $DCA_REDACT_VARS (comma-separated)."""
-    extra = {n.strip() for n in os.environ.get("DCA_REDACT_VARS", "").split(",") if n.strip()}
+def _redact_vars() -> set[str]:
+    """The names listed in $DCA_REDACT_VARS (comma-separated)."""
+    return {n.strip() for n in os.environ.get("DCA_REDACT_VARS", "").split(",") if n.strip()}
+
+
+def _is_secret_name(name: str, extra: set[str] | None = None) -> bool:
+    """Project variables (DCA_*) named like a secret, plus any listed in $DCA_REDACT_VARS (comma-separated; `extra`:
+    those names, when the caller has read them)."""
+    extra = _redact_vars() if extra is None else extra
     return name in extra or (name.startswith("DCA_") and bool(SECRET_NAME.search(name)))
 
 
 def known_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     """Every secret value known now: DCA_* env vars whose names look secret, their *_FILE contents, registered values.
 
-    Longest first, so a secret containing another is masked whole."""
+    Longest first, so a secret containing another is masked whole. (This runs for every log record: $DCA_REDACT_VARS
+    is read once per call, and only the values of the names that may be secret are read.)"""
     env = os.environ if environ is None else environ
+    extra = _redact_vars()
     values = set(_EXTRA)
-    for name, value in env.items():
-        if name.endswith("_FILE") and _is_secret_name(name[: -len("_FILE")]):
+    for name in list(env):
+        if not name.startswith("DCA_") and name not in extra and not (name.endswith("_FILE") and name[: -len("_FILE")] in extra):
+            continue  # neither test below can hold (both need a DCA_ name or one listed in extra)
+        value = env.get(name)
+        if value is None:  # unset meanwhile
+            continue
+        if name.endswith("_FILE") and _is_secret_name(name[: -len("_FILE")], extra):
             content = _file_content(value)
             if len(content) >= MIN_SECRET_LENGTH:
                 values.add(content)
-        elif _is_secret_name(name) and len(value) >= MIN_SECRET_LENGTH:
+        elif _is_secret_name(name, extra) and len(value) >= MIN_SECRET_LENGTH:
             values.add(value)
     return sorted(values, key=len, reverse=True)
 

@@ -4,6 +4,7 @@ range (single-run backfill), through the day core (execution/day.py) and the eve
 import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -31,15 +32,16 @@ from dca_pipeline.execution.explain import orders_metadata
 from dca_pipeline.execution.day import EXIT_SCHEMA, MARKET_LOOKBACK_DAYS, Controls, DayPlan, DayState, MarketTape, MarketView, month_bounds, plan_day
 from dca_pipeline.execution.ledger_protocol import EventLedger
 from dca_pipeline.execution import corporate_actions
-from dca_pipeline.execution.wiring import guard_context, make_broker, paper_account, paper_engine
+from dca_pipeline.execution.wiring import StoredIntraday, guard_context, make_broker, paper_account, paper_engine
 from dca_pipeline.execution.range_book import RangeBook
 from dca_pipeline.execution.reconcile import reconcile
 from dca_pipeline.execution.input_checks import prices_for_held_and_targeted  # noqa: F401 - loaded with this module's checks
 from dca_pipeline.execution.tca import post_trade_costs
 from dca_pipeline.execution.orders import total_ordered_centavos
-from dca_pipeline.execution.positions import POSITION_SCHEMA, next_day_performance, value_positions
+from dca_pipeline.execution.positions import POSITION_SCHEMA, next_day_performance, position_rows
 from dca_pipeline.execution.risk import drawdown_breaker
 from dca_pipeline.ingestion.assets import raw_ohlcv_1d
+from dca_pipeline.ingestion.corporate_actions import load_corporate_actions
 from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
 from dca_pipeline.metadata import markdown_table, range_metadata
 from dca_pipeline.money import to_brl
@@ -108,14 +110,14 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
     recorded = _recorded_days(db, days[0], days[-1])
     book = _range_book(db, settings, broker, selected, [d for d in days if d not in recorded])
     meta: dict[str, list] = {"dca_orders": [], "fills": [], "positions": []}
-    frames = []
+    positions: list[dict] = []  # every valued day's rows (POSITION_SCHEMA), one frame at the end
     started = time.monotonic()
     for i, day in enumerate(days):
         as_of = datetime.now(timezone.utc) if settings.source != "replay" else None  # live: judged by the clock
         market = tape.view(day, as_of)
         if book is not None and day not in recorded:  # in memory, written in bulk (execution/range_book.py)
             meta["dca_orders"].append(_book_day(context, book, day, settings, loop, market, tape.has_bars(day)))
-            pos = value_positions(day, book.holdings(), market.bars.select("symbol", "close", "date"))
+            pos = position_rows(day, book.holdings(), market.last())
             cash, contribution = book.cash_centavos(), meta["dca_orders"][-1]["contribution"]
         else:  # one order at a time through the order manager (live, manual approval, a recorded day's rerun)
             _flush(book, meta["fills"])
@@ -129,7 +131,7 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
             if book is not None:
                 book.reseed(day + timedelta(days=1))
         if pos is not None:
-            frames.append(pos)
+            positions += pos
             meta["positions"].append(_positions_meta(day, pos))
             if len(days) > 1:
                 loop.advance(pos, cash, contribution)
@@ -142,7 +144,7 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
     if FILLS in selected:
         yield Output(None, "fills", metadata=_output_metadata(context, FILLS, days, meta["fills"]))
     if POSITIONS in selected:
-        out = pl.concat(frames) if frames else pl.DataFrame(schema=POSITION_SCHEMA)
+        out = pl.DataFrame(positions, schema=POSITION_SCHEMA)
         yield Output(out, "positions", metadata=_output_metadata(context, POSITIONS, days, meta["positions"]))
 
 
@@ -170,6 +172,27 @@ class _DayLoop:
         self.bars = {d: g for (d,), g in bars.partition_by("date", as_dict=True).items()} if bars is not None and len(bars) else {}
         self.empty_bars = bars.clear() if bars is not None else None
         self.targets: dict[date, pl.DataFrame] = {}
+        self._control: Path | None = None
+        self._intraday: StoredIntraday | None = None
+        self._actions: pl.DataFrame | None = None
+
+    def control(self) -> Path:
+        """The overrides' control folder (found once; its files are read again every day)."""
+        if self._control is None:
+            self._control = overrides.control_dir()
+        return self._control
+
+    def intraday(self) -> StoredIntraday:
+        """The stored intraday partitions the paper engines read, listed once for the run."""
+        if self._intraday is None:
+            self._intraday = StoredIntraday()
+        return self._intraday
+
+    def actions(self) -> pl.DataFrame:
+        """The corporate-actions table, loaded once for the run."""
+        if self._actions is None:
+            self._actions = load_corporate_actions()
+        return self._actions
 
     def day_bars(self, day: date) -> pl.DataFrame:
         return self.bars.get(day, self.empty_bars)
@@ -180,9 +203,9 @@ class _DayLoop:
             self.targets[month] = _month_targets(self.db, day, self.targets_materialized)
         return self.targets[month]
 
-    def advance(self, positions_frame: pl.DataFrame, cash: int, contribution: int) -> None:
-        """Chain the day's TWR from its positions and cash after the day and the day's contribution."""
-        value = cash + int(sum(positions_frame["market_value_brl"].to_list(), 0) * 100) if len(positions_frame) else cash
+    def advance(self, positions: list[dict], cash: int, contribution: int) -> None:
+        """Chain the day's TWR from its positions (`position_rows`) and cash after the day and the day's contribution."""
+        value = cash + int(sum((r["market_value_brl"] for r in positions), 0) * 100) if positions else cash
         perf = next_day_performance(self.prev_value, self.prev_twr, contribution, value, cash, 0)
         self.prev_value, self.prev_twr = value, perf.twr
         self.twr.append(perf.twr)
@@ -207,31 +230,31 @@ def _book_day(context: AssetExecutionContext, book: RangeBook, day: date, settin
         raise FileNotFoundError(f"no stored raw_ohlcv_1d bars for {day}: materialize raw_ohlcv_1d first")
     held = book.holdings()
     targets = loop.month_targets(day)
-    held, targets, _ = corporate_actions.apply_day(book, day, held, targets)  # migrations/airdrops first
+    held, targets, _ = corporate_actions.apply_day(book, day, held, targets, loop.actions())  # migrations/airdrops first
     first, _ = month_bounds(day)
     controls = _controls(day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr, book.spent_between(day, day),
-                         book.spent_between(first, day - timedelta(days=1)))
+                         book.spent_between(first, day - timedelta(days=1)), loop.control())
     state = DayState(held, book.cash_centavos(), book.open_buys, controls, book.book.last_contribution_day())
     plan = plan_day(day, state, market, targets, settings)
     book.record_plan(day, plan)
-    engine = paper_engine(settings, loop.day_bars(day + timedelta(days=1)))
+    engine = paper_engine(settings, loop.day_bars(day + timedelta(days=1)), stored=loop.intraday())
     tripped = drawdown_breaker(loop.twr, settings.risk.max_drawdown_halt).tripped
     book.execute(day, plan.orders, engine, guard_context(book.db, settings, loop.day_bars(day), tripped))
     return _planned(context, day, state, plan)
 
 
 def _flush(book: RangeBook | None, fills_meta: list[dict]) -> None:
-    """Write the book's pending days and add their fills metadata (one row per day, as the order manager's path)."""
+    """Write the book's pending days and add their fills metadata: one row for them all, with `days` — the rows
+    the order manager's path gives one per day, concatenated (each frame's rows of those days, stably in day order)."""
     done = book.flush() if book is not None else None
     if done is None:
         return
-    states = done.states.partition_by("date", as_dict=True)
-    fills = done.fills.partition_by("date", as_dict=True)
-    for day in done.days:
-        st = states.get((day,), done.states.clear())
-        fills_meta.append({"day": day, "states": st, "filled": fills.get((day,), done.fills.clear()),
-                           "costs": post_trade_costs(st, done.arrival),
-                           "pending": st.filter(pl.col("status") == "pending_approval")["client_order_id"].to_list()})
+    days = pl.Series(done.days, dtype=pl.Date)
+    st = done.states.filter(pl.col("date").is_in(days)).sort("date", maintain_order=True)
+    fills_meta.append({"day": done.days[-1], "days": len(done.days), "states": st,
+                       "filled": done.fills.filter(pl.col("date").is_in(days)).sort("date", maintain_order=True),
+                       "costs": post_trade_costs(st, done.arrival),
+                       "pending": st.filter(pl.col("status") == "pending_approval")["client_order_id"].to_list()})
 
 
 def _orders_step(context: AssetExecutionContext, db, day: date, settings, loop: _DayLoop, market: MarketView,  # noqa: ANN001
@@ -284,15 +307,16 @@ def _fills_step(db, day: date, settings, broker: Broker, bars: pl.DataFrame, loo
     return {"day": day, "states": states, "filled": projection.day_fills(db, day), "costs": costs, "pending": oms.pending_ids(db, day)}
 
 
-def _positions_step(db, day: date, market: MarketView) -> pl.DataFrame:  # noqa: ANN001
-    """Holdings after the day, each at its last close on or before it (a stale one flagged by `price_date`)."""
-    return value_positions(day, ledger.holdings(db, day), market.bars.select("symbol", "close", "date"))
+def _positions_step(db, day: date, market: MarketView) -> list[dict]:  # noqa: ANN001
+    """Holdings after the day, each at its last close on or before it (a stale one flagged by `price_date`), as
+    `position_rows`."""
+    return position_rows(day, ledger.holdings(db, day), market.last())
 
 
-def _positions_meta(day: date, out: pl.DataFrame) -> dict:
-    return {"day": day, "symbols": len(out),
-            "market_value_brl": float(sum(out["market_value_brl"].to_list(), 0)) if len(out) else 0.0,
-            "stale_prices": int((out["price_date"] < day).sum()) if len(out) else 0}
+def _positions_meta(day: date, rows: list[dict]) -> dict:
+    return {"day": day, "symbols": len(rows),
+            "market_value_brl": float(sum((r["market_value_brl"] for r in rows), 0)) if rows else 0.0,
+            "stale_prices": sum(r["price_date"] < day for r in rows)}
 
 
 def _summarize(rows: list[dict]) -> dict:
@@ -308,7 +332,7 @@ def _summarize(rows: list[dict]) -> dict:
         states = pl.concat([r["states"] for r in rows])
         counts = dict(states.group_by("status").len().iter_rows()) if len(states) else {}
         return {
-            "days": len(rows),
+            "days": sum(r.get("days", 1) for r in rows),  # a range's flush gives one row for several days
             "fills": len(filled),
             "expired": int(counts.get("expired", 0)),
             "statuses": {k: int(v) for k, v in counts.items()},
@@ -379,10 +403,13 @@ def _month_targets(db, day: date, materialized: set[str]) -> pl.DataFrame:  # no
     return duck.query(db, "select symbol, weight from portfolio.target_weights where month = ? order by symbol", [month])
 
 
-def _controls(day: date, symbols: list[str], twr: list[float], spent_today: int, spent_month: int) -> Controls:
-    """Kill switch, freezes (re-read now), what the day and the month before it already spent, and the TWR history."""
-    kill = overrides.kill_switch_state()
-    frozen = overrides.freeze_reasons(sorted(set(symbols))) if kill is None else {}
+def _controls(day: date, symbols: list[str], twr: list[float], spent_today: int, spent_month: int,
+              control: Path | None = None) -> Controls:
+    """Kill switch, freezes (re-read now), what the day and the month before it already spent, and the TWR history
+    (`control`: the control folder, when the run has found it)."""
+    control = control or overrides.control_dir()
+    kill = overrides.kill_switch_state(control=control)
+    frozen = overrides.freeze_reasons(sorted(set(symbols)), control=control) if kill is None else {}
     return Controls(kill_switch=(kill.get("reason") or "(no reason given)") if kill is not None else None,
                     frozen={s: r.split(": ", 1)[-1] for s, r in frozen.items()},
                     spent_today_centavos=spent_today, spent_month_centavos=spent_month, twr_history=tuple(twr))
@@ -404,9 +431,9 @@ def _stored_exits(db, day: date) -> pl.DataFrame:  # noqa: ANN001
 
 def _alert_stale(plan: DayPlan, day: date, carried_centavos: int) -> None:
     """Graceful degradation: a WARNING alert naming the coins skipped on stale prices (their cash carried forward)."""
+    if not any(r is not None and r.startswith("stale price") for r in plan.decisions["reason"].to_list()):
+        return  # the common case, without a filter query
     stale = plan.decisions.filter(pl.col("reason").str.starts_with("stale price"))
-    if stale.is_empty():
-        return
     symbols = tuple(stale["symbol"].to_list())
     decision = BuyDecision(False, f"stale prices for {len(symbols)} target(s): {', '.join(symbols)}", symbols,
                            carry_forward_centavos=carried_centavos)

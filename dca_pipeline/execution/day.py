@@ -116,8 +116,10 @@ class MarketTape:
 
     def __init__(self, bars: pl.DataFrame) -> None:
         has_volume = "volume" in bars.columns
-        cols = ["symbol", "close", "volume"] if has_volume else ["symbol", "close"]
-        self.by_day = {d: g.select(cols).rows() for (d,), g in bars.partition_by("date", as_dict=True).items()} if len(bars) else {}
+        cols = ["date", "symbol", "close", "volume"] if has_volume else ["date", "symbol", "close"]
+        self.by_day: dict[date, list[tuple]] = {}  # date -> its rows (symbol, close[, volume]) in the frame's order
+        for d, *row in bars.select(cols).iter_rows() if len(bars) else ():  # one pass (a partition_by per day is slower)
+            self.by_day.setdefault(d, []).append(tuple(row))
         self.dates = sorted(self.by_day)
         self.i = 0
         self.last: dict[str, tuple] = {}  # symbol -> (date, close, volume)

@@ -103,8 +103,10 @@ def total_ordered_centavos(orders: pl.DataFrame) -> int:
     """Cash the day's buy orders commit (sell orders bring cash in, they do not spend it)."""
     if not len(orders):
         return 0
-    buys = orders.filter(pl.col("side") == "buy") if "side" in orders.columns else orders
-    return int(sum(buys["amount_centavos"].to_list()))
+    amounts = orders["amount_centavos"].to_list()
+    if "side" in orders.columns:  # the buys' amounts (a filter query per call costs more than this loop)
+        amounts = [a for a, side in zip(amounts, orders["side"].to_list()) if side == "buy"]
+    return int(sum(amounts))
 
 
 

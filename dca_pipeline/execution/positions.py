@@ -2,6 +2,7 @@
 portfolio's daily time-weighted return chained from those values."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -28,14 +29,20 @@ def value_positions(day: date, holdings: pl.DataFrame, prices: pl.DataFrame) -> 
     prices: symbol, close, date (the last close on or before `day`; `price_date` shows when it is stale).
     A held symbol with no price at all is an error: a position must never silently vanish.
     """
-    px = {s: (c, d) for s, c, d in prices.select("symbol", "close", "date").iter_rows()}
+    px = {s: (d, c) for s, c, d in prices.select("symbol", "close", "date").iter_rows()}
+    return pl.DataFrame(position_rows(day, holdings, px), schema=POSITION_SCHEMA)
+
+
+def position_rows(day: date, holdings: pl.DataFrame, last: Mapping[str, tuple]) -> list[dict]:
+    """`value_positions`' rows (POSITION_SCHEMA), with the prices as symbol → (price date, close, ...) — a
+    `MarketView.last()` — for a run that builds the frame of many days at once."""
     rows = []
     for symbol, quantity, cost in holdings.select("symbol", "quantity", "cost_centavos").iter_rows():
         if quantity == 0:
             continue
-        if symbol not in px:
+        if symbol not in last:
             raise ValueError(f"no price on or before {day} for held symbol {symbol}")
-        close, price_date = px[symbol]
+        price_date, close = last[symbol][:2]
         value = (Decimal(quantity) * Decimal(repr(close))).quantize(CENT, rounding=ROUND_HALF_EVEN)
         rows.append(
             {
@@ -49,7 +56,7 @@ def value_positions(day: date, holdings: pl.DataFrame, prices: pl.DataFrame) -> 
                 "market_value_brl": value,
             }
         )
-    return pl.DataFrame(rows, schema=POSITION_SCHEMA)
+    return rows
 
 
 def last_prices(bars: pl.DataFrame, day: date) -> pl.DataFrame:

@@ -31,7 +31,7 @@ from dca_pipeline.execution.day import DayPlan, month_bounds
 from dca_pipeline.execution.guards import GuardContext, GuardFacts, OrderIntent, check_order
 from dca_pipeline.execution.ledger_protocol import MemoryLedger, exit_events
 from dca_pipeline.execution.paper_account import PaperAccount
-from dca_pipeline.governance.overrides import pre_send_block_reasons
+from dca_pipeline.governance.overrides import control_dir, pre_send_block_reasons
 from dca_pipeline.storage import duck
 
 
@@ -51,6 +51,7 @@ class RangeBook:
 
     def __init__(self, db: Path, account: PaperAccount, first: date) -> None:
         self.db, self.account = Path(db), account
+        self.control = control_dir()  # the overrides' folder, found once: its files are re-read for every order
         self.reseed(first)
 
     def reseed(self, day: date) -> None:
@@ -118,7 +119,7 @@ class RangeBook:
             if order.ref_price:
                 self.arrival[order.client_order_id] = order.ref_price
             facts = GuardFacts(
-                blocks=tuple(pre_send_block_reasons(order.symbol)),
+                blocks=tuple(pre_send_block_reasons(order.symbol, control=self.control)),
                 cash_available_centavos=self.book.cash - self.open_buys,
                 spent_day_centavos=self.spent.get(day, 0), spent_month_centavos=self.spent_between(first, last),
                 held=dict(self.book.quantity), cash_total_centavos=self.book.cash,

@@ -45,16 +45,37 @@ def make_broker(resource, settings: Settings, next_bars: pl.DataFrame, db: Path 
     return AccountBroker(paper_engine(settings, next_bars, window_start), paper_account(db)), settings.execution.approval
 
 
-def paper_engine(settings: Settings, next_bars: pl.DataFrame, window_start: date | None = None) -> BookOrBarsBroker:
-    """The paper matching engine for one execution window: books where stored, bars elsewhere (see make_broker)."""
+class StoredIntraday:
+    """The intraday datasets a paper engine reads for its window (hourly bars, order-book snapshots, trades), with
+    their stored partitions listed once: a run over many days reads a day's partition only where one is stored
+    (`parquet_store.read_range` of that day, the same frame), instead of listing three folders per day."""
+
+    DATASETS = ("ohlcv_1h", "order_book", "trades")
+
+    def __init__(self) -> None:
+        self.stored = {ds: set(parquet_store.stored_partitions(ds)) for ds in self.DATASETS}
+        self.empty = {ds: pl.DataFrame(schema=parquet_store.SCHEMAS.get(ds) or {}) for ds in self.DATASETS}
+
+    def day(self, dataset: str, day: date) -> pl.DataFrame:
+        """What `parquet_store.read_range(dataset, day, day)` gives (its empty frame when nothing is stored)."""
+        if day.isoformat() in self.stored[dataset]:
+            return parquet_store.read_range(dataset, day, day)
+        return self.empty[dataset].clear()
+
+
+def paper_engine(settings: Settings, next_bars: pl.DataFrame, window_start: date | None = None,
+                 stored: StoredIntraday | None = None) -> BookOrBarsBroker:
+    """The paper matching engine for one execution window: books where stored, bars elsewhere (see make_broker).
+    `stored`: the run's `StoredIntraday` (else the day's partitions are looked up now)."""
     params = ExecutionParams.from_settings(settings)
     cols = [c for c in ("symbol", "open", "high", "low", "close") if c in next_bars.columns]
     day = window_start or (next_bars["date"][0] if "date" in next_bars.columns and len(next_bars) else None)
     hourly, levels, trades = None, pl.DataFrame(), pl.DataFrame()
     if day is not None:
-        hourly = parquet_store.read_range("ohlcv_1h", day, day)
-        levels = parquet_store.read_range("order_book", day, day)
-        trades = parquet_store.read_range("trades", day, day)
+        read = stored.day if stored is not None else (lambda ds, d: parquet_store.read_range(ds, d, d))
+        hourly = read("ohlcv_1h", day)
+        levels = read("order_book", day)
+        trades = read("trades", day)
     bars = DailyPaperBroker(next_bars.select(cols), settings.fees.taker, settings.slippage_bps, params,
                             hourly if hourly is not None and len(hourly) else None)
     books = {}

@@ -57,9 +57,10 @@ def _read(path: Path) -> dict | None:
         return {"reason": text.strip() or "(no reason given)"}  # an operator may `echo reason > KILL_SWITCH`
 
 
-def kill_switch_state(home: Path | None = None) -> dict | None:
-    """The kill switch record (reason, actor, at) when it is on, else None."""
-    return _read(control_dir(home) / KILL_SWITCH)
+def kill_switch_state(home: Path | None = None, control: Path | None = None) -> dict | None:
+    """The kill switch record (reason, actor, at) when it is on, else None (`control`: the control folder when the
+    caller has it)."""
+    return _read((control or control_dir(home)) / KILL_SWITCH)
 
 
 def set_kill_switch(on: bool, reason: str = "", *, actor: str = "user", run_id: str = "",
@@ -114,19 +115,25 @@ def unfreeze_asset(symbol: str, *, actor: str = "user", run_id: str = "", db: Pa
 
 def trading_block_reason(symbol: str, home: Path | None = None) -> str | None:
     """Why an order for `symbol` must not be sent now (kill switch, then freeze), or None when it may go."""
-    kill = kill_switch_state(home)
+    return block_reason_in(control_dir(home), symbol)
+
+
+def block_reason_in(control: Path, symbol: str) -> str | None:
+    """`trading_block_reason` against the control folder `control` (`control_dir()`, found once by a caller that
+    asks for many orders): the files are re-read on every call."""
+    kill = _read(control / KILL_SWITCH)
     if kill is not None:
         return f"kill switch on: {kill.get('reason', '(no reason given)')}"
-    frozen = _read(_frozen_file(symbol, home))
+    frozen = _read(control / FROZEN_DIR / _frozen_name(symbol))
     if frozen is not None:
         return f"{symbol} frozen: {frozen.get('reason', '(no reason given)')}"
     return None
 
 
-def freeze_reasons(symbols: list[str], home: Path | None = None) -> dict[str, str]:
+def freeze_reasons(symbols: list[str], home: Path | None = None, control: Path | None = None) -> dict[str, str]:
     """The frozen ones of `symbols` with `trading_block_reason`'s text for a freeze, from one listing of the freeze
-    folder (the kill switch is the caller's to read)."""
-    folder = control_dir(home) / FROZEN_DIR
+    folder (the kill switch is the caller's to read); `control`: the control folder when the caller has it."""
+    folder = (control or control_dir(home)) / FROZEN_DIR
     try:
         names = set(os.listdir(folder))
     except FileNotFoundError:
@@ -138,7 +145,8 @@ def freeze_reasons(symbols: list[str], home: Path | None = None) -> dict[str, st
     return out
 
 
-def pre_send_block_reasons(symbol: str, home: Path | None = None) -> list[str]:
-    """`trading_block_reason` in the list shape of execution/guards.py's `pre_send_guards` (empty = may send)."""
-    reason = trading_block_reason(symbol, home)
+def pre_send_block_reasons(symbol: str, home: Path | None = None, control: Path | None = None) -> list[str]:
+    """`trading_block_reason` in the list shape of execution/guards.py's `pre_send_guards` (empty = may send);
+    `control`: the control folder when the caller has it (`block_reason_in`)."""
+    reason = block_reason_in(control or control_dir(home), symbol)
     return [] if reason is None else [reason]

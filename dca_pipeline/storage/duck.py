@@ -199,13 +199,16 @@ def replace_rows(
     where_sql: str | None,
     params: list | None = None,
 ) -> None:
-    """Delete the rows matching `where_sql` (all rows when None) and insert `frame`, inside the caller's transaction."""
-    cur.execute(f'create schema if not exists "{schema}"')
+    """Delete the rows matching `where_sql` (all rows when None) and insert `frame`, inside the caller's transaction.
+    The table is created, or given the frame's new columns, first (when it already has every column of the frame,
+    one catalog read says so and nothing else runs)."""
     arrow = frame.to_arrow()  # noqa: F841 - referenced by name in SQL below
     cur.register("__incoming", arrow)
     try:
-        cur.execute(f'create table if not exists "{schema}"."{table}" as select * from __incoming limit 0')
-        _add_new_columns(cur, schema, table)
+        if not frame.columns or not set(frame.columns) <= _columns(cur, schema, table):
+            cur.execute(f'create schema if not exists "{schema}"')
+            cur.execute(f'create table if not exists "{schema}"."{table}" as select * from __incoming limit 0')
+            _add_new_columns(cur, schema, table)
         if where_sql is None:
             cur.execute(f'delete from "{schema}"."{table}"')
         else:
@@ -213,6 +216,12 @@ def replace_rows(
         cur.execute(f'insert into "{schema}"."{table}" by name select * from __incoming')
     finally:
         cur.unregister("__incoming")
+
+
+def _columns(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    """The table's columns in the cursor's current catalog (empty when there is no such table)."""
+    return {r[0] for r in cur.execute("select column_name from duckdb_columns() where database_name = current_database() "
+                                      "and schema_name = ? and table_name = ?", [schema, table]).fetchall()}
 
 
 def _add_new_columns(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
