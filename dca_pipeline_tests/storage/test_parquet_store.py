@@ -132,3 +132,27 @@ def test_quarantine_is_replaced_per_dataset_and_partition() -> None:
     ]
     assert stored["ts"].to_list() == [datetime(2024, 3, 1, tzinfo=timezone.utc)] * 2
     assert '"open":"NaN"' in stored["row_json"][0] and '"open":"inf"' in stored["row_json"][1]
+
+
+def _daily(day: date, extra: bool = False) -> pl.DataFrame:
+    frame = pl.DataFrame({"symbol": SYMBOLS, "open": [1.5, 2.5, 0.000012], "close": [1.0, 2.0, 0.00001],
+                          "volume": [10.0, 20.0, 3e9], "trades": [1, 2, 3], "filled": [False, True, False]})
+    return frame.with_columns(note=pl.lit("x")) if extra else frame
+
+
+@pytest.mark.parametrize("symbols", [None, ["PEPE/BRL", "BTC/BRL"], []])
+@pytest.mark.parametrize("mixed_schemas", [False, True])
+def test_polars_read_gives_duckdbs_frame(symbols: list[str] | None, mixed_schemas: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_range reads plain-typed partitions with polars (faster on many small files); DuckDB is the reference:
+    same rows, columns, types and order, with a symbol filter, and when one partition has another schema."""
+    for i, d in enumerate(DAYS):
+        parquet_store.write_partition("bars_test", d, _daily(d, extra=mixed_schemas and i == 2))
+    fast = parquet_store.read_range("bars_test", DAYS[1], DAYS[3], symbols=symbols)
+    files = [parquet_store.partition_path("bars_test", d.isoformat(), parquet_store.PARTITION_KEY, None) for d in DAYS[1:4]]
+    if not mixed_schemas:  # the fast path was taken (with another schema in the range it may fall back to DuckDB)
+        assert parquet_store._read_with_polars(files, parquet_store.PARTITION_KEY, symbols) is not None
+    monkeypatch.setattr(parquet_store, "_read_with_polars", lambda *a, **k: None)  # DuckDB's hive scan only
+    reference = parquet_store.read_range("bars_test", DAYS[1], DAYS[3], symbols=symbols)
+    assert fast.schema == reference.schema
+    assert fast.equals(reference)
+    assert fast["date"].unique().sort().to_list() == ([] if symbols == [] else DAYS[1:4])
