@@ -172,15 +172,8 @@ class _DayLoop:
         self.bars = {d: g for (d,), g in bars.partition_by("date", as_dict=True).items()} if bars is not None and len(bars) else {}
         self.empty_bars = bars.clear() if bars is not None else None
         self.targets: dict[date, pl.DataFrame] = {}
-        self._control: Path | None = None
         self._intraday: StoredIntraday | None = None
         self._actions: pl.DataFrame | None = None
-
-    def control(self) -> Path:
-        """The overrides' control folder (found once; its files are read again every day)."""
-        if self._control is None:
-            self._control = overrides.control_dir()
-        return self._control
 
     def intraday(self) -> StoredIntraday:
         """The stored intraday partitions the paper engines read, listed once for the run."""
@@ -233,7 +226,7 @@ def _book_day(context: AssetExecutionContext, book: RangeBook, day: date, settin
     held, targets, _ = corporate_actions.apply_day(book, day, held, targets, loop.actions())  # migrations/airdrops first
     first, _ = month_bounds(day)
     controls = _controls(day, targets["symbol"].to_list() + held["symbol"].to_list(), loop.twr, book.spent_between(day, day),
-                         book.spent_between(first, day - timedelta(days=1)), loop.control())
+                         book.spent_between(first, day - timedelta(days=1)), book.control)
     state = DayState(held, book.cash_centavos(), book.open_buys, controls, book.book.last_contribution_day())
     plan = plan_day(day, state, market, targets, settings)
     book.record_plan(day, plan)

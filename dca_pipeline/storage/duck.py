@@ -226,12 +226,7 @@ def _columns(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str
 
 def _add_new_columns(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
     """Additive schema evolution: columns the incoming frame has and the table lacks are added (null for old rows)."""
-    existing = {
-        r[0]
-        for r in cur.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchall()
-    }
+    existing = _columns(cur, schema, table)
     for name, dtype, *_ in cur.execute("describe select * from __incoming").fetchall():
         if name not in existing:
             cur.execute(f'alter table "{schema}"."{table}" add column "{name}" {dtype}')
