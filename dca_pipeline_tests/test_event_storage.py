@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from dagster import (AssetCheckResult, AssetIn, AssetOut, BackfillPolicy, DagsterEventType, DagsterInstance,
+from dagster import (AssetCheckResult, AssetIn, AssetKey, AssetOut, BackfillPolicy, DagsterEventType, DagsterInstance,
                      InMemoryIOManager, Nothing, Output, asset, asset_check, materialize, multi_asset)
 
 from dca_pipeline.event_storage import BATCH_ENV, BatchedSqliteEventLogStorage
@@ -70,7 +70,23 @@ def _record(home: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
             "checks": [(e.dagster_event.event_specific_data.check_name, e.dagster_event.event_specific_data.passed)
                        for e in logs if e.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION],
             "run_status": reader.get_run_by_id(run_id).status.value,
+            # the cross-run index: every materialization with its id, in order, each asset's latest entry, and the
+            # names of the indexed tags of each materialization (their values, data versions, hash the run id)
+            "index": {k: [(r.storage_id, r.partition_key) for r in reversed(reader.fetch_materializations(
+                AssetKey.from_user_string(k), limit=1000).records)] for k in keys},
+            "asset_rows": {k: _asset_row(reader, AssetKey.from_user_string(k), run_id) for k in keys},
+            "tags": {k: sorted(sorted(t) for t in reader.event_log_storage.get_event_tags_for_asset(
+                AssetKey.from_user_string(k))) for k in keys},
         }
+
+
+def _asset_row(reader: DagsterInstance, key: AssetKey, run_id: str) -> tuple:
+    """The asset-key table's row as Dagster reads it: the latest materialization (id, partition, run), the last
+    run and the last planned materialization."""
+    entry = reader.get_asset_records([key])[0].asset_entry
+    last = entry.last_materialization_record
+    return (last.storage_id, last.partition_key, last.run_id == run_id, entry.last_run_id == run_id,
+            entry.last_planned_materialization_storage_id, entry.last_planned_materialization_run_id == run_id)
 
 
 def test_same_records_as_dagsters_stock_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
