@@ -183,12 +183,15 @@ def query(path: Path, sql: str, params: list | None = None) -> pl.DataFrame:
 
 
 def table_exists(path: Path, schema: str, table: str) -> bool:
-    rows = query(
-        path,
-        "select count(*) as n from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    )
-    return bool(rows["n"][0])
+    """Whether `schema.table` (a table or a view) is in the catalog an unqualified query reads (the ledger's when
+    encrypted). Filtering on the catalog lets DuckDB skip the other catalogs' entries: ≈1 ms instead of ≈9 ms."""
+    with _LOCK:
+        cur = _cursor(connection(path))
+        try:
+            return bool(cur.execute("select count(*) from information_schema.tables where table_catalog = current_database() "
+                                    "and table_schema = ? and table_name = ?", [schema, table]).fetchone()[0])
+        finally:
+            cur.close()
 
 
 def replace_rows(

@@ -50,3 +50,24 @@ def test_new_columns_are_added_to_an_existing_table() -> None:
         duck.replace_rows(cur, "s", "evolving", pl.DataFrame({"date": [2], "v": [20], "w": [2.5]}), "date = ?", [2])
     rows = duck.query(db, "select * from s.evolving order by date").rows()
     assert rows == [(1, 10, None), (2, 20, 2.5)]
+
+
+def test_table_exists_sees_tables_and_views_of_the_catalog_queries_read(tmp_path) -> None:  # noqa: ANN001
+    """A table or a view of the current catalog exists; the same name in another attached catalog does not (an
+    unqualified query would not find it there)."""
+    db = warehouse_path()
+    other = tmp_path / "other.duckdb"
+    with duck.transaction(db) as cur:
+        duck.replace_rows(cur, "s", "present", pl.DataFrame({"v": [1]}), None)
+        cur.execute("create or replace view s.seen as select * from s.present")
+    assert duck.table_exists(db, "s", "present") and duck.table_exists(db, "s", "seen")
+    assert not duck.table_exists(db, "s", "absent") and not duck.table_exists(db, "t", "present")
+    with duck.cursor(db) as cur:
+        cur.execute(f"attach '{other}' as other_db")
+        cur.execute("create schema other_db.elsewhere")
+        cur.execute("create table other_db.elsewhere.only_there (v int)")
+    try:
+        assert not duck.table_exists(db, "elsewhere", "only_there")
+    finally:
+        with duck.cursor(db) as cur:
+            cur.execute("detach other_db")
