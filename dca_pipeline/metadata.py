@@ -39,10 +39,10 @@ def frame_table(frame: pl.DataFrame, rows: int = 200) -> MetadataValue:
     return MetadataValue.table([TableRecord({k: _cell(v) for k, v in row.items()}) for row in head.iter_rows(named=True)], schema=schema)
 
 
-def range_metadata(metadata: dict) -> tuple[dict, dict]:
+def range_metadata(metadata: dict, first: object, last: object) -> tuple[dict, dict]:
     """A range run's metadata split for Dagster, which copies an output's metadata into the materialization of
-    every partition of the range: (the scalars — counts, totals, the range's last values — for every partition,
-    the tables, charts and lists — sized by the range — for its last partition only, which the UI shows as the
-    asset's latest materialization)."""
-    light = {k: v for k, v in metadata.items() if isinstance(v, (bool, int, float, str))}
-    return light, {k: v for k, v in metadata.items() if k not in light}
+    every partition of the range: (for every partition, only the range that materialized it; for the last
+    partition, which the UI shows as the asset's latest materialization, everything — the range's totals, last
+    values, tables and charts). A total of the range on each day would read as that day's; and it would be
+    serialized 365 times."""
+    return {"range": f"{first}..{last}"}, dict(metadata)

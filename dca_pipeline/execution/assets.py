@@ -149,15 +149,15 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
 
 
 def _output_metadata(context: AssetExecutionContext, key: AssetKey, days: list[date], rows: list[dict]) -> dict:
-    """The output's metadata: all of it for one day; for a range, the totals on every partition and the tables and
-    charts on the last one only (metadata.range_metadata)."""
+    """The output's metadata: all of it for one day; for a range, the range on every partition and the rest — totals,
+    tables, charts — on the last one (metadata.range_metadata)."""
     metadata = _summarize(rows)
     if len(days) == 1:
         return metadata
-    light, heavy = range_metadata(metadata)
-    if heavy:
-        context.add_asset_metadata(heavy, asset_key=key, partition_key=days[-1].isoformat())
-    return light | {"range": f"{days[0]}..{days[-1]}"}
+    every, last = range_metadata(metadata, days[0], days[-1])
+    if last:
+        context.add_asset_metadata(last, asset_key=key, partition_key=days[-1].isoformat())
+    return every
 
 
 class _DayLoop:

@@ -101,10 +101,9 @@ def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFram
     frame = pl.DataFrame(rows, schema=PERFORMANCE_SCHEMA)
     metadata = {k: (float(v) if v is not None and k != "date" else str(v)) for k, v in rows[-1].items()} | {"days": len(rows)} \
         | performance_explained(db, frame)  # curves vs BTC-only DCA, drawdown (monitoring/explain.py)
-    if len(rows) > 1:  # a range: the charts and table on its last partition only (metadata.range_metadata)
-        metadata, charts = range_metadata(metadata)
-        context.add_asset_metadata(charts, partition_key=last.isoformat())
-        metadata["range"] = f"{first}..{last}"
+    if len(rows) > 1:  # a range: its values, charts and table on its last partition (metadata.range_metadata)
+        metadata, on_last = range_metadata(metadata, first, last)
+        context.add_asset_metadata(on_last, partition_key=last.isoformat())
     context.add_output_metadata(metadata)
     return frame
 

@@ -108,6 +108,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
             backfill = run([execution_day, portfolio_performance, orders_within_budget],
                            tags={RANGE_START: START.isoformat(), RANGE_END: END.isoformat()})
             assert backfill.success
+            metadata = {(m.asset_key.to_user_string(), m.partition): m.metadata
+                        for node in ("execution_day", "portfolio_performance") for m in backfill.asset_materializations_for_node(node)}
         db = warehouse_path()
         tables = {
             "targets": duck.query(db, "select month, symbol, weight from portfolio.target_weights order by all"),
@@ -119,6 +121,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
             "equity": duck.query(db, "select date, invested_brl, value_brl, cash_brl from monitoring.portfolio_performance order by date"),
             "decisions": duck.query(db, "select * from execution.day_decisions order by all"),
             "regimes": duck.query(db, "select month, regime from intelligence.market_regime order by month"),
+            "metadata": metadata,
         }
         duck.close_all()
         result = run_backtest(settings, START, END, source=SmallCutReplay())
@@ -176,3 +179,21 @@ def test_the_window_holds_every_kind_of_decision(runs) -> None:  # noqa: ANN001
     assert scaled, "no bear or crisis month in the window: regime scaling never acted"
     sums = dict(result.targets.group_by("month").agg(pl.col("weight").sum()).rows())
     assert any(sums.get(m, 1.0) < 0.99 for m in scaled)
+
+
+def test_a_range_puts_its_summary_on_its_last_partition_only(runs) -> None:  # noqa: ANN001
+    """Every day of the range names the range; the range's totals, last values and charts are on its last day (the
+    asset's latest materialization in the UI), not copied onto each day as if they were that day's."""
+    tables, _, _ = runs
+    metadata, last = tables["metadata"], END.isoformat()  # the range tags name the last day itself
+    days = (END - START).days + 1
+    for key in ("dca_orders", "fills", "positions", "portfolio_performance"):
+        partitions = sorted(p for k, p in metadata if k == key)
+        assert len(partitions) == days and partitions[-1] == last, key
+        # (the warehouse IO manager adds its table and the rows it wrote to the outputs it stores)
+        assert all(set(metadata[(key, p)]) - {"table", "rows"} == {"range"} for p in partitions[:-1]), key
+        assert metadata[(key, last)]["range"].value == f"{START}..{last}"
+    perf = metadata[("portfolio_performance", last)]
+    assert perf["value_brl"].value == float(tables["equity"]["value_brl"][-1]) and "equity_chart" in perf
+    assert metadata[("dca_orders", last)]["days"].value == days and "orders_chart" in metadata[("dca_orders", last)]
+    assert metadata[("fills", last)]["fills"].value == len(tables["fills"]) + len(tables["exits"])
