@@ -58,6 +58,10 @@ GROUP = "execution"
 POSITIONS = AssetKey("positions")
 DCA_ORDERS = AssetKey("dca_orders")
 FILLS = AssetKey("fills")
+# a range run writes its in-memory book (execution/range_book.py) at the end of a month once this many seconds have
+# passed since its last write, and at its end: a kill loses at most about this much work, which the rerun redoes
+# (any write boundary leaves the same tables); a year of days is one write, not twelve
+WRITE_EVERY_SECONDS = 10.0
 # a day reads the stored bars of the MARKET_LOOKBACK_DAYS before it and itself (MarketTape), and its month's targets
 # (the default daily → monthly mapping: the month that holds the day)
 RAW_WINDOW = AssetDep(raw_ohlcv_1d, partition_mapping=days_up_to(MARKET_LOOKBACK_DAYS + 1))
@@ -111,7 +115,7 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
     book = _range_book(db, settings, broker, selected, [d for d in days if d not in recorded])
     meta: dict[str, list] = {"dca_orders": [], "fills": [], "positions": []}
     positions: list[dict] = []  # every valued day's rows (POSITION_SCHEMA), one frame at the end
-    started = time.monotonic()
+    started = last_write = time.monotonic()
     for i, day in enumerate(days):
         as_of = datetime.now(timezone.utc) if settings.source != "replay" else None  # live: judged by the clock
         market = tape.view(day, as_of)
@@ -135,10 +139,14 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
             meta["positions"].append(_positions_meta(day, pos))
             if len(days) > 1:
                 loop.advance(pos, cash, contribution)
-        if day == days[-1] or (day + timedelta(days=1)).day == 1:  # a month done: write it, say where the run is
-            _flush(book, meta["fills"])
+        if day == days[-1] or (day + timedelta(days=1)).day == 1:  # a month done: say where the run is
+            written = day == days[-1] or time.monotonic() - last_write >= WRITE_EVERY_SECONDS
+            if written:  # the book's pending days to the warehouse (RangeBook.flush)
+                _flush(book, meta["fills"])
+                last_write = time.monotonic()
             if len(days) > 1:
-                context.log.info(f"{day:%Y-%m} done: {i + 1}/{len(days)} days in {time.monotonic() - started:.1f} s")
+                context.log.info(f"{day:%Y-%m} done: {i + 1}/{len(days)} days in {time.monotonic() - started:.1f} s"
+                                 + ("; written" if written else "; kept in memory until the next write"))
     if DCA_ORDERS in selected:
         yield Output(None, "dca_orders", metadata=_output_metadata(context, DCA_ORDERS, days, meta["dca_orders"]))
     if FILLS in selected:

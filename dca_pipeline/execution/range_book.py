@@ -2,7 +2,7 @@
 automatic approval (a single-run backfill, or the scheduled day): the state the day core plans from and the
 pre-send guards judge against is kept in memory — seeded from the event ledger, advanced by exactly the events
 that will be written — and the events, decisions and projections are written in bulk at `flush` (the assets flush
-once a month and at the end of the run).
+at the end of the run, and at a month's end once `WRITE_EVERY_SECONDS` have passed since the last flush).
 
 Crash safety and exactly-once at the paper exchange, as the order manager's per-order path (oms.py):
 1. one transaction: each day's contribution, planned orders, the guards' rejections, approvals and `sent`

@@ -8,6 +8,7 @@ universe keeps the run short; both paths read the same source.
 """
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -84,6 +85,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     from dca_pipeline.runner import history_days_needed
     from dca_pipeline.portfolio.assets import target_weights
     from dca_pipeline.backtest import run_backtest
+    from dca_pipeline.execution.range_book import RangeBook
 
     tmp = tmp_path_factory.mktemp("parity")
     old = {k: os.environ.get(k) for k in ("DCA_HOME", "DAGSTER_HOME")}
@@ -97,6 +99,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         "market_data": SmallCutMarketData(source="replay"), "broker": Broker(mode="paper"), "warehouse": Warehouse(),
         "warehouse_io_manager": WarehouseIOManager(), "parquet_io_manager": ParquetPartitionIOManager(),
     }
+    mp = pytest.MonkeyPatch()
     try:
         with DagsterInstance.ephemeral() as instance:
             first = max(settings.history_start, START - timedelta(days=history_days_needed(settings)))
@@ -105,32 +108,49 @@ def runs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
             for month in _months():
                 assert run([features_daily], partition_key=(month - timedelta(days=1)).isoformat()).success
                 assert run([market_caps, asset_tiers, asset_scores, market_regime, target_weights], partition_key=month.isoformat()).success
+            duck.close_all()
+            shutil.copytree(tmp / "dca_home", tmp / "dca_home_monthly")  # for the same range written month by month
+            writes: list[int] = [0]  # the range book's writes, an item per run
+            original = RangeBook.flush
+            mp.setattr(RangeBook, "flush", lambda book: (writes.__setitem__(-1, writes[-1] + 1), original(book))[1])
             backfill = run([execution_day, portfolio_performance, orders_within_budget],
                            tags={RANGE_START: START.isoformat(), RANGE_END: END.isoformat()})
             assert backfill.success
             metadata = {(m.asset_key.to_user_string(), m.partition): m.metadata
                         for node in ("execution_day", "portfolio_performance") for m in backfill.asset_materializations_for_node(node)}
-        db = warehouse_path()
-        tables = {
-            "targets": duck.query(db, "select month, symbol, weight from portfolio.target_weights order by all"),
-            "orders": duck.query(db, "select date, symbol, side, amount_centavos from execution.dca_orders "
-                                     "where client_order_id not like '%-exit' order by all"),
-            "fills": duck.query(db, "select date, symbol, quantity, notional_centavos, fee_centavos from execution.fills "
-                                    "where broker != 'delisting' order by all"),
-            "exits": duck.query(db, "select date, symbol, quantity, price_brl, price_date, proceeds_centavos from execution.delisting_exits order by all"),
-            "equity": duck.query(db, "select date, invested_brl, value_brl, cash_brl from monitoring.portfolio_performance order by date"),
-            "decisions": duck.query(db, "select * from execution.day_decisions order by all"),
-            "regimes": duck.query(db, "select month, regime from intelligence.market_regime order by month"),
-            "metadata": metadata,
-        }
+            tables = _tables(warehouse_path()) | {"metadata": metadata, "writes": writes[-1]}
+            duck.close_all()
+            os.environ["DCA_HOME"] = str(tmp / "dca_home_monthly")
+            mp.setattr("dca_pipeline.execution.assets.WRITE_EVERY_SECONDS", 0.0)
+            writes.append(0)
+            assert run([execution_day, portfolio_performance], tags={RANGE_START: START.isoformat(), RANGE_END: END.isoformat()}).success
+            tables["monthly"] = _tables(warehouse_path()) | {"writes": writes[-1]}
+            os.environ["DCA_HOME"] = str(tmp / "dca_home")
         duck.close_all()
         result = run_backtest(settings, START, END, source=SmallCutReplay())
     finally:
+        mp.undo()
         duck.close_all()
         for k, v in old.items():
             if v is not None:
                 os.environ[k] = v
     return tables, result, settings
+
+
+def _tables(db: Path) -> dict[str, pl.DataFrame]:
+    return {
+        "targets": duck.query(db, "select month, symbol, weight from portfolio.target_weights order by all"),
+        "orders": duck.query(db, "select date, symbol, side, amount_centavos from execution.dca_orders "
+                                 "where client_order_id not like '%-exit' order by all"),
+        "fills": duck.query(db, "select date, symbol, quantity, notional_centavos, fee_centavos from execution.fills "
+                                "where broker != 'delisting' order by all"),
+        "exits": duck.query(db, "select date, symbol, quantity, price_brl, price_date, proceeds_centavos from execution.delisting_exits order by all"),
+        "equity": duck.query(db, "select date, invested_brl, value_brl, cash_brl from monitoring.portfolio_performance order by date"),
+        "decisions": duck.query(db, "select * from execution.day_decisions order by all"),
+        "regimes": duck.query(db, "select month, regime from intelligence.market_regime order by month"),
+        "events": duck.query(db, "select * from execution.events order by seq"),
+        "positions": duck.query(db, "select * from execution.positions order by all"),
+    }
 
 
 def test_same_targets(runs) -> None:  # noqa: ANN001
@@ -197,3 +217,20 @@ def test_a_range_puts_its_summary_on_its_last_partition_only(runs) -> None:  # n
     assert perf["value_brl"].value == float(tables["equity"]["value_brl"][-1]) and "equity_chart" in perf
     assert metadata[("dca_orders", last)]["days"].value == days and "orders_chart" in metadata[("dca_orders", last)]
     assert metadata[("fills", last)]["fills"].value == len(tables["fills"]) + len(tables["exits"])
+
+
+def test_write_boundaries_leave_the_same_tables(runs) -> None:  # noqa: ANN001
+    """The range book written once a month (WRITE_EVERY_SECONDS = 0) or at the end of the year (the default for a
+    range this short) leaves the same ledger events, orders, fills, positions and values. Only the events' global
+    `seq` differs (a write appends its days' plans before their fills); each order's own history is in the same
+    order."""
+    tables, _, _ = runs
+    monthly = tables["monthly"]
+    assert monthly.pop("writes") == 12 and tables["writes"] >= 1
+    for name, frame in monthly.items():
+        if name == "events":
+            assert frame.drop("seq").sort("event_id").equals(tables[name].drop("seq").sort("event_id"))
+            history = lambda f: f.sort("seq").group_by("client_order_id", maintain_order=True).agg("status").sort("client_order_id")  # noqa: E731
+            assert history(frame).equals(history(tables[name]))
+        else:
+            assert frame.equals(tables[name]), name
