@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from dca_pipeline.charts import area_below_zero, grouped_bars, lines
-from dca_pipeline.execution.explain import decisions_explained, orders_metadata, ordered_per_coin
+from dca_pipeline.execution.explain import chart_rows, decisions_explained, orders_metadata, ordered_per_coin
 from dca_pipeline.intelligence.explain import regime_metadata
 from dca_pipeline.monitoring.explain import btc_dca_same_flows, drawdown, performance_metadata
 from dca_pipeline.portfolio.explain import target_weights_metadata, weights_explained
@@ -79,6 +79,17 @@ def test_every_skip_keeps_its_reason_and_orders_are_summed_per_coin() -> None:
     reasons = [r.data["reason"] for r in meta["decisions_table"].records if r.data["decision"] == "skipped"]
     assert reasons == ["stale price: last close 2025-05-28", "below the minimum order R$10.00"]
     assert _png(meta["orders_chart"].value).startswith(PNG)
+
+
+def test_the_orders_chart_keeps_the_largest_coins_and_sums_the_rest_per_side() -> None:
+    per_coin = pl.DataFrame({"symbol": [f"C{i:02d}/BRL" for i in range(30)], "side": ["buy"] * 27 + ["sell"] * 3,
+                             "amount_brl": [float(100 - i) for i in range(30)]})
+    shown = chart_rows(per_coin, bars=10)
+    assert shown["symbol"].to_list() == [f"C{i:02d}/BRL" for i in range(9)] + ["other (18 coins)", "other (3 coins)"]
+    assert shown.filter(pl.col("symbol") == "other (18 coins)")["amount_brl"].item() == sum(100.0 - i for i in range(9, 27))
+    assert shown.filter(pl.col("side") == "sell")["amount_brl"].item() == sum(100.0 - i for i in range(27, 30))
+    assert shown["amount_brl"].sum() == per_coin["amount_brl"].sum()
+    assert chart_rows(per_coin.head(10), bars=10).equals(per_coin.head(10))
 
 
 def test_regime_probabilities_most_likely_first() -> None:

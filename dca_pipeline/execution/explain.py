@@ -28,13 +28,28 @@ def ordered_per_coin(orders: pl.DataFrame) -> pl.DataFrame:
             .sort(["amount_brl", "symbol"], descending=[True, False]))
 
 
+CHART_BARS = 20  # the orders chart shows the 19 largest coins; the others of each side share an "other" bar
+
+
+def chart_rows(per_coin: pl.DataFrame, bars: int = CHART_BARS) -> pl.DataFrame:
+    """`ordered_per_coin` for the chart: the largest `bars` - 1 rows as they are and, when more remain, one
+    "other (n coins)" row per side with their sum (a range orders dozens of coins; every one stays in the tables)."""
+    if len(per_coin) <= bars:
+        return per_coin
+    rest = per_coin.slice(bars - 1)
+    other = (rest.group_by("side", maintain_order=True).agg(pl.len().alias("n"), pl.col("amount_brl").sum())
+             .select((pl.lit("other (") + pl.col("n").cast(pl.String) + pl.lit(" coins)")).alias("symbol"), "side", "amount_brl"))
+    return pl.concat([per_coin.head(bars - 1), other])
+
+
 def orders_metadata(orders: pl.DataFrame, decisions: pl.DataFrame) -> dict[str, MetadataValue]:
     """`decisions_table` (every order and skip with its reason), `skip_reasons` (counts), `orders_chart`."""
     table = decisions_explained(decisions)
     skips = table.filter(pl.col("decision") == "skipped")
     per_coin = ordered_per_coin(orders)
     days = orders["date"].n_unique() if len(orders) else 0
-    chart = grouped_bars(per_coin["symbol"].to_list(), per_coin["amount_brl"].to_list(), per_coin["side"].to_list(),
+    shown = chart_rows(per_coin)
+    chart = grouped_bars(shown["symbol"].to_list(), shown["amount_brl"].to_list(), shown["side"].to_list(),
                          f"BRL ordered per coin ({days} day{'s' if days != 1 else ''})", "BRL") if len(per_coin) \
         else "no orders: every target was skipped (see decisions_table)"
     return {
