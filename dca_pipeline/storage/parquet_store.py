@@ -157,6 +157,7 @@ def read_range(
     Partitions whose columns are all plain (`_POLARS_SAFE`) are read by polars from the listed files instead —
     the same frame (the key column from the folder name, as DuckDB's hive partitioning gives it), without
     DuckDB's scan set-up and conversion to polars, which cost about twice as much on many small files."""
+    root = root or raw_root()  # resolved once, not once per partition
     values = [v for v in stored_partitions(dataset, key, root) if start.isoformat() <= v <= end.isoformat()]
     if not values:
         return pl.DataFrame(schema=SCHEMAS.get(dataset) or {})
