@@ -19,6 +19,7 @@ per partition and asset (365 × 4 here); Dagster's share is printed for all thre
 import argparse
 import cProfile
 import os
+import shutil
 import tempfile
 import time
 from datetime import date, timedelta
@@ -42,19 +43,14 @@ def main() -> None:
 
     from dagster import materialize
 
-    from dca_pipeline.analytics.assets import features_daily
     from dca_pipeline.backtest import run_backtest
     from dca_pipeline.backtest.engine import _months, _regime, month_targets
     from dca_pipeline.config import load_settings
     from dca_pipeline.definitions import defs
     from dca_pipeline.execution.assets import execution_day
-    from dca_pipeline.ingestion.assets import fx_usd_brl, market_caps, raw_ohlcv_1d
     from dca_pipeline.ingestion.row_rules import split_valid_ohlcv
     from dca_pipeline.ingestion.sources import ReplaySource
-    from dca_pipeline.intelligence.assets import asset_scores, asset_tiers, market_regime
     from dca_pipeline.monitoring.assets import portfolio_performance
-    from dca_pipeline.runner import history_days_needed
-    from dca_pipeline.portfolio.assets import target_weights
     from dca_pipeline.storage import duck
 
     settings = load_settings()
@@ -62,12 +58,8 @@ def main() -> None:
     months = _months(start, end)
     with open_instance(args.instance, tmp / "dagster_home") as instance:
         run = lambda assets, **kw: materialize(assets, instance=instance, resources=resources, run_config=QUIET, **kw)  # noqa: E731
-        first = max(settings.history_start, start - timedelta(days=history_days_needed(settings)))
         t0 = time.perf_counter()
-        run([raw_ohlcv_1d, fx_usd_brl], tags={RANGE_START: first.isoformat(), RANGE_END: (end + timedelta(days=1)).isoformat()})
-        for month in months:
-            run([features_daily], partition_key=(month - timedelta(days=1)).isoformat())
-            run([market_caps, asset_tiers, asset_scores, market_regime, target_weights], partition_key=month.isoformat())
+        prepare(instance, start, end)
         print(f"set-up (ingest + {len(months)} monthly partitions, untimed): {time.perf_counter() - t0:.1f} s", flush=True)
         profiler = cProfile.Profile() if args.profile else None
         t0, c0 = time.perf_counter(), time.process_time()
@@ -108,6 +100,30 @@ def main() -> None:
     floor = floors[args.instance][0]
     print(f"backfill ({args.instance} instance) without that share: {backfill - floor:.1f} s = "
           f"{(backfill - floor) / backtest:.2f}x the backtest")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def prepare(instance, start: date, end: date) -> None:  # noqa: ANN001
+    """The untimed set-up in $DCA_HOME and `instance`: the raw bars the range needs (one single-run backfill) and
+    the monthly partitions (features of each month's eve, then market caps → tiers → scores → regime → targets)."""
+    from dagster import materialize
+
+    from dca_pipeline.analytics.assets import features_daily
+    from dca_pipeline.backtest.engine import _months
+    from dca_pipeline.config import load_settings
+    from dca_pipeline.definitions import defs
+    from dca_pipeline.ingestion.assets import fx_usd_brl, market_caps, raw_ohlcv_1d
+    from dca_pipeline.intelligence.assets import asset_scores, asset_tiers, market_regime
+    from dca_pipeline.portfolio.assets import target_weights
+    from dca_pipeline.runner import history_days_needed
+
+    settings, resources = load_settings(), dict(defs.resources)
+    run = lambda assets, **kw: materialize(assets, instance=instance, resources=resources, run_config=QUIET, **kw)  # noqa: E731
+    first = max(settings.history_start, start - timedelta(days=history_days_needed(settings)))
+    run([raw_ohlcv_1d, fx_usd_brl], tags={RANGE_START: first.isoformat(), RANGE_END: (end + timedelta(days=1)).isoformat()})
+    for month in _months(start, end):
+        run([features_daily], partition_key=(month - timedelta(days=1)).isoformat())
+        run([market_caps, asset_tiers, asset_scores, market_regime, target_weights], partition_key=month.isoformat())
 
 
 INSTANCES = {"project": "on disk, the project's dagster.yaml: dca_pipeline.event_storage",
