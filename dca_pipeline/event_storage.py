@@ -153,7 +153,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         that leave the same rows behind:
 
         - each event is serialized once and every shard's rows go in with one `executemany` (the index shard's
-          ids come back in the events' order through `RETURNING`), not one compiled statement per event;
+          ids, consecutive in the events' order, from `last_insert_rowid`), not one compiled statement per event;
         - the asset-key table, which `store_event` updates once per asset event (each update overwriting the
           columns the previous one set), gets one insert-or-update per asset key carrying, for each column, the
           value of the last event in the batch that sets it: the same row as the event-by-event updates;
@@ -201,7 +201,12 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             produced[(key, dagster_event.event_type_value)] = set(entry_values)
             for column, value in entry_values.items():
                 values.setdefault(column, value)
-        for key, values in merged.items():
+        first_seen = {}
+        for entry, _ in assets:
+            if entry.dagster_event and entry.dagster_event.asset_key:
+                first_seen.setdefault(entry.dagster_event.asset_key.to_string(), len(first_seen))
+        for key in sorted(merged, key=first_seen.__getitem__):  # new keys get their rows in the events' order
+            values = merged[key]
             if not values:
                 continue
             try:  # as Dagster does it: a failed insert leaves a SQLite transaction usable

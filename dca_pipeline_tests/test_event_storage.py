@@ -37,6 +37,13 @@ def performance_positive(performance: int) -> AssetCheckResult:
     return AssetCheckResult(passed=performance > 0, metadata={"value": performance})
 
 
+def _unset_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset DAGSTER_EVENT_BATCH_SIZE so that the storage sets it, and have the monkeypatch put back what was
+    there (`delenv` of an absent variable records nothing to restore: the storage's value would leak)."""
+    monkeypatch.setenv(BATCH_ENV, "0")
+    monkeypatch.delenv(BATCH_ENV)
+
+
 def _home(tmp_path: Path, name: str, stock: bool) -> Path:
     home = tmp_path / name
     home.mkdir()
@@ -75,9 +82,19 @@ def _record(home: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
             "index": {k: [(r.storage_id, r.partition_key) for r in reversed(reader.fetch_materializations(
                 AssetKey.from_user_string(k), limit=1000).records)] for k in keys},
             "asset_rows": {k: _asset_row(reader, AssetKey.from_user_string(k), run_id) for k in keys},
+            "asset_row_order": _asset_row_order(reader),
             "tags": {k: sorted(sorted(t) for t in reader.event_log_storage.get_event_tags_for_asset(
                 AssetKey.from_user_string(k))) for k in keys},
         }
+
+
+def _asset_row_order(reader: DagsterInstance) -> list[str]:
+    """The asset-key table's keys in the order their rows were created."""
+    from dagster._core.storage.event_log.schema import AssetKeyTable
+    from sqlalchemy import select
+
+    with reader.event_log_storage.index_connection() as conn:
+        return [r[0] for r in conn.execute(select(AssetKeyTable.c.asset_key).order_by(AssetKeyTable.c.id))]
 
 
 def _asset_row(reader: DagsterInstance, key: AssetKey, run_id: str) -> tuple:
@@ -90,7 +107,7 @@ def _asset_row(reader: DagsterInstance, key: AssetKey, run_id: str) -> tuple:
 
 
 def test_same_records_as_dagsters_stock_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(BATCH_ENV, raising=False)  # the project's storage sets it; restored to absent afterwards
+    _unset_batch_size(monkeypatch)  # the project's storage sets it; restored to what it was afterwards
     stored_batches = []
     original = BatchedSqliteEventLogStorage.store_event_batch
 
@@ -100,7 +117,7 @@ def test_same_records_as_dagsters_stock_storage(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr(BatchedSqliteEventLogStorage, "store_event_batch", spy)
     stock = _record(_home(tmp_path, "stock", stock=True), monkeypatch)
-    monkeypatch.delenv(BATCH_ENV, raising=False)
+    _unset_batch_size(monkeypatch)
     ours = _record(_home(tmp_path, "ours", stock=False), monkeypatch)
 
     assert stock.pop("storage") == "SqliteEventLogStorage"
@@ -118,7 +135,7 @@ def test_same_records_as_dagsters_stock_storage(tmp_path: Path, monkeypatch: pyt
 
 
 def test_pool_slots_are_claimed_and_freed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(BATCH_ENV, raising=False)
+    _unset_batch_size(monkeypatch)
     home = _home(tmp_path, "pools", stock=False)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with DagsterInstance.from_config(str(home)) as instance:
@@ -139,7 +156,7 @@ def test_pool_slots_are_claimed_and_freed(tmp_path: Path, monkeypatch: pytest.Mo
     ({"dagster_home": "/tmp/x", "batch_size": -1}, "batch_size must be >= 0"),
 ])
 def test_bad_config_is_refused(config: dict, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(BATCH_ENV, raising=False)
+    _unset_batch_size(monkeypatch)
     with pytest.raises(ValueError, match=message):
         BatchedSqliteEventLogStorage(**config)
 
@@ -148,7 +165,7 @@ def test_without_dagster_home_the_error_says_what_to_do(tmp_path: Path, monkeypa
     """`dagster dev` with no DAGSTER_HOME reads ./dagster.yaml into a temporary instance: our storage cannot know
     that folder, so it stops with the fix instead of writing events somewhere else."""
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    monkeypatch.delenv(BATCH_ENV, raising=False)
+    _unset_batch_size(monkeypatch)
     with pytest.raises(ValueError, match=r"DAGSTER_HOME is not set: run `make dev`"):
         BatchedSqliteEventLogStorage()
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))

@@ -90,6 +90,8 @@ def test_the_orders_chart_keeps_the_largest_coins_and_sums_the_rest_per_side() -
     assert shown.filter(pl.col("side") == "sell")["amount_brl"].item() == sum(100.0 - i for i in range(27, 30))
     assert shown["amount_brl"].sum() == per_coin["amount_brl"].sum()
     assert chart_rows(per_coin.head(10), bars=10).equals(per_coin.head(10))
+    lone = chart_rows(per_coin.head(28), bars=10)  # one sell left over: shown by its name
+    assert lone["symbol"].to_list()[-2:] == ["other (18 coins)", "C27/BRL"]
 
 
 def test_regime_probabilities_most_likely_first() -> None:

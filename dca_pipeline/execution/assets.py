@@ -140,13 +140,13 @@ def execution_day(context: AssetExecutionContext, config: PipelineConfig, wareho
             if len(days) > 1:
                 loop.advance(pos, cash, contribution)
         if day == days[-1] or (day + timedelta(days=1)).day == 1:  # a month done: say where the run is
-            written = day == days[-1] or time.monotonic() - last_write >= WRITE_EVERY_SECONDS
-            if written:  # the book's pending days to the warehouse (RangeBook.flush)
-                _flush(book, meta["fills"])
+            if day == days[-1] or time.monotonic() - last_write >= WRITE_EVERY_SECONDS:
+                _flush(book, meta["fills"])  # the book's pending days to the warehouse (RangeBook.flush)
                 last_write = time.monotonic()
             if len(days) > 1:
+                pending = book is not None and bool(book.days)
                 context.log.info(f"{day:%Y-%m} done: {i + 1}/{len(days)} days in {time.monotonic() - started:.1f} s"
-                                 + ("; written" if written else "; kept in memory until the next write"))
+                                 + ("; kept in memory until the next write" if pending else "; written"))
     if DCA_ORDERS in selected:
         yield Output(None, "dca_orders", metadata=_output_metadata(context, DCA_ORDERS, days, meta["dca_orders"]))
     if FILLS in selected:

@@ -37,8 +37,9 @@ def chart_rows(per_coin: pl.DataFrame, bars: int = CHART_BARS) -> pl.DataFrame:
     if len(per_coin) <= bars:
         return per_coin
     rest = per_coin.slice(bars - 1)
-    other = (rest.group_by("side", maintain_order=True).agg(pl.len().alias("n"), pl.col("amount_brl").sum())
-             .select((pl.lit("other (") + pl.col("n").cast(pl.String) + pl.lit(" coins)")).alias("symbol"), "side", "amount_brl"))
+    other = (rest.group_by("side", maintain_order=True).agg(pl.len().alias("n"), pl.col("amount_brl").sum(), pl.col("symbol").first())
+             .select(pl.when(pl.col("n") == 1).then(pl.col("symbol"))  # a side's one remaining coin keeps its name
+                     .otherwise(pl.lit("other (") + pl.col("n").cast(pl.String) + pl.lit(" coins)")).alias("symbol"), "side", "amount_brl"))
     return pl.concat([per_coin.head(bars - 1), other])
 
 
