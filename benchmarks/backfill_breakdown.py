@@ -88,15 +88,26 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _time(spec: str, spent: dict, calls: collections.Counter) -> None:
-    """Wrap `module:attr` (attr may be Class.method) with a wall-clock timer."""
-    module_name, path = spec.split(":")
-    owner = importlib.import_module(module_name)
-    *parents, attr = path.split(".")
-    for part in parents:
-        owner = getattr(owner, part)
-    original = getattr(owner, attr)
-    label = f"{module_name.rsplit('.', 1)[-1]}.{path}"
+def _timer(original, label: str, spent: dict, calls: collections.Counter | None = None):  # noqa: ANN001, ANN202
+    """`original` with its wall-clock time added to spent[label] (and its calls counted); a generator function's
+    time counts only while it runs, not while its consumer does."""
+    import inspect
+
+    if inspect.isgeneratorfunction(original):
+        @functools.wraps(original)
+        def timed_generator(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            iterator = original(*args, **kwargs)
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                finally:
+                    spent[label] += time.perf_counter() - t0
+                yield item
+
+        return timed_generator
 
     @functools.wraps(original)
     def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -105,39 +116,26 @@ def _time(spec: str, spent: dict, calls: collections.Counter) -> None:
             return original(*args, **kwargs)
         finally:
             spent[label] += time.perf_counter() - t0
-            calls[label] += 1
+            if calls is not None:
+                calls[label] += 1
 
-    setattr(owner, attr, timed)
+    return timed
+
+
+def _time(spec: str, spent: dict, calls: collections.Counter) -> None:
+    """Wrap `module:attr` (attr may be Class.method) with a wall-clock timer."""
+    module_name, path = spec.split(":")
+    owner = importlib.import_module(module_name)
+    *parents, attr = path.split(".")
+    for part in parents:
+        owner = getattr(owner, part)
+    setattr(owner, attr, _timer(getattr(owner, attr), f"{module_name.rsplit('.', 1)[-1]}.{path}", spent, calls))
 
 
 def _time_compute(asset, spent: dict) -> None:  # noqa: ANN001
-    """Time spent inside an asset's compute function (a generator's time counts only while it runs)."""
-    import inspect
-
+    """Time spent inside an asset's compute function."""
     compute = asset.op.compute_fn
-    original = compute.decorated_fn
-    label = f"compute {asset.op.name}"
-    if inspect.isgeneratorfunction(original):
-        @functools.wraps(original)
-        def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            iterator = original(*args, **kwargs)
-            while True:
-                t0 = time.perf_counter()
-                try:
-                    item = next(iterator)
-                except StopIteration:
-                    spent[label] += time.perf_counter() - t0
-                    return
-                spent[label] += time.perf_counter() - t0
-                yield item
-    else:
-        @functools.wraps(original)
-        def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            t0 = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                spent[label] += time.perf_counter() - t0
+    timed = _timer(compute.decorated_fn, f"compute {asset.op.name}", spent)
     asset.op._compute_fn = compute._replace(decorated_fn=timed)  # noqa: SLF001 - a benchmark's instrumentation
 
 

@@ -23,12 +23,12 @@ def _pyplot():  # noqa: ANN202
     return plt
 
 
-def markdown_image(fig, title: str, tight: bool = True) -> str:  # noqa: ANN001
-    """The figure as a base64 PNG Markdown image (the figure is closed). `tight` crops to what is drawn, at the
-    cost of a second layout pass; this module's charts set fixed margins instead."""
+def markdown_image(fig, title: str) -> str:  # noqa: ANN001
+    """The figure as a base64 PNG Markdown image (the figure is closed). The charts set fixed margins, so the PNG
+    needs no tight crop (which would lay the figure out a second time)."""
     plt = _pyplot()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, **({"bbox_inches": "tight"} if tight else {}))
+    fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
     return f"![{title}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
 
@@ -55,7 +55,7 @@ def grouped_bars(labels: Sequence[str], values: Sequence[float], groups: Sequenc
 
         ax.legend(handles=[Patch(color=colours[g], label=str(g)) for g in order], fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    return markdown_image(fig, title, tight=False)
+    return markdown_image(fig, title)
 
 
 def _time_axes(height: float):  # noqa: ANN202
@@ -84,7 +84,7 @@ def lines(x: Sequence, series: dict[str, Sequence[float]], title: str, ylabel: s
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.autofmt_xdate(bottom=0.7 / 3.4)
-    return markdown_image(fig, title, tight=False)
+    return markdown_image(fig, title)
 
 
 def area_below_zero(x: Sequence, ys: Sequence[float], title: str, ylabel: str) -> str:
@@ -97,4 +97,4 @@ def area_below_zero(x: Sequence, ys: Sequence[float], title: str, ylabel: str) -
     ax.set_ylabel(ylabel + " (%)")
     ax.grid(alpha=0.3)
     fig.autofmt_xdate(bottom=0.7 / 2.6)
-    return markdown_image(fig, title, tight=False)
+    return markdown_image(fig, title)

@@ -169,7 +169,6 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         mirrored = [i for i, kind in enumerate(kinds) if kind in MIRRORED]
         if not mirrored:
             return
-        checks = []
         with self.index_transaction() as conn:
             ids = _insert_with_ids(conn, [rows[i] for i in mirrored], events[0].run_id)
             assets = [(events[i], ids[n]) for n, i in enumerate(mirrored) if kinds[i] in ASSET_EVENTS]
@@ -186,14 +185,16 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         (`_get_asset_entry_values`, which serializes a materialization's record) only when a later event of the
         same kind and asset key has not already set them all (the columns depend on the kind alone)."""
         has_index_cols = self._has_asset_key_index_cols_on_connection(conn)
-        merged: dict[str, dict[str, Any]] = {}
+        # one entry per asset key, in the order of its first event (new keys get their rows in the events' order)
+        merged: dict[str, dict[str, Any]] = {e.dagster_event.asset_key.to_string(): {} for e, _ in assets
+                                             if e.dagster_event and e.dagster_event.asset_key}
         produced: dict[tuple[str, Any], set[str]] = {}
         for entry, event_id in reversed(assets):
             dagster_event = entry.dagster_event
             if not (dagster_event and dagster_event.asset_key):
                 continue
             key = dagster_event.asset_key.to_string()
-            values = merged.setdefault(key, {})
+            values = merged[key]
             seen = produced.get((key, dagster_event.event_type_value))
             if seen is not None and seen <= values.keys():
                 continue
@@ -201,12 +202,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             produced[(key, dagster_event.event_type_value)] = set(entry_values)
             for column, value in entry_values.items():
                 values.setdefault(column, value)
-        first_seen = {}
-        for entry, _ in assets:
-            if entry.dagster_event and entry.dagster_event.asset_key:
-                first_seen.setdefault(entry.dagster_event.asset_key.to_string(), len(first_seen))
-        for key in sorted(merged, key=first_seen.__getitem__):  # new keys get their rows in the events' order
-            values = merged[key]
+        for key, values in merged.items():
             if not values:
                 continue
             try:  # as Dagster does it: a failed insert leaves a SQLite transaction usable

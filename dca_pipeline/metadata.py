@@ -1,6 +1,8 @@
 """Small helpers to attach readable previews of frames to Dagster metadata."""
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 from dagster import MetadataValue
 
@@ -39,10 +41,12 @@ def frame_table(frame: pl.DataFrame, rows: int = 200) -> MetadataValue:
     return MetadataValue.table([TableRecord({k: _cell(v) for k, v in row.items()}) for row in head.iter_rows(named=True)], schema=schema)
 
 
-def range_metadata(metadata: dict, first: object, last: object) -> tuple[dict, dict]:
-    """A range run's metadata split for Dagster, which copies an output's metadata into the materialization of
-    every partition of the range: (for every partition, only the range that materialized it; for the last
-    partition, which the UI shows as the asset's latest materialization, everything — the range's totals, last
-    values, tables and charts). A total of the range on each day would read as that day's; and it would be
+def range_metadata(context, metadata: dict, first: date, last: date, asset_key=None) -> dict:  # noqa: ANN001
+    """A range run's metadata for Dagster, which copies an output's metadata into the materialization of every
+    partition of the range: everything — the range's totals, last values, tables and charts — is attached to the
+    last partition (the asset's latest materialization in the UI); the output metadata returned for every
+    partition names only the range. A total of the range on each day would read as that day's; and it would be
     serialized 365 times."""
-    return {"range": f"{first}..{last}"}, dict(metadata)
+    if metadata:
+        context.add_asset_metadata(dict(metadata), asset_key=asset_key, partition_key=last.isoformat())
+    return {"range": f"{first}..{last}"}

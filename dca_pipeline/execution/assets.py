@@ -162,10 +162,7 @@ def _output_metadata(context: AssetExecutionContext, key: AssetKey, days: list[d
     metadata = _summarize(rows)
     if len(days) == 1:
         return metadata
-    every, last = range_metadata(metadata, days[0], days[-1])
-    if last:
-        context.add_asset_metadata(last, asset_key=key, partition_key=days[-1].isoformat())
-    return every
+    return range_metadata(context, metadata, days[0], days[-1], asset_key=key)
 
 
 class _DayLoop:

@@ -102,8 +102,7 @@ def portfolio_performance(context: AssetExecutionContext, positions: pl.DataFram
     metadata = {k: (float(v) if v is not None and k != "date" else str(v)) for k, v in rows[-1].items()} | {"days": len(rows)} \
         | performance_explained(db, frame)  # curves vs BTC-only DCA, drawdown (monitoring/explain.py)
     if len(rows) > 1:  # a range: its values, charts and table on its last partition (metadata.range_metadata)
-        metadata, on_last = range_metadata(metadata, first, last)
-        context.add_asset_metadata(on_last, partition_key=last.isoformat())
+        metadata = range_metadata(context, metadata, first, last)
     context.add_output_metadata(metadata)
     return frame
 
