@@ -23,6 +23,14 @@ and the stock class pays for each of them separately:
    the process that loads the instance, unless the environment already does, and `store_event_batch` writes a
    batch in one transaction per shard: the rows with one `executemany` each, and the asset-key table once per
    asset key (the last value of each column, which is what the event-by-event updates leave).
+4. **One planned event per asset and run, recorded per partition.** The storage tells Dagster it takes a run's
+   planned partitions as one subset (`supports_partition_subset_in_asset_materialization_planned_events`, which
+   the stock class only answers yes to under `DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS`, at the cost of
+   failed partitions no longer being marked failed). So Dagster builds, logs and hands over one event per asset
+   instead of one per partition, and the storage records it as exactly the per-partition events Dagster would
+   otherwise have sent (same order, same rows, the subset event's timestamp): every reader — failed and
+   in-progress partitions, the planned-materialization queries, the run's log — finds what the stock storage
+   holds. Their rows are one serialization with the partition key put in (`_planned_rows`).
 
 `benchmarks/backfill_vs_backtest.py` prints Dagster's share of a year's backfill with the stock storage and with
 this one on an on-disk instance; `dca_pipeline_tests/test_event_storage.py` checks that both record the same
@@ -31,18 +39,21 @@ events, materializations, partitions and pool slots.
 from __future__ import annotations
 
 import os
+import sqlite3
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 from dagster import Field, IntSource, StringSource
-from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+from dagster._core.events import (ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS,
+                                  AssetMaterializationPlannedData, DagsterEventType)
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import AssetKeyTable, SqlEventLogStorageTable
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, serialize_value
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as db_exc
 from sqlalchemy import func, select
@@ -53,6 +64,13 @@ DEFAULT_BATCH_SIZE = 1000
 SYNCHRONOUS = ("NORMAL", "FULL")
 # events the SQLite storage also writes to the cross-run index shard (SqliteEventLogStorage.store_event)
 MIRRORED = frozenset(ASSET_EVENTS) | frozenset(ASSET_CHECK_EVENTS) | frozenset(EVENT_TYPE_TO_PIPELINE_RUN_STATUS)
+# per runs folder, a new run's file as Dagster's _initdb leaves it, taken from the first one this process made
+_BLANK_RUN_DB: dict[str, bytes] = {}
+PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value
+# the asset events whose tags Dagster indexes (SqlEventLogStorage._tags_for_asset_event: none for the others)
+TAGGED = frozenset({DagsterEventType.ASSET_MATERIALIZATION.value, DagsterEventType.ASSET_OBSERVATION.value})
+# stands for the partition key in the one serialization of a subset's per-partition planned events (_planned_rows)
+KEY_SENTINEL = "\x00dca_pipeline partition key\x00"
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
@@ -122,10 +140,26 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         with self._db_lock:
             engine = self._engine(shard)
             if shard not in self._initialized_dbs:
-                self._initdb(engine)
+                self._init_shard(shard, engine)
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def _init_shard(self, shard: str, engine: Engine) -> None:
+        """Dagster's `_initdb` (alembic's revision check, the tables, the WAL mode, the revision stamp: ≈ 0.1 s),
+        except for a new run's file once this process has initialized one in the same folder (any instance of the
+        storage there): that file is written as a copy of the first one as it was right after `_initdb` (`sqlite3`
+        serialize: the tables, the stamp and WAL mode, no events), created only if no other process has created
+        the file meanwhile."""
+        path = self.path_for_shard(shard)
+        new_run = shard != INDEX_SHARD_NAME and not os.path.exists(path)
+        blank = _BLANK_RUN_DB.get(self._base_dir)
+        if new_run and blank is not None and _create_file(path, blank):
+            return
+        self._initdb(engine)
+        if new_run and blank is None:
+            with closing(sqlite3.connect(path)) as con:
+                _BLANK_RUN_DB[self._base_dir] = con.serialize()
 
     def has_table(self, table_name: str) -> bool:
         """Dagster asks this for every asset event (does the index have the tags table?) and answers with a new
@@ -148,9 +182,56 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             self._asset_key_cols_found.add(column_name)
         return found
 
+    @property
+    def supports_partition_subset_in_asset_materialization_planned_events(self) -> bool:
+        """Yes: a run's planned partitions of an asset come as one event, recorded per partition (module docstring, 4)."""
+        return True
+
+    def store_event(self, event: EventLogEntry) -> None:
+        """Dagster's `store_event`; a planned event for a subset of partitions is recorded per partition."""
+        if _planned_subset(event) is None:
+            super().store_event(event)
+        else:
+            self.store_event_batch([event])
+
+    def _rows(self, events: Sequence[EventLogEntry]) -> tuple[list[EventLogEntry], list[dict[str, Any]]]:
+        """The events as stored, each planned subset replaced by its per-partition events, and their rows."""
+        stored: list[EventLogEntry] = []
+        rows: list[dict[str, Any]] = []
+        for event in events:
+            subset = _planned_subset(event)
+            if subset is None:
+                stored.append(event)
+                rows.append(self._event_to_row(event))
+            else:
+                expanded, expanded_rows = self._planned_rows(event, subset.get_partition_keys())
+                stored += expanded
+                rows += expanded_rows
+        return stored, rows
+
+    def _planned_rows(self, event: EventLogEntry, keys: Sequence[str]) -> tuple[list[EventLogEntry], list[dict[str, Any]]]:
+        """The planned event of each partition in `keys` — what Dagster sends when the storage does not take subsets
+        (`DagsterEvent.build_asset_materialization_planned_event` per key: the subset event with `partition` set) —
+        and their rows: the row of one with a stand-in key, the key put in its place in each (the serialization is
+        the same but for that string; checked against `serialize_value` in the tests)."""
+        dagster_event = event.get_dagster_event()
+        data = dagster_event.event_specific_data
+
+        def planned(key: str) -> EventLogEntry:
+            return event._replace(dagster_event=dagster_event._replace(
+                event_specific_data=AssetMaterializationPlannedData(data.asset_key, partition=key)))
+
+        expanded = [planned(key) for key in keys]
+        template = self._event_to_row(planned(KEY_SENTINEL))
+        stand_in = serialize_value(KEY_SENTINEL)
+        if template["event"].count(stand_in) != 1:  # cannot happen with Dagster's JSON; then serialize each
+            return expanded, [self._event_to_row(e) for e in expanded]
+        return expanded, [{**template, "partition": key, "event": template["event"].replace(stand_in, serialize_value(key))}
+                          for key in keys]
+
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        """What `store_event` does for each event, in order, in one transaction per shard, with three economies
-        that leave the same rows behind:
+        """What `store_event` does for each event, in order (a planned subset as its per-partition events), in one
+        transaction per shard, with three economies that leave the same rows behind:
 
         - each event is serialized once and every shard's rows go in with one `executemany` (the index shard's
           ids, consecutive in the events' order, from `last_insert_rowid`), not one compiled statement per event;
@@ -160,9 +241,11 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         - so the full record of a materialization that a later one in the batch overwrites is not serialized.
         """
         if len({e.run_id for e in events}) != 1:
-            super().store_event_batch(events)
+            super().store_event_batch(events)  # event by event, through store_event
             return
-        rows = [self._event_to_row(e) for e in events]
+        events, rows = self._rows(events)
+        if not events:
+            return
         with self.run_connection(events[0].run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), rows)
         kinds = [e.dagster_event_type if e.is_dagster_event else None for e in events]
@@ -173,7 +256,8 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             ids = _insert_with_ids(conn, [rows[i] for i in mirrored], events[0].run_id)
             assets = [(events[i], ids[n]) for n, i in enumerate(mirrored) if kinds[i] in ASSET_EVENTS]
             if assets:
-                self._store_asset_event_tags(conn, [e for e, _ in assets], [event_id for _, event_id in assets])
+                tagged = [(e, event_id) for e, event_id in assets if e.dagster_event.event_type_value in TAGGED]
+                self._store_asset_event_tags(conn, [e for e, _ in tagged], [event_id for _, event_id in tagged])
                 self._store_asset_key_rows(conn, assets)
             checks = [(events[i], ids[n]) for n, i in enumerate(mirrored) if kinds[i] in ASSET_CHECK_EVENTS]
         for entry, event_id in checks:
@@ -185,15 +269,13 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         (`_get_asset_entry_values`, which serializes a materialization's record) only when a later event of the
         same kind and asset key has not already set them all (the columns depend on the kind alone)."""
         has_index_cols = self._has_asset_key_index_cols_on_connection(conn)
+        keyed = [(entry, event_id, asset_key.to_string()) for entry, event_id in assets
+                 if entry.dagster_event and (asset_key := entry.dagster_event.asset_key)]
         # one entry per asset key, in the order of its first event (new keys get their rows in the events' order)
-        merged: dict[str, dict[str, Any]] = {e.dagster_event.asset_key.to_string(): {} for e, _ in assets
-                                             if e.dagster_event and e.dagster_event.asset_key}
+        merged: dict[str, dict[str, Any]] = {key: {} for _, _, key in keyed}
         produced: dict[tuple[str, Any], set[str]] = {}
-        for entry, event_id in reversed(assets):
+        for entry, event_id, key in reversed(keyed):
             dagster_event = entry.dagster_event
-            if not (dagster_event and dagster_event.asset_key):
-                continue
-            key = dagster_event.asset_key.to_string()
             values = merged[key]
             seen = produced.get((key, dagster_event.event_type_value))
             if seen is not None and seen <= values.keys():
@@ -216,6 +298,28 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             if pid == os.getpid():
                 engine.dispose()
         self._engines.clear()
+
+
+def _create_file(path: str, data: bytes) -> bool:
+    """Write `data` as a new file at `path`, whole or not at all; False when `path` exists (nothing written)."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".new-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.link(tmp, path)  # fails if the file exists, never replaces it
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+
+
+def _planned_subset(event: EventLogEntry):  # noqa: ANN202 - PartitionsSubset | None
+    """The partitions subset of a run's planned materializations of an asset, if `event` is such an event."""
+    dagster_event = event.dagster_event
+    if dagster_event is None or dagster_event.event_type_value != PLANNED:
+        return None
+    return dagster_event.event_specific_data.partitions_subset
 
 
 def _insert_with_ids(conn: Connection, rows: list[dict[str, Any]], run_id: str) -> list[int]:
